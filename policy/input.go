@@ -1,0 +1,161 @@
+package policy
+
+import (
+	"fmt"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+)
+
+// Operation is the admission operation under review.
+type Operation string
+
+// The admission operations a policy may see.
+const (
+	OperationCreate Operation = "CREATE"
+	OperationUpdate Operation = "UPDATE"
+	OperationDelete Operation = "DELETE"
+)
+
+// GroupVersionKind names the kind of the object under review.
+type GroupVersionKind struct {
+	Group   string `json:"group"`
+	Version string `json:"version"`
+	Kind    string `json:"kind"`
+}
+
+// UserInfo is the identity that sent the request.
+type UserInfo struct {
+	Username string   `json:"username"`
+	Groups   []string `json:"groups,omitempty"`
+}
+
+// Request is the part of an admission request policies see, as
+// input.request. Objects are decoded JSON (map[string]any, []any, string,
+// float64, bool, nil).
+type Request struct {
+	UID       string           `json:"uid,omitempty"`
+	Operation Operation        `json:"operation"`
+	Kind      GroupVersionKind `json:"kind"`
+	Namespace string           `json:"namespace"`
+	Name      string           `json:"name"`
+	Object    map[string]any   `json:"object"`
+	OldObject map[string]any   `json:"oldObject"`
+	UserInfo  UserInfo         `json:"userInfo"`
+	DryRun    bool             `json:"dryRun"`
+}
+
+// RelatedKinds maps the kinds cross-object rules need to their keys in
+// input.related.
+var RelatedKinds = map[string]string{
+	"PodDisruptionBudget":     "poddisruptionbudgets",
+	"HorizontalPodAutoscaler": "horizontalpodautoscalers",
+	"Deployment":              "deployments",
+	"StatefulSet":             "statefulsets",
+	"DaemonSet":               "daemonsets",
+}
+
+// Related holds the objects of one namespace that cross-object rules need,
+// converted to Rego values once so that many evaluations can share them.
+// Build it with NewRelated; it is immutable and safe for concurrent use.
+type Related struct {
+	lists map[string][]relatedItem
+}
+
+type relatedItem struct {
+	kind, name string
+	term       *ast.Term
+}
+
+// NewRelated converts objs for input.related. Objects of other kinds than
+// RelatedKinds are ignored.
+func NewRelated(objs ...map[string]any) (*Related, error) {
+	r := &Related{lists: make(map[string][]relatedItem, len(RelatedKinds))}
+	for _, obj := range objs {
+		kind, _ := obj["kind"].(string)
+		key, ok := RelatedKinds[kind]
+		if !ok {
+			continue
+		}
+		v, err := ast.InterfaceToValue(obj)
+		if err != nil {
+			return nil, fmt.Errorf("convert related %s to Rego input: %w", kind, err)
+		}
+		meta, _ := obj["metadata"].(map[string]any)
+		name, _ := meta["name"].(string)
+		r.lists[key] = append(r.lists[key], relatedItem{kind: kind, name: name, term: ast.NewTerm(v)})
+	}
+	return r, nil
+}
+
+// term renders input.related without the object under review: policies
+// see it as input.request.object, and a stale cached copy of it must not
+// count twice.
+func (r *Related) term(kind, name string) *ast.Term {
+	obj := ast.NewObject()
+	for _, key := range relatedKeys {
+		list := []*ast.Term{}
+		if r != nil {
+			for _, it := range r.lists[key] {
+				if it.kind != kind || it.name != name {
+					list = append(list, it.term)
+				}
+			}
+		}
+		obj.Insert(ast.StringTerm(key), ast.ArrayTerm(list...))
+	}
+	return ast.NewTerm(obj)
+}
+
+var relatedKeys = []string{"daemonsets", "deployments", "horizontalpodautoscalers", "poddisruptionbudgets", "statefulsets"}
+
+// Input is everything a policy evaluation needs. The Engine adds each
+// policy's parameters as input.parameters.
+type Input struct {
+	Request Request
+	// Related holds the related objects of the request's namespace; nil
+	// means none. The object under review is left out automatically.
+	Related *Related
+	// Complete is true when Related holds every object of the namespace
+	// that will exist (fluxgate check over a whole manifest set), false at
+	// admission, where the cache may lag and Flux applies PDBs after the
+	// workloads they protect. Policies see it as input.context.complete.
+	Complete bool
+}
+
+// object returns the object the request is about: the new object, or the
+// old one for DELETE.
+func (r *Request) object() map[string]any {
+	if r.Object != nil {
+		return r.Object
+	}
+	return r.OldObject
+}
+
+func (r *Request) toTerm(obj map[string]any) (*ast.Term, error) {
+	groups := make([]any, len(r.UserInfo.Groups))
+	for i, g := range r.UserInfo.Groups {
+		groups[i] = g
+	}
+	var object, oldObject any
+	if obj != nil {
+		object = obj
+	}
+	if r.OldObject != nil {
+		oldObject = r.OldObject
+	}
+	v, err := ast.InterfaceToValue(map[string]any{
+		"uid":       r.UID,
+		"operation": string(r.Operation),
+		"kind":      map[string]any{"group": r.Kind.Group, "version": r.Kind.Version, "kind": r.Kind.Kind},
+		"namespace": r.Namespace,
+		"name":      r.Name,
+		"object":    object,
+		"oldObject": oldObject,
+		"userInfo":  map[string]any{"username": r.UserInfo.Username, "groups": groups},
+		"dryRun":    r.DryRun,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("convert request to Rego input: %w", err)
+	}
+	return ast.NewTerm(v), nil
+}

@@ -1,0 +1,189 @@
+package policy
+
+import (
+	"context"
+	"fmt"
+	"sort"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/rego"
+)
+
+// unsafeBuiltins may not be called by any policy: admission decisions must
+// be pure functions of their input, never wait on the network or read the
+// host, and never differ between the webhook and `fluxgate check`.
+var unsafeBuiltins = map[string]struct{}{
+	"http.send":          {},
+	"net.lookup_ip_addr": {},
+	"opa.runtime":        {},
+	"trace":              {},
+}
+
+// Set is an immutable, compiled set of policies with their queries
+// prepared. It is safe for concurrent use.
+type Set struct {
+	policies []*compiledPolicy
+	byID     map[string]*compiledPolicy
+	files    []string
+}
+
+type compiledPolicy struct {
+	meta     Metadata
+	validate *rego.PreparedEvalQuery // nil when the policy has neither deny nor warn rules
+	mutate   *rego.PreparedEvalQuery // nil when the policy has no patch rule
+}
+
+// Compile parses and compiles modules (test modules are left out) into one
+// Set and prepares one validation and one mutation query per policy. Any
+// parse, compile or metadata problem rejects the whole set with a
+// *CompileError that names file, line and message.
+func Compile(ctx context.Context, modules []Module) (*Set, error) {
+	parsed := make(map[string]*ast.Module, len(modules))
+	var problems []Problem
+	var files []string
+	for _, m := range WithoutTests(modules) {
+		if _, dup := parsed[m.File]; dup {
+			problems = append(problems, Problem{File: m.File, Message: "loaded twice"})
+			continue
+		}
+		mod, err := ast.ParseModuleWithOpts(m.File, m.Text, ast.ParserOptions{ProcessAnnotation: true, RegoVersion: ast.RegoV1})
+		if err != nil {
+			problems = append(problems, problemsFromOPA(err)...)
+			continue
+		}
+		parsed[m.File] = mod
+		files = append(files, m.File)
+	}
+	if len(problems) > 0 {
+		return nil, &CompileError{Problems: problems}
+	}
+
+	compiler := ast.NewCompiler().
+		WithUnsafeBuiltins(unsafeBuiltins).
+		WithDefaultRegoVersion(ast.RegoV1)
+	compiler.Compile(parsed)
+	if compiler.Failed() {
+		return nil, &CompileError{Problems: problemsFromOPA(compiler.Errors)}
+	}
+
+	metas, problems := collectMetadata(files, parsed)
+	if len(problems) > 0 {
+		return nil, &CompileError{Problems: problems}
+	}
+
+	set := &Set{byID: make(map[string]*compiledPolicy, len(metas)), files: files}
+	for _, md := range metas {
+		cp := &compiledPolicy{meta: *md}
+		var err error
+		if md.hasDeny || md.hasWarn {
+			if cp.validate, err = prepare(ctx, compiler, validationQuery(md)); err != nil {
+				return nil, &CompileError{Problems: []Problem{{File: md.File, Message: fmt.Sprintf("policy %s: prepare validation query: %v", md.ID, err)}}}
+			}
+		}
+		if md.hasPatch {
+			if cp.mutate, err = prepare(ctx, compiler, md.Package+".patch"); err != nil {
+				return nil, &CompileError{Problems: []Problem{{File: md.File, Message: fmt.Sprintf("policy %s: prepare mutation query: %v", md.ID, err)}}}
+			}
+		}
+		set.policies = append(set.policies, cp)
+		set.byID[md.ID] = cp
+	}
+	return set, nil
+}
+
+// collectMetadata finds the policies among the parsed modules. Several
+// modules may share a package; exactly one of them declares its metadata.
+func collectMetadata(files []string, parsed map[string]*ast.Module) ([]*Metadata, []Problem) {
+	var problems []Problem
+	byPkg := map[string]*Metadata{}
+	byID := map[string]*Metadata{}
+	rules := map[string]map[string]bool{}
+	for _, f := range files {
+		mod := parsed[f]
+		pkg := mod.Package.Path.String()
+		if rules[pkg] == nil {
+			rules[pkg] = map[string]bool{}
+		}
+		for _, r := range mod.Rules {
+			rules[pkg][r.Head.Name.String()] = true
+			if len(r.Head.Reference) > 0 {
+				rules[pkg][r.Head.Reference[0].String()] = true
+			}
+		}
+		md, ps := metadataFromModule(f, mod)
+		problems = append(problems, ps...)
+		if md == nil {
+			continue
+		}
+		if prev, ok := byPkg[pkg]; ok {
+			problems = append(problems, Problem{File: f, Message: fmt.Sprintf("package %s already declares policy metadata in %s", pkg, prev.File)})
+			continue
+		}
+		if prev, ok := byID[md.ID]; ok {
+			problems = append(problems, Problem{File: f, Message: fmt.Sprintf("policy id %s is already declared by %s", md.ID, prev.File)})
+			continue
+		}
+		byPkg[pkg], byID[md.ID] = md, md
+	}
+	metas := make([]*Metadata, 0, len(byID))
+	for pkg, md := range byPkg {
+		r := rules[pkg]
+		md.hasDeny, md.hasWarn, md.hasPatch = r["deny"], r["warn"], r["patch"]
+		if !md.hasDeny && !md.hasWarn && !md.hasPatch {
+			problems = append(problems, Problem{File: md.File, Message: fmt.Sprintf("policy %s defines none of the rules deny, warn or patch", md.ID)})
+		}
+		metas = append(metas, md)
+	}
+	sort.Slice(metas, func(i, j int) bool { return metas[i].ID < metas[j].ID })
+	sortProblems(problems)
+	return metas, problems
+}
+
+// validationQuery asks for deny and warn in one evaluation; a rule the
+// package does not define is bound to the empty set so the query is never
+// undefined.
+func validationQuery(md *Metadata) string {
+	deny, warn := "set()", "set()"
+	if md.hasDeny {
+		deny = md.Package + ".deny"
+	}
+	if md.hasWarn {
+		warn = md.Package + ".warn"
+	}
+	return fmt.Sprintf("deny := %s; warn := %s", deny, warn)
+}
+
+func prepare(ctx context.Context, compiler *ast.Compiler, query string) (*rego.PreparedEvalQuery, error) {
+	pq, err := rego.New(
+		rego.Query(query),
+		rego.Compiler(compiler),
+		rego.StrictBuiltinErrors(false),
+	).PrepareForEval(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("prepare %q: %w", query, err)
+	}
+	return &pq, nil
+}
+
+// Policies returns the metadata of every policy in the set, ordered by id.
+func (s *Set) Policies() []Metadata {
+	out := make([]Metadata, 0, len(s.policies))
+	for _, p := range s.policies {
+		out = append(out, p.meta)
+	}
+	return out
+}
+
+// Policy returns the metadata of the policy with the given id.
+func (s *Set) Policy(id string) (Metadata, bool) {
+	p, ok := s.byID[id]
+	if !ok {
+		return Metadata{}, false
+	}
+	return p.meta, true
+}
+
+// Files returns the modules the set was compiled from.
+func (s *Set) Files() []string {
+	return append([]string(nil), s.files...)
+}
