@@ -1,0 +1,148 @@
+// Package check runs the policy engine over a set of manifests the way the
+// admission webhook would see them one by one, but with the whole set
+// known: every object is mutated and then validated, with the
+// PodDisruptionBudgets, HorizontalPodAutoscalers and workloads of its
+// namespace (in the same build unit) as related objects.
+package check
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/fluxgate/fluxgate/manifest"
+	"github.com/fluxgate/fluxgate/policy"
+)
+
+// Result is one finding about one object, located in its manifest.
+type Result struct {
+	Policy    string `json:"policy"`
+	Action    string `json:"action"`
+	Kind      string `json:"kind"`
+	Namespace string `json:"namespace"`
+	Name      string `json:"name"`
+	File      string `json:"file"`
+	Line      int    `json:"line,omitempty"`
+	Message   string `json:"message"`
+}
+
+// Summary counts objects read and findings by action.
+type Summary struct {
+	Objects int `json:"objects"`
+	Deny    int `json:"deny"`
+	Warn    int `json:"warn"`
+	Mutate  int `json:"mutate"`
+}
+
+// Report is the outcome of a check.
+type Report struct {
+	Results []Result `json:"results"`
+	Summary Summary  `json:"summary"`
+	// Policies describes the policies of the set, for output formats that
+	// list rules (SARIF).
+	Policies []policy.Metadata `json:"-"`
+}
+
+// Denied reports whether any result denies.
+func (r *Report) Denied() bool { return r.Summary.Deny > 0 }
+
+// username identifies pipeline checks in input.request.userInfo.
+const username = "fluxgate:check"
+
+// Run evaluates every object with eng and returns the findings in input
+// order. A policy that fails to evaluate is an error naming the object.
+func Run(ctx context.Context, eng *policy.Engine, objs []manifest.Object) (*Report, error) {
+	rep := &Report{Results: []Result{}, Policies: eng.Set().Policies()}
+	rep.Summary.Objects = len(objs)
+	groups, err := relatedGroups(objs)
+	if err != nil {
+		return nil, err
+	}
+	for i := range objs {
+		obj := &objs[i]
+		in := &policy.Input{Request: requestFor(obj), Related: groups[keyOf(obj)], Complete: true}
+		d, err := eng.Review(ctx, in)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %s: %w", location(obj), describe(obj), err)
+		}
+		for _, f := range d.Findings {
+			rep.Results = append(rep.Results, Result{
+				Policy: f.Policy, Action: string(f.Action),
+				Kind: obj.Kind(), Namespace: obj.Namespace(), Name: obj.Name(),
+				File: obj.File, Line: obj.Line, Message: f.Message,
+			})
+			switch f.Action {
+			case policy.ActionDeny:
+				rep.Summary.Deny++
+			case policy.ActionWarn:
+				rep.Summary.Warn++
+			case policy.ActionMutate:
+				rep.Summary.Mutate++
+			}
+		}
+	}
+	return rep, nil
+}
+
+func requestFor(obj *manifest.Object) policy.Request {
+	group, version := "", obj.APIVersion()
+	if i := strings.Index(version, "/"); i >= 0 {
+		group, version = version[:i], version[i+1:]
+	}
+	return policy.Request{
+		Operation: policy.OperationCreate,
+		Kind:      policy.GroupVersionKind{Group: group, Version: version, Kind: obj.Kind()},
+		Namespace: obj.Namespace(),
+		Name:      obj.Name(),
+		Object:    obj.Data,
+		UserInfo:  policy.UserInfo{Username: username},
+	}
+}
+
+func location(obj *manifest.Object) string {
+	if obj.Line > 0 {
+		return fmt.Sprintf("%s:%d", obj.File, obj.Line)
+	}
+	return obj.File
+}
+
+func describe(obj *manifest.Object) string {
+	if ns := obj.Namespace(); ns != "" {
+		return fmt.Sprintf("%s %s/%s", obj.Kind(), ns, obj.Name())
+	}
+	return fmt.Sprintf("%s %s", obj.Kind(), obj.Name())
+}
+
+// groupKey identifies the objects that relate to each other: same build
+// unit, same namespace. An empty namespace is the default namespace, where
+// the object would land if applied without one.
+type groupKey struct{ set, namespace string }
+
+func keyOf(obj *manifest.Object) groupKey {
+	ns := obj.Namespace()
+	if ns == "" {
+		ns = "default"
+	}
+	return groupKey{set: obj.Set, namespace: ns}
+}
+
+// relatedGroups converts the related objects of each group once, so that
+// a check over thousands of objects stays linear.
+func relatedGroups(objs []manifest.Object) (map[groupKey]*policy.Related, error) {
+	members := map[groupKey][]map[string]any{}
+	for i := range objs {
+		if _, ok := policy.RelatedKinds[objs[i].Kind()]; ok {
+			k := keyOf(&objs[i])
+			members[k] = append(members[k], objs[i].Data)
+		}
+	}
+	out := make(map[groupKey]*policy.Related, len(members))
+	for k, m := range members {
+		rel, err := policy.NewRelated(m...)
+		if err != nil {
+			return nil, fmt.Errorf("namespace %s: %w", k.namespace, err)
+		}
+		out[k] = rel
+	}
+	return out, nil
+}

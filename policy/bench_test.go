@@ -1,0 +1,101 @@
+package policy
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"testing"
+
+	"sigs.k8s.io/yaml"
+)
+
+func readObjects(b *testing.B, path string) []map[string]any {
+	b.Helper()
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var objs []map[string]any
+	for _, doc := range bytes.Split(raw, []byte("\n---\n")) {
+		var obj map[string]any
+		if err := yaml.Unmarshal(doc, &obj); err != nil {
+			b.Fatal(err)
+		}
+		objs = append(objs, obj)
+	}
+	return objs
+}
+
+func builtinEngine(b *testing.B) *Engine {
+	b.Helper()
+	mods, err := BuiltinModules()
+	if err != nil {
+		b.Fatal(err)
+	}
+	set, err := Compile(context.Background(), mods)
+	if err != nil {
+		b.Fatal(err)
+	}
+	eng, err := NewEngine(set, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return eng
+}
+
+// BenchmarkReviewDeployment measures the whole built-in set (mutation,
+// then validation) on one typical Deployment with its PDB and HPA as
+// related objects: the work the webhook does per admission request.
+func BenchmarkReviewDeployment(b *testing.B) {
+	eng := builtinEngine(b)
+	dep := readObjects(b, "testdata/bench/deployment.yaml")[0]
+	related, err := NewRelated(readObjects(b, "testdata/bench/related.yaml")...)
+	if err != nil {
+		b.Fatal(err)
+	}
+	in := &Input{Request: Request{
+		Operation: OperationCreate,
+		Kind:      GroupVersionKind{Group: "apps", Version: "v1", Kind: "Deployment"},
+		Namespace: "apps", Name: "podinfo", Object: dep,
+	}, Related: related}
+	ctx := context.Background()
+	d, err := eng.Review(ctx, in)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if len(d.Patch) == 0 || d.Denied() {
+		b.Fatalf("want the defaulted maxUnavailable patched and no denial, got %+v", d.Findings)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		if _, err := eng.Review(ctx, in); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkValidateDeployment measures validation alone, the work of the
+// validating webhook once mutation has happened.
+func BenchmarkValidateDeployment(b *testing.B) {
+	eng := builtinEngine(b)
+	dep := readObjects(b, "testdata/bench/deployment.yaml")[0]
+	dep["spec"].(map[string]any)["strategy"].(map[string]any)["rollingUpdate"].(map[string]any)["maxUnavailable"] = 0
+	related, err := NewRelated(readObjects(b, "testdata/bench/related.yaml")...)
+	if err != nil {
+		b.Fatal(err)
+	}
+	in := &Input{Request: Request{
+		Operation: OperationCreate,
+		Kind:      GroupVersionKind{Group: "apps", Version: "v1", Kind: "Deployment"},
+		Namespace: "apps", Name: "podinfo", Object: dep,
+	}, Related: related}
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		if _, err := eng.Validate(ctx, in); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

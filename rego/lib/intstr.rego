@@ -1,0 +1,37 @@
+package fluxgate.lib.intstr
+
+# Kubernetes IntOrString values: a non-negative integer or a whole-number
+# percentage such as "25%". Anything else is malformed and makes these
+# functions undefined rather than guessing.
+
+is_int(v) if {
+	is_number(v)
+	v >= 0
+	v == floor(v)
+}
+
+is_percent(v) if {
+	is_string(v)
+	regex.match(`^[0-9]+%$`, v)
+}
+
+percent(v) := to_number(trim_suffix(v, "%")) if is_percent(v)
+
+# scaled resolves v against total. Percentages round up, as Kubernetes does
+# for both minAvailable and maxUnavailable of a PodDisruptionBudget.
+scaled(v, _) := v if is_int(v)
+
+scaled(v, total) := ceil((percent(v) * total) / 100) if is_percent(v)
+
+is_zero(v) if v == 0
+
+is_zero(v) if percent(v) == 0
+
+# same treats 0 and "0%" as the same budget; otherwise values must match
+# exactly because "1" and 1 mean different things to the API server.
+same(a, b) if a == b
+
+same(a, b) if {
+	is_zero(a)
+	is_zero(b)
+}

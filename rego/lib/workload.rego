@@ -1,0 +1,61 @@
+package fluxgate.lib.workload
+
+import data.fluxgate.lib.k8s
+
+# replicas is spec.replicas with the API server default of 1. A value of
+# the wrong type is left undefined so rules built on it stay silent rather
+# than judging a number we made up.
+replicas(obj) := r if {
+	r := k8s.get(obj, ["spec", "replicas"], null)
+	is_number(r)
+} else := 1 if {
+	k8s.get(obj, ["spec", "replicas"], null) == null
+}
+
+targets(hpa, kind, name) if {
+	ref := k8s.object_at(hpa, ["spec", "scaleTargetRef"])
+	ref.kind == kind
+	ref.name == name
+}
+
+hpa_min_replicas(hpa) := m if {
+	m := k8s.get(hpa, ["spec", "minReplicas"], null)
+	is_number(m)
+} else := 1
+
+hpa_minimums(kind, name) := {hpa_min_replicas(h) |
+	some h in k8s.related("horizontalpodautoscalers")
+	targets(h, kind, name)
+}
+
+autoscaled(kind, name) if count(hpa_minimums(kind, name)) > 0
+
+# expected is how many pods the workload keeps at its low point: an HPA
+# may scale down to minReplicas, and spec.replicas no longer applies. With
+# several HPAs (a misconfiguration) the smallest minimum is the safe bet.
+expected(kind, name, obj) := min(m) if {
+	m := hpa_minimums(kind, name)
+	count(m) > 0
+} else := replicas(obj)
+
+# under_review is the workload being admitted, in the same shape as others.
+under_review := {"kind": k8s.kind, "name": k8s.name, "object": k8s.resource}
+
+related_kinds := {"Deployment": "deployments", "StatefulSet": "statefulsets"}
+
+# others are the related Deployments and StatefulSets, the workloads a node
+# drain evicts under a PodDisruptionBudget (drains skip DaemonSet pods). The
+# object under review is excluded even if a stale copy shows up.
+others := [w |
+	some kind, key in related_kinds
+	some obj in k8s.related(key)
+	is_object(obj)
+	name := k8s.name_of(obj)
+	not is_under_review(kind, name)
+	w := {"kind": kind, "name": name, "object": obj}
+]
+
+is_under_review(kind, name) if {
+	k8s.kind == kind
+	k8s.name == name
+}

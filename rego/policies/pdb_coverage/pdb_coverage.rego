@@ -1,0 +1,48 @@
+# METADATA
+# title: PodDisruptionBudget coverage
+# description: A Deployment or StatefulSet with two or more expected replicas has a PodDisruptionBudget selecting its pods, so node drains evict them gradually instead of all at once.
+# custom:
+#   id: pdb-coverage
+#   action: deny
+#   kinds: [Deployment, StatefulSet]
+#   parameters: {}
+package fluxgate.policies.pdb_coverage
+
+import data.fluxgate.lib.k8s
+import data.fluxgate.lib.pdb
+import data.fluxgate.lib.selector
+import data.fluxgate.lib.workload
+
+# A single replica cannot be protected by a budget without blocking drains;
+# replicas-ha covers that case.
+expected := workload.expected(k8s.kind, k8s.name, k8s.resource)
+
+uncovered if {
+	k8s.is_write
+	k8s.kind in {"Deployment", "StatefulSet"}
+	expected >= 2
+	not covered
+}
+
+covered if {
+	some p in k8s.related("poddisruptionbudgets")
+	pdb.selects(p, k8s.resource)
+}
+
+finding := sprintf(
+	"%s: %v expected pods but no PodDisruptionBudget selects pods labelled %s; add one with spec.maxUnavailable: 1 so node drains evict at most one pod at a time",
+	[k8s.subject, expected, selector.describe(k8s.pod_labels(k8s.resource))],
+)
+
+deny contains finding if {
+	uncovered
+	k8s.complete
+}
+
+# At admission Flux applies Deployments and StatefulSets before their
+# PodDisruptionBudgets, so a missing budget is only a hint there.
+warn contains msg if {
+	uncovered
+	not k8s.complete
+	msg := sprintf("%s (the PodDisruptionBudget may still arrive later in the same apply)", [finding])
+}

@@ -1,0 +1,61 @@
+package fluxgate.policies.replicas_ha_test
+
+import data.fluxgate.policies.replicas_ha as policy
+
+review(operation, kind, spec, hpas) := {
+	"request": {
+		"operation": operation,
+		"kind": {"group": "apps", "version": "v1", "kind": kind},
+		"namespace": "team-a", "name": "web",
+		"object": {"kind": kind, "metadata": {"name": "web", "namespace": "team-a"}, "spec": spec},
+	},
+	"parameters": {},
+	"related": {
+		"poddisruptionbudgets": [], "horizontalpodautoscalers": hpas,
+		"deployments": [], "statefulsets": [], "daemonsets": [],
+	},
+	"context": {"complete": false},
+}
+
+create(spec) := review("CREATE", "Deployment", spec, [])
+
+hpa(kind, name, min_replicas) := {"spec": {"scaleTargetRef": {"kind": kind, "name": name}, "minReplicas": min_replicas}}
+
+test_two_replicas_are_compliant if {
+	count(policy.deny) == 0 with input as create({"replicas": 2})
+	count(policy.deny) == 0 with input as review("CREATE", "StatefulSet", {"replicas": 5}, [])
+}
+
+test_single_replica if {
+	policy.deny == {"Deployment team-a/web: spec.replicas is 1, so a node drain or eviction leaves no pod serving; set replicas: 2 or more, or add a HorizontalPodAutoscaler with minReplicas: 2 or more"} with input as create({"replicas": 1})
+}
+
+test_unset_replicas_default_to_one if {
+	policy.deny == {"StatefulSet team-a/web: spec.replicas is unset (defaults to 1), so a node drain or eviction leaves no pod serving; set replicas: 2 or more, or add a HorizontalPodAutoscaler with minReplicas: 2 or more"} with input as review("UPDATE", "StatefulSet", {}, [])
+}
+
+test_scaled_to_zero_is_intentional if {
+	count(policy.deny) == 0 with input as create({"replicas": 0})
+}
+
+test_hpa_takes_over if {
+	count(policy.deny) == 0 with input as review("CREATE", "Deployment", {"replicas": 1}, [hpa("Deployment", "web", 3)])
+}
+
+test_hpa_for_another_workload_does_not_count if {
+	count(policy.deny) == 1 with input as review("CREATE", "Deployment", {"replicas": 1}, [hpa("Deployment", "api", 3), hpa("StatefulSet", "web", 3)])
+}
+
+test_daemonsets_are_out_of_scope if {
+	count(policy.deny) == 0 with input as review("CREATE", "DaemonSet", {}, [])
+}
+
+test_delete_is_ignored if {
+	count(policy.deny) == 0 with input as review("DELETE", "Deployment", {"replicas": 1}, [])
+}
+
+test_malformed_input_does_not_error if {
+	count(policy.deny) == 0 with input as create({"replicas": "1"})
+	count(policy.deny) == 0 with input as {"request": {"operation": "CREATE", "kind": {"kind": "Deployment"}, "object": {"spec": {"replicas": [1]}}}}
+	count(policy.deny) == 0 with input as {}
+}

@@ -1,0 +1,270 @@
+# METADATA
+# title: Rollout strategy
+# description: Workloads roll out without dropping below their ready capacity, so maintenance causes no downtime. Deployments and DaemonSets start a new pod before removing an old one; StatefulSets, which cannot surge, replace one pod at a time.
+# custom:
+#   id: rollout-strategy
+#   action: deny
+#   kinds: [Deployment, StatefulSet, DaemonSet]
+#   parameters:
+#     maxSurge: 25%
+#     maxUnavailable: 0
+#     daemonSetMaxSurge: 1
+package fluxgate.policies.rollout_strategy
+
+import data.fluxgate.lib.intstr
+import data.fluxgate.lib.k8s
+
+params := k8s.parameters
+
+obj := k8s.resource
+
+# A workload without a spec is malformed; the API server rejects it, so
+# it is not judged (and patches could not be applied to it).
+has_spec if is_object(obj.spec)
+
+# zero_reason explains the default parameter; a team that configures a
+# non-zero budget gets a neutral reason instead.
+zero_reason := "so no ready pod is removed before its replacement is ready" if {
+	intstr.is_zero(params.maxUnavailable)
+} else := "to match the configured rollout budget"
+
+# ---------------------------------------------------------------- Deployment
+
+deployment if {
+	k8s.is_write
+	k8s.kind == "Deployment"
+	has_spec
+}
+
+strategy := k8s.object_at(obj, ["spec", "strategy"])
+
+strategy_type := k8s.value_or(strategy, ["type"], "RollingUpdate")
+
+rolling := k8s.object_at(strategy, ["rollingUpdate"])
+
+# The API server fills an unset strategy with 25%/25% before any webhook
+# sees it, so "25%" and unset both count as defaulted.
+max_unavailable := k8s.value_or(rolling, ["maxUnavailable"], "25%")
+
+max_surge := k8s.value_or(rolling, ["maxSurge"], "25%")
+
+surge_is_zero if intstr.is_zero(k8s.present(rolling, ["maxSurge"]))
+
+default_rolling_update := {
+	"maxSurge": params.maxSurge,
+	"maxUnavailable": params.maxUnavailable,
+}
+
+patch contains {"op": "add", "path": "/spec/strategy", "value": value} if {
+	deployment
+	not k8s.present(obj, ["spec", "strategy"])
+	value := {"type": "RollingUpdate", "rollingUpdate": default_rolling_update}
+}
+
+patch contains {"op": "add", "path": "/spec/strategy/rollingUpdate", "value": default_rolling_update} if {
+	deployment
+	is_object(obj.spec.strategy)
+	strategy_type == "RollingUpdate"
+	not k8s.present(strategy, ["rollingUpdate"])
+}
+
+patch contains {"op": "add", "path": "/spec/strategy/rollingUpdate/maxSurge", "value": params.maxSurge} if {
+	deployment
+	is_object(obj.spec.strategy.rollingUpdate)
+	strategy_type == "RollingUpdate"
+	not k8s.present(rolling, ["maxSurge"])
+}
+
+# An explicit maxSurge of 0 with maxUnavailable 0 is rejected by the API
+# server, so the defaulted maxUnavailable is left for the deny rule then.
+patch contains {"op": "add", "path": "/spec/strategy/rollingUpdate/maxUnavailable", "value": params.maxUnavailable} if {
+	deployment
+	is_object(obj.spec.strategy.rollingUpdate)
+	strategy_type == "RollingUpdate"
+	not k8s.present(rolling, ["maxUnavailable"])
+	not surge_is_zero
+}
+
+patch contains {"op": "replace", "path": "/spec/strategy/rollingUpdate/maxUnavailable", "value": params.maxUnavailable} if {
+	deployment
+	is_object(obj.spec.strategy.rollingUpdate)
+	strategy_type == "RollingUpdate"
+	rolling.maxUnavailable == "25%"
+	not intstr.same("25%", params.maxUnavailable)
+	not surge_is_zero
+}
+
+deny contains msg if {
+	deployment
+	strategy_type == "Recreate"
+	msg := sprintf(
+		"%s: spec.strategy.type is Recreate, which stops every pod before starting new ones; use type: RollingUpdate with rollingUpdate.maxSurge: %v and rollingUpdate.maxUnavailable: %v",
+		[k8s.subject, params.maxSurge, params.maxUnavailable],
+	)
+}
+
+deny contains msg if {
+	deployment
+	strategy_type == "RollingUpdate"
+	not intstr.same(max_unavailable, params.maxUnavailable)
+	msg := sprintf(
+		"%s: spec.strategy.rollingUpdate.maxUnavailable is %s; set it to %v %s",
+		[k8s.subject, k8s.shown(rolling, "maxUnavailable", "25%"), params.maxUnavailable, zero_reason],
+	)
+}
+
+deny contains msg if {
+	deployment
+	strategy_type == "RollingUpdate"
+	intstr.is_zero(max_surge)
+	intstr.is_zero(max_unavailable)
+	msg := sprintf(
+		"%s: spec.strategy.rollingUpdate.maxSurge and maxUnavailable are both 0, so the rollout can neither add a new pod nor remove an old one; set maxSurge: %v",
+		[k8s.subject, params.maxSurge],
+	)
+}
+
+# --------------------------------------------------------------- StatefulSet
+
+statefulset if {
+	k8s.is_write
+	k8s.kind == "StatefulSet"
+	has_spec
+}
+
+update_strategy := k8s.object_at(obj, ["spec", "updateStrategy"])
+
+update_type := k8s.value_or(update_strategy, ["type"], "RollingUpdate")
+
+update_rolling := k8s.object_at(update_strategy, ["rollingUpdate"])
+
+# A StatefulSet cannot surge (pod names are unique), so one pod at a time
+# is the closest it gets to zero downtime. Percentages are denied outright
+# because they grow with the replica count.
+too_many_at_once(v) if {
+	is_number(v)
+	v > 1
+}
+
+too_many_at_once(v) if is_string(v)
+
+deny contains msg if {
+	statefulset
+	update_type == "RollingUpdate"
+	v := update_rolling.maxUnavailable
+	too_many_at_once(v)
+	msg := sprintf(
+		"%s: spec.updateStrategy.rollingUpdate.maxUnavailable is %v; remove it or set it to 1: a StatefulSet cannot surge, so replacing one pod at a time keeps the others serving",
+		[k8s.subject, v],
+	)
+}
+
+warn contains msg if {
+	some kind in {"StatefulSet", "DaemonSet"}
+	k8s.is_write
+	k8s.kind == kind
+	has_spec
+	update_type == "OnDelete"
+	msg := sprintf(
+		"%s: spec.updateStrategy.type is OnDelete, so template changes only reach pods that someone deletes by hand; use RollingUpdate",
+		[k8s.subject],
+	)
+}
+
+# ----------------------------------------------------------------- DaemonSet
+
+rolling_daemonset if {
+	k8s.is_write
+	k8s.kind == "DaemonSet"
+	has_spec
+	update_type == "RollingUpdate"
+}
+
+# The API server defaults a DaemonSet to maxUnavailable 1, maxSurge 0.
+ds_max_unavailable := k8s.value_or(update_rolling, ["maxUnavailable"], 1)
+
+ds_max_surge := k8s.value_or(update_rolling, ["maxSurge"], 0)
+
+host_ports := k8s.host_ports(obj)
+
+# Two pods cannot bind the same hostPort on one node, so the surge pod of a
+# DaemonSet with host ports would never start.
+uses_host_ports if count(host_ports) > 0
+
+surging_daemonset if {
+	rolling_daemonset
+	not uses_host_ports
+}
+
+ds_defaulted if {
+	intstr.same(ds_max_unavailable, 1)
+	intstr.is_zero(ds_max_surge)
+}
+
+ds_rolling_update := {"maxSurge": params.daemonSetMaxSurge, "maxUnavailable": 0}
+
+patch contains {"op": "add", "path": "/spec/updateStrategy", "value": value} if {
+	surging_daemonset
+	not k8s.present(obj, ["spec", "updateStrategy"])
+	value := {"type": "RollingUpdate", "rollingUpdate": ds_rolling_update}
+}
+
+patch contains {"op": "add", "path": "/spec/updateStrategy/rollingUpdate", "value": ds_rolling_update} if {
+	surging_daemonset
+	is_object(obj.spec.updateStrategy)
+	not k8s.present(update_strategy, ["rollingUpdate"])
+}
+
+patch contains {"op": op, "path": sprintf("/spec/updateStrategy/rollingUpdate/%s", [field]), "value": value} if {
+	surging_daemonset
+	is_object(obj.spec.updateStrategy.rollingUpdate)
+	ds_defaulted
+	some field, value in ds_rolling_update
+	not ds_has(field, value)
+	op := k8s.add_or_replace(update_rolling, field)
+}
+
+# A helper, because negating a call with an undefined argument would fail
+# the whole rule instead of succeeding.
+ds_has(field, value) if intstr.same(k8s.present(update_rolling, [field]), value)
+
+deny contains msg if {
+	surging_daemonset
+	not intstr.is_zero(ds_max_unavailable)
+	msg := sprintf(
+		"%s: spec.updateStrategy.rollingUpdate.maxUnavailable is %s; set it to 0 with maxSurge: %v so each node starts the new pod before stopping the old one",
+		[k8s.subject, k8s.shown(update_rolling, "maxUnavailable", 1), params.daemonSetMaxSurge],
+	)
+}
+
+deny contains msg if {
+	surging_daemonset
+	intstr.is_zero(ds_max_surge)
+	intstr.is_zero(ds_max_unavailable)
+	msg := sprintf(
+		"%s: spec.updateStrategy.rollingUpdate.maxSurge and maxUnavailable are both 0, so the rollout can neither add a new pod nor remove an old one; set maxSurge: %v",
+		[k8s.subject, params.daemonSetMaxSurge],
+	)
+}
+
+deny contains msg if {
+	rolling_daemonset
+	uses_host_ports
+	not intstr.is_zero(ds_max_surge)
+	hp := host_ports[0]
+	msg := sprintf(
+		"%s: spec.updateStrategy.rollingUpdate.maxSurge is %v, but container %q uses hostPort %v, so a surge pod cannot start beside the old one on the same node; set maxSurge: 0 and maxUnavailable: 1",
+		[k8s.subject, ds_max_surge, hp.container, hp.port],
+	)
+}
+
+deny contains msg if {
+	rolling_daemonset
+	uses_host_ports
+	not intstr.same(ds_max_unavailable, 1)
+	hp := host_ports[0]
+	msg := sprintf(
+		"%s: spec.updateStrategy.rollingUpdate.maxUnavailable is %s; set it to 1: container %q uses hostPort %v, so pods cannot surge and nodes must be updated one at a time",
+		[k8s.subject, k8s.shown(update_rolling, "maxUnavailable", 1), hp.container, hp.port],
+	)
+}
