@@ -22,9 +22,9 @@ func TestObjectAccessors(t *testing.T) {
 			location: "apps/web.yaml:12",
 		},
 		{
-			name:     "cluster scoped, line unknown",
-			obj:      Object{Data: map[string]any{"apiVersion": "v1", "kind": "Namespace", "metadata": map[string]any{"name": "prod"}}, File: "apps/production"},
-			kind:     "Namespace", apiVersion: "v1", oname: "prod",
+			name: "cluster scoped, line unknown",
+			obj:  Object{Data: map[string]any{"apiVersion": "v1", "kind": "Namespace", "metadata": map[string]any{"name": "prod"}}, File: "apps/production"},
+			kind: "Namespace", apiVersion: "v1", oname: "prod",
 			location: "apps/production",
 		},
 		{

@@ -58,17 +58,17 @@ var yamlErrRe = regexp.MustCompile(`(?s)^yaml: (?:line (\d+): )?(.*)$`)
 // or the reader) reports. For those, yaml/v3 prints a 0-based line number
 // (and none at all for the first line).
 var parserProblems = map[string]bool{
-	"did not find expected ',' or ']'":      true,
-	"did not find expected ',' or '}'":      true,
-	"did not find expected '-' indicator":   true,
+	"did not find expected ',' or ']'":       true,
+	"did not find expected ',' or '}'":       true,
+	"did not find expected '-' indicator":    true,
 	"did not find expected <document start>": true,
-	"did not find expected <stream-start>":  true,
-	"did not find expected key":             true,
-	"did not find expected node content":    true,
-	"found duplicate %TAG directive":        true,
-	"found duplicate %YAML directive":       true,
-	"found incompatible YAML document":      true,
-	"found undefined tag handle":            true,
+	"did not find expected <stream-start>":   true,
+	"did not find expected key":              true,
+	"did not find expected node content":     true,
+	"found duplicate %TAG directive":         true,
+	"found duplicate %YAML directive":        true,
+	"found incompatible YAML document":       true,
+	"found undefined tag handle":             true,
 }
 
 // readerProblems are the problems the YAML reader reports; they come without

@@ -254,3 +254,16 @@ func TestParseConfig(t *testing.T) {
 		})
 	}
 }
+
+func TestParseConfigUnquotedOff(t *testing.T) {
+	cfg, err := ParseConfig([]byte("policies:\n  min-replicas:\n    action: off\n  team-label:\n    action: \"off\"\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Policies["min-replicas"].Action != ActionOff || cfg.Policies["team-label"].Action != ActionOff {
+		t.Fatalf("actions = %+v", cfg.Policies)
+	}
+	if _, err := ParseConfig([]byte("policies:\n  x:\n    action: on\n")); err == nil {
+		t.Fatal("action: on accepted")
+	}
+}

@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"encoding/json"
 	"fmt"
 	"regexp"
 	"slices"
@@ -21,14 +22,35 @@ const (
 	ActionMutate Action = "mutate"
 )
 
+// UnmarshalJSON accepts the action names and YAML's unquoted off, which
+// YAML 1.1 parsers hand over as the boolean false.
+func (a *Action) UnmarshalJSON(b []byte) error {
+	switch string(b) {
+	case "false":
+		*a = ActionOff
+		return nil
+	case "true", "null":
+		return fmt.Errorf("action %s: want deny, warn or off", b)
+	}
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("action %s: want deny, warn or off", b)
+	}
+	if s == "false" { // sigs.k8s.io/yaml renders YAML's off as "false" for string fields
+		s = string(ActionOff)
+	}
+	*a = Action(s)
+	return nil
+}
+
 // Metadata describes one policy, read from the package-scoped METADATA
 // block of its Rego package.
 type Metadata struct {
 	// ID is the stable kebab-case name used in configuration, exemptions and
 	// findings, e.g. "rollout-strategy".
-	ID          string         `json:"id"`
-	Title       string         `json:"title"`
-	Description string         `json:"description"`
+	ID          string `json:"id"`
+	Title       string `json:"title"`
+	Description string `json:"description"`
 	// Action is the default action when the configuration names none.
 	Action Action `json:"action"`
 	// Kinds are the object kinds (e.g. "Deployment") the policy is asked about.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/open-policy-agent/opa/v1/ast"
@@ -35,7 +36,7 @@ func (r TestResult) String() string {
 	case !r.Pass:
 		verdict = "FAIL"
 	}
-	s := fmt.Sprintf("%s %s.%s (%s:%d)", verdict, r.Package, r.Name, r.File, r.Line)
+	s := fmt.Sprintf("%s %s.%s (%s:%d)", verdict, strings.TrimPrefix(r.Package, "data."), r.Name, r.File, r.Line)
 	if r.Error != "" {
 		s += ": " + r.Error
 	}

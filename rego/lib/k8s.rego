@@ -77,6 +77,11 @@ describe(k, obj) := sprintf("%s %s/%s", [k, ns, name_of(obj)]) if {
 
 parameters := object_at(input, ["parameters"])
 
+# quantity keeps messages grammatical: "1 pod", "3 pods".
+quantity(n, noun) := sprintf("%v %s", [n, noun]) if n == 1
+
+else := sprintf("%v %ss", [n, noun])
+
 # shown renders a field for a message and makes API server defaults
 # visible, so users see why a field they never wrote is reported.
 shown(doc, field, default_value) := sprintf("%v", [v]) if {

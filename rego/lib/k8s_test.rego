@@ -135,3 +135,9 @@ test_value_or_defaults_absent_and_null if {
 	k8s.value_or({"a": 0}, ["a"], 1) == 0
 	k8s.value_or("x", ["a"], 1) == 1
 }
+
+test_quantity if {
+	k8s.quantity(1, "pod") == "1 pod"
+	k8s.quantity(0, "pod") == "0 pods"
+	k8s.quantity(3, "pod") == "3 pods"
+}

@@ -75,8 +75,8 @@ deny contains msg if {
 	s := pre_stop_sleep(e.container)
 	s >= grace_period
 	msg := sprintf(
-		"%s: container %q (%s) sleeps %v seconds in its preStop hook but %s is %v; set it above %v so the application still gets time to shut down after the sleep",
-		[k8s.subject, e.name, e.path, s, grace_field, grace_period, s],
+		"%s: container %q (%s) sleeps %s in its preStop hook but %s is %v; set it above %v so the application still gets time to shut down after the sleep",
+		[k8s.subject, e.name, e.path, k8s.quantity(s, "second"), grace_field, grace_period, s],
 	)
 }
 

@@ -36,12 +36,11 @@ workload_write if {
 evaluations contains ev if {
 	pdb_write
 	b := pdb.budget(k8s.resource)
-	ws := pdb.selected(k8s.resource, workload.others)
 	ev := {
 		"who": sprintf("%s: %s", [k8s.subject, pdb.text(b)]),
 		"budget": b,
 		"expected": pdb.expected_pods(k8s.resource, workload.others),
-		"workloads": ws,
+		"workloads": workload_names(pdb.selected(k8s.resource, workload.others)),
 		"fix_suffix": "",
 	}
 }
@@ -56,7 +55,7 @@ evaluations contains ev if {
 		"who": sprintf("%s: %s (%s)", [k8s.subject, k8s.describe("PodDisruptionBudget", p), pdb.text(b)]),
 		"budget": b,
 		"expected": own + pdb.expected_pods(p, workload.others),
-		"workloads": array.concat([workload.under_review], pdb.selected(p, workload.others)),
+		"workloads": workload_names(array.concat([workload.under_review], pdb.selected(p, workload.others))),
 		"fix_suffix": " on the budget",
 	}
 }
@@ -81,9 +80,9 @@ deny contains msg if {
 	not reported_as_static(ev)
 	pdb.allowed_disruptions(ev.budget, ev.expected) == 0
 	msg := sprintf(
-		"%s allows no disruption: %v pods expected from %s and %v must stay healthy, so every node drain blocks; set spec.maxUnavailable: 1%s instead",
+		"%s allows no disruption: %s expected from %s and %v must stay healthy, so every node drain blocks; set spec.maxUnavailable: 1%s instead",
 		[
-			ev.who, ev.expected, workload_names(ev.workloads),
+			ev.who, k8s.quantity(ev.expected, "pod"), ev.workloads,
 			pdb.desired_healthy(ev.budget, ev.expected), ev.fix_suffix,
 		],
 	)
@@ -101,9 +100,9 @@ deny contains msg if {
 	desired := pdb.desired_healthy(ev.budget, ev.expected)
 	desired < floor_count
 	msg := sprintf(
-		"%s lets too many pods go at once: %v pods expected from %s but only %v must stay healthy, below the floor of %v (minHealthyPercent %v); set spec.maxUnavailable: %v or lower, or spec.minAvailable: %v or higher%s",
+		"%s lets too many pods go at once: %s expected from %s but only %v must stay healthy, below the floor of %v (minHealthyPercent %v); set spec.maxUnavailable: %v or lower, or spec.minAvailable: %v or higher%s",
 		[
-			ev.who, ev.expected, workload_names(ev.workloads), desired, floor_count,
+			ev.who, k8s.quantity(ev.expected, "pod"), ev.workloads, desired, floor_count,
 			min_healthy_percent, ev.expected - floor_count, floor_count, ev.fix_suffix,
 		],
 	)

@@ -177,7 +177,7 @@ test_stale_copy_of_the_workload_is_not_counted if {
 	denials := policy.deny with input as review(deployment(1), related)
 	count(denials) == 1
 	some msg in denials
-	contains(msg, "allows no disruption: 1 pods expected from Deployment web and")
+	contains(msg, "allows no disruption: 1 pod expected from Deployment web and")
 }
 
 test_scale_up_below_floor_is_denied if {
