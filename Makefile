@@ -14,6 +14,15 @@ LDFLAGS    := -s -w -X main.version=$(VERSION)
 GO_FLAGS   := -trimpath
 FLUXGATE   := $(BIN)/fluxgate
 
+# The control plane the envtest suites run against, built from Go modules
+# (hack/tools/kubernetes pins them) into bin/k8s/<version>/ once.
+KUBE_VERSION   := 1.36.3
+KUBE_ASSETS    := $(BIN)/k8s/$(KUBE_VERSION)
+KUBE_TOOLS     := $(CURDIR)/hack/tools/kubernetes
+KUBE_LDFLAGS   := -s -w $(foreach pkg,k8s.io/component-base/version k8s.io/client-go/pkg/version,\
+	-X $(pkg).gitVersion=v$(KUBE_VERSION) -X $(pkg).gitMajor=$(word 1,$(subst ., ,$(KUBE_VERSION))) \
+	-X $(pkg).gitMinor=$(word 2,$(subst ., ,$(KUBE_VERSION))) -X $(pkg).gitTreeState=clean)
+
 # Pinned tools, installed into bin/ on first use.
 STATICCHECK_VERSION := v0.8.2
 STATICCHECK         := $(BIN)/staticcheck-$(STATICCHECK_VERSION)
@@ -73,6 +82,19 @@ demo: build ## Check the example apps: one compliant, one that breaks every rule
 		[ $$status -eq 1 ]
 
 ##@ Tools
+
+.PHONY: envtest-assets
+envtest-assets: $(KUBE_ASSETS)/kube-apiserver $(KUBE_ASSETS)/etcd ## Build kube-apiserver and etcd for the envtest suites (first time: minutes).
+
+$(KUBE_ASSETS)/kube-apiserver: $(KUBE_TOOLS)/go.mod
+	@mkdir -p $(KUBE_ASSETS)
+	cd $(KUBE_TOOLS) && go build -trimpath -ldflags '$(KUBE_LDFLAGS)' -o $@.tmp k8s.io/kubernetes/cmd/kube-apiserver
+	mv $@.tmp $@
+
+$(KUBE_ASSETS)/etcd: $(KUBE_TOOLS)/go.mod
+	@mkdir -p $(KUBE_ASSETS)
+	cd $(KUBE_TOOLS) && go build -trimpath -ldflags '-s -w' -o $@.tmp go.etcd.io/etcd/server/v3
+	mv $@.tmp $@
 
 $(STATICCHECK):
 	@mkdir -p $(BIN)
