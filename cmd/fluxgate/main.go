@@ -81,7 +81,7 @@ drain, graceful shutdown and enough replicas to survive one.`,
 	root.SetIn(stdin)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(newCheckCommand(), newPolicyCommand(), newVersionCommand())
+	root.AddCommand(newCheckCommand(), newPolicyCommand(), newServeCommand(), newVersionCommand())
 	return root
 }
 

@@ -1,0 +1,90 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+
+	"github.com/fluxgate/fluxgate/server"
+)
+
+func newServeCommand() *cobra.Command {
+	var (
+		o          server.Options
+		kubeconfig string
+		zapOpts    = zap.Options{}
+	)
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Serve the mutating and validating admission webhooks",
+		Long: `Serve fluxgate's admission webhooks: /mutate and /validate (AdmissionReview v1)
+over TLS, evaluating every Deployment, StatefulSet, DaemonSet and
+PodDisruptionBudget write against the policies.
+
+Policies come from the built-in set, --policy-dir, and ConfigMaps labelled
+fluxgate.dev/policy: "true" in fluxgate's namespace (watched live; a set
+that does not compile is rejected and the previous one keeps serving).
+The webhook configurations it expects are in config/webhook.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			log := zap.New(zap.UseFlagOptions(&zapOpts))
+			ctrl.SetLogger(log)
+			o.Log = log
+			if o.Namespace == "" {
+				o.Namespace = os.Getenv("POD_NAMESPACE")
+			}
+			if o.ServiceAccount == "" && o.Namespace != "" {
+				o.ServiceAccount = fmt.Sprintf("system:serviceaccount:%s:fluxgate", o.Namespace)
+			}
+			cfg, err := restConfig(kubeconfig)
+			if err != nil {
+				return usageError(err)
+			}
+			if err := server.Run(cmd.Context(), cfg, o); err != nil {
+				return &exitError{code: exitDenied, err: err}
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig file; default: $KUBECONFIG, then the in-cluster configuration")
+	f.StringVar(&o.Namespace, "namespace", "", "fluxgate's own namespace: never evaluated, and where policy ConfigMaps live (default $POD_NAMESPACE)")
+	f.StringVar(&o.ServiceAccount, "service-account", "", "fluxgate's own user, never denied (default system:serviceaccount:<namespace>:fluxgate)")
+	f.StringVar(&o.WebhookHost, "webhook-host", "", "address the webhook server binds to (default all)")
+	f.IntVar(&o.WebhookPort, "webhook-port", 9443, "port of the webhook server")
+	f.StringVar(&o.WebhookCertDir, "webhook-cert-dir", "", "directory with tls.crt and tls.key, reloaded when they change (default <temp>/k8s-webhook-server/serving-certs)")
+	f.BoolVar(&o.EnableHTTP2, "enable-http2", false, "serve HTTP/2 on the webhook and metrics servers (off: HTTP/2 rapid reset attacks)")
+	f.StringVar(&o.HealthProbeBindAddress, "health-probe-bind-address", ":8081", "address of /healthz and /readyz; 0 disables")
+	f.StringVar(&o.MetricsBindAddress, "metrics-bind-address", ":8080", "address of the Prometheus /metrics endpoint; 0 disables")
+	f.BoolVar(&o.LeaderElection, "leader-elect", false, "elect a leader among replicas for the controllers that need one (webhooks are served by all)")
+	f.StringVar(&o.ConfigFile, "config", "", "fluxgate configuration file (actions, parameters, exempt namespaces)")
+	f.StringArrayVar(&o.PolicyDirs, "policy-dir", nil, "directory of custom Rego policies (repeatable)")
+	goflags := flag.NewFlagSet("zap", flag.ContinueOnError)
+	zapOpts.BindFlags(goflags)
+	f.AddGoFlagSet(goflags)
+	return cmd
+}
+
+// restConfig reads --kubeconfig, or falls back to controller-runtime's
+// lookup ($KUBECONFIG, in-cluster, ~/.kube/config).
+func restConfig(kubeconfig string) (*rest.Config, error) {
+	if kubeconfig != "" {
+		cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+		if err != nil {
+			return nil, fmt.Errorf("read kubeconfig %s: %w", kubeconfig, err)
+		}
+		return cfg, nil
+	}
+	cfg, err := ctrl.GetConfig()
+	if err != nil {
+		return nil, errors.Join(errors.New("no cluster to serve: give --kubeconfig or set KUBECONFIG"), err)
+	}
+	return cfg, nil
+}

@@ -1,0 +1,219 @@
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-logr/logr"
+	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	ctrlwebhook "sigs.k8s.io/controller-runtime/pkg/webhook"
+
+	"github.com/fluxgate/fluxgate/controllers"
+	"github.com/fluxgate/fluxgate/policy"
+	"github.com/fluxgate/fluxgate/webhook"
+)
+
+// Options are the settings of `fluxgate serve`; the command's flags map
+// onto them one to one.
+type Options struct {
+	// Namespace is fluxgate's own namespace: never evaluated, and where
+	// policy ConfigMaps are read.
+	Namespace string
+	// ServiceAccount is fluxgate's own user name, never denied.
+	ServiceAccount string
+
+	WebhookHost    string
+	WebhookPort    int
+	WebhookCertDir string
+	EnableHTTP2    bool
+
+	HealthProbeBindAddress string
+	MetricsBindAddress     string
+	LeaderElection         bool
+
+	// ConfigFile and PolicyDirs are read once at start.
+	ConfigFile string
+	PolicyDirs []string
+
+	Log logr.Logger
+}
+
+// LeaderElectionID names the lease the replicas compete for.
+const LeaderElectionID = "fluxgate.dev"
+
+// EvalTimeout bounds one policy evaluation, well inside the webhook
+// timeouts of config/webhook (2 s mutate, 3 s validate).
+const EvalTimeout = time.Second
+
+// relatedKinds are cached for cross-object policies.
+var relatedKinds = []client.Object{
+	&policyv1.PodDisruptionBudget{},
+	&autoscalingv2.HorizontalPodAutoscaler{},
+	&appsv1.Deployment{},
+	&appsv1.StatefulSet{},
+	&appsv1.DaemonSet{},
+}
+
+// NewScheme returns the types fluxgate serve reads.
+func NewScheme() (*runtime.Scheme, error) {
+	scheme := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(scheme); err != nil {
+		return nil, fmt.Errorf("build scheme: %w", err)
+	}
+	return scheme, nil
+}
+
+// Run serves until ctx ends. It returns an error when the configuration
+// or the policies are unusable at start, or a server fails.
+func Run(ctx context.Context, cfg *rest.Config, o Options) error {
+	log := o.Log
+	if o.Namespace == "" {
+		return errors.New("fluxgate's namespace is not set (--namespace or POD_NAMESPACE)")
+	}
+	conf, err := policy.LoadConfig(o.ConfigFile)
+	if err != nil {
+		return err
+	}
+	base, err := policy.Load(o.PolicyDirs...)
+	if err != nil {
+		return err
+	}
+	base = policy.WithoutTests(base)
+	active := &policy.Active{}
+	// Fail at start, with file and line, rather than serve nothing.
+	if _, err := active.Reload(ctx, base, conf); err != nil {
+		return err
+	}
+
+	scheme, err := NewScheme()
+	if err != nil {
+		return err
+	}
+	var tlsOpts []func(*tls.Config)
+	if !o.EnableHTTP2 {
+		// HTTP/2 multiplexing lets one client starve the server (CVE-2023-44487, CVE-2023-39325).
+		tlsOpts = append(tlsOpts, func(c *tls.Config) { c.NextProtos = []string{"http/1.1"} })
+	}
+	policyConfigMaps := labels.SelectorFromSet(labels.Set{controllers.PolicyLabel: "true"})
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		Scheme:                  scheme,
+		Logger:                  log,
+		LeaderElection:          o.LeaderElection,
+		LeaderElectionID:        LeaderElectionID,
+		LeaderElectionNamespace: o.Namespace,
+		HealthProbeBindAddress:  "0",
+		Metrics:                 metricsserver.Options{BindAddress: o.MetricsBindAddress, TLSOpts: tlsOpts},
+		WebhookServer: ctrlwebhook.NewServer(ctrlwebhook.Options{
+			Host: o.WebhookHost, Port: o.WebhookPort, CertDir: o.WebhookCertDir, TLSOpts: tlsOpts,
+		}),
+		Cache: cache.Options{ByObject: map[client.Object]cache.ByObject{
+			&corev1.ConfigMap{}: {Namespaces: map[string]cache.Config{o.Namespace: {}}, Label: policyConfigMaps},
+		}},
+	})
+	if err != nil {
+		return fmt.Errorf("create manager: %w", err)
+	}
+
+	metrics, err := webhook.NewMetrics(ctrlmetrics.Registry)
+	if err != nil {
+		return err
+	}
+	observer := loadObserver{metrics}
+	observer.PolicyLoaded(active.Generation(), len(active.Engine().Set().Policies()))
+
+	// Informers for related objects start with the cache, not on the first
+	// admission request.
+	for _, obj := range relatedKinds {
+		if _, err := mgr.GetCache().GetInformer(ctx, obj); err != nil {
+			return fmt.Errorf("watch %T: %w", obj, err)
+		}
+	}
+	var cacheSynced atomic.Bool
+	if err := mgr.Add(&cacheSyncWatcher{cache: mgr.GetCache(), synced: &cacheSynced}); err != nil {
+		return fmt.Errorf("add cache watcher: %w", err)
+	}
+
+	recorder := mgr.GetEventRecorder("fluxgate")
+	reconciler := &controllers.PolicyReconciler{
+		Client: mgr.GetClient(), Namespace: o.Namespace, Active: active, Base: base, Config: conf,
+		Events: recorder, Observer: observer, Log: log.WithName("policies"),
+	}
+	if err := reconciler.SetupWithManager(mgr); err != nil {
+		return err
+	}
+
+	hookOpts := webhook.Options{
+		Policies:       active,
+		Related:        &webhook.CacheRelated{Reader: mgr.GetCache()},
+		Events:         recorder,
+		Metrics:        metrics,
+		Namespace:      o.Namespace,
+		ServiceAccount: o.ServiceAccount,
+		EvalTimeout:    EvalTimeout,
+		Log:            log.WithName("webhook"),
+	}
+	srv := mgr.GetWebhookServer()
+	srv.Register(webhook.MutatePath, webhook.NewHTTPHandler("mutate", webhook.NewMutator(hookOpts), metrics, hookOpts.Log))
+	srv.Register(webhook.ValidatePath, webhook.NewHTTPHandler("validate", webhook.NewValidator(hookOpts), metrics, hookOpts.Log))
+
+	if o.HealthProbeBindAddress != "" && o.HealthProbeBindAddress != "0" {
+		probes := &probeServer{addr: o.HealthProbeBindAddress, log: log.WithName("probes"), ready: &readiness{
+			active:         active,
+			policiesSynced: reconciler.Synced,
+			cacheSynced:    cacheSynced.Load,
+			webhookStarted: srv.StartedChecker(),
+		}}
+		if err := mgr.Add(probes); err != nil {
+			return fmt.Errorf("add health probes: %w", err)
+		}
+	}
+
+	log.Info("starting fluxgate", "namespace", o.Namespace, "policies", len(active.Engine().Set().Policies()),
+		"webhookPort", o.WebhookPort, "leaderElection", o.LeaderElection)
+	if err := mgr.Start(ctx); err != nil {
+		return fmt.Errorf("run manager: %w", err)
+	}
+	return nil
+}
+
+// cacheSyncWatcher flips synced once every informer has synced.
+type cacheSyncWatcher struct {
+	cache  cache.Cache
+	synced *atomic.Bool
+}
+
+func (w *cacheSyncWatcher) Start(ctx context.Context) error {
+	if w.cache.WaitForCacheSync(ctx) {
+		w.synced.Store(true)
+	}
+	<-ctx.Done()
+	return nil
+}
+
+func (w *cacheSyncWatcher) NeedLeaderElection() bool { return false }
+
+// loadObserver reports policy loads in the webhook's metrics.
+type loadObserver struct{ m *webhook.Metrics }
+
+func (o loadObserver) PolicyLoaded(generation int64, policies int) {
+	o.m.PolicySetGeneration.Set(float64(generation))
+	o.m.PoliciesActive.Set(float64(policies))
+}
+
+func (o loadObserver) PolicyLoadFailed() { o.m.PolicyLoadErrors.Inc() }
