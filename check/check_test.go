@@ -1,0 +1,106 @@
+package check
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/fluxgate/fluxgate/manifest"
+	"github.com/fluxgate/fluxgate/policy"
+)
+
+func builtinEngine(t testing.TB) *policy.Engine {
+	t.Helper()
+	mods, err := policy.BuiltinModules()
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, err := policy.Compile(context.Background(), mods)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng, err := policy.NewEngine(set, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return eng
+}
+
+func obj(set, kind, ns, name string, spec map[string]any) manifest.Object {
+	apiVersion := map[string]string{"Deployment": "apps/v1", "PodDisruptionBudget": "policy/v1"}[kind]
+	meta := map[string]any{"name": name}
+	if ns != "" {
+		meta["namespace"] = ns
+	}
+	return manifest.Object{Set: set, File: set + "/" + name + ".yaml", Line: 1, Data: map[string]any{
+		"apiVersion": apiVersion, "kind": kind, "metadata": meta, "spec": spec,
+	}}
+}
+
+func web(replicas int) map[string]any {
+	labels := map[string]any{"app": "web"}
+	return map[string]any{
+		"replicas": replicas, "selector": map[string]any{"matchLabels": labels},
+		"strategy": map[string]any{"type": "RollingUpdate", "rollingUpdate": map[string]any{"maxSurge": "25%", "maxUnavailable": 0}},
+		"template": map[string]any{"metadata": map[string]any{"labels": labels}, "spec": map[string]any{"containers": []any{map[string]any{
+			"name": "web", "image": "web:1", "readinessProbe": map[string]any{"tcpSocket": map[string]any{"port": 80}},
+			"lifecycle": map[string]any{"preStop": map[string]any{"sleep": map[string]any{"seconds": 5}}},
+		}}}},
+	}
+}
+
+var budget = map[string]any{"maxUnavailable": 1, "unhealthyPodEvictionPolicy": "AlwaysAllow", "selector": map[string]any{"matchLabels": map[string]any{"app": "web"}}}
+
+// TestRelatedObjectsStayInTheirBuildAndNamespace checks which budget a
+// Deployment sees: only one from its own build and namespace, where an
+// object without a namespace is in default.
+func TestRelatedObjectsStayInTheirBuildAndNamespace(t *testing.T) {
+	tests := []struct {
+		name    string
+		objs    []manifest.Object
+		covered bool
+	}{
+		{"same build and namespace", []manifest.Object{obj("a", "Deployment", "shop", "web", web(3)), obj("a", "PodDisruptionBudget", "shop", "web", budget)}, true},
+		{"budget listed first", []manifest.Object{obj("a", "PodDisruptionBudget", "shop", "web", budget), obj("a", "Deployment", "shop", "web", web(3))}, true},
+		{"no namespace means default", []manifest.Object{obj("a", "Deployment", "", "web", web(3)), obj("a", "PodDisruptionBudget", "default", "web", budget)}, true},
+		{"other namespace", []manifest.Object{obj("a", "Deployment", "shop", "web", web(3)), obj("a", "PodDisruptionBudget", "other", "web", budget)}, false},
+		{"other build", []manifest.Object{obj("a", "Deployment", "shop", "web", web(3)), obj("b", "PodDisruptionBudget", "shop", "web", budget)}, false},
+	}
+	eng := builtinEngine(t)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rep, err := Run(context.Background(), eng, tt.objs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			uncovered := false
+			for _, r := range rep.Results {
+				if r.Policy == "pdb-coverage" {
+					uncovered = true
+					if r.Action != "deny" {
+						t.Errorf("pdb-coverage in a check is %s, want deny: the whole set is known", r.Action)
+					}
+				}
+			}
+			if uncovered == tt.covered {
+				t.Fatalf("covered = %v, want %v: %+v", !uncovered, tt.covered, rep.Results)
+			}
+		})
+	}
+}
+
+func TestRunLocatesFindingsAndCounts(t *testing.T) {
+	dep := obj("a", "Deployment", "shop", "web", web(1))
+	dep.Line = 7
+	rep, err := Run(context.Background(), builtinEngine(t), []manifest.Object{dep, {Set: "a", File: "a/svc.yaml", Data: map[string]any{"apiVersion": "v1", "kind": "Service", "metadata": map[string]any{"name": "web"}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Summary.Objects != 2 || rep.Summary.Deny != 0 || rep.Summary.Warn != 1 || rep.Denied() {
+		t.Fatalf("summary = %+v, results %+v", rep.Summary, rep.Results)
+	}
+	r := rep.Results[0]
+	if r.Policy != "replicas-ha" || r.File != "a/web.yaml" || r.Line != 7 || r.Kind != "Deployment" || r.Namespace != "shop" || !strings.Contains(r.Message, "spec.replicas is 1") {
+		t.Fatalf("result = %+v", r)
+	}
+}
