@@ -42,8 +42,8 @@ build: ## Build bin/fluxgate.
 	go build $(GO_FLAGS) -ldflags '$(LDFLAGS)' -o $(FLUXGATE) ./cmd/fluxgate
 
 .PHONY: test
-test: lint build ## Run every test: Go unit tests, Rego unit tests, the CLI on examples/.
-	go test -count=1 ./...
+test: lint build envtest-assets ## Run every test: Go and Rego unit tests, envtest suites, the CLI on examples/.
+	KUBEBUILDER_ASSETS=$(KUBE_ASSETS) go test -count=1 ./...
 	$(FLUXGATE) policy test examples/policies
 	@echo "--- fluxgate check examples/apps/compliant (must pass)"
 	$(FLUXGATE) check examples/apps/compliant

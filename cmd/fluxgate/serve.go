@@ -47,7 +47,7 @@ The webhook configurations it expects are in config/webhook.`,
 			if err != nil {
 				return usageError(err)
 			}
-			if err := server.Run(cmd.Context(), cfg, o); err != nil {
+			if err := server.Run(ctrl.SetupSignalHandler(), cfg, o); err != nil {
 				return &exitError{code: exitDenied, err: err}
 			}
 			return nil

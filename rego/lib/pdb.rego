@@ -10,12 +10,18 @@ import data.fluxgate.lib.workload
 
 selects(pdb, obj) if selector.matches(k8s.get(pdb, ["spec", "selector"], null), k8s.pod_labels(obj))
 
+# selects_resource is selects(pdb, k8s.resource) with the labels of the
+# object under review computed once.
+selects_resource(pdb) if selector.matches(k8s.get(pdb, ["spec", "selector"], null), k8s.resource_pod_labels)
+
 # budget is the field the PDB relies on. maxUnavailable wins when both are
 # set, as in the disruption controller (the API server rejects that anyway).
 budget(pdb) := {"field": "maxUnavailable", "value": v} if {
-	v := k8s.present(pdb, ["spec", "maxUnavailable"])
+	v := pdb.spec.maxUnavailable
+	v != null
 } else := {"field": "minAvailable", "value": v} if {
-	v := k8s.present(pdb, ["spec", "minAvailable"])
+	v := pdb.spec.minAvailable
+	v != null
 }
 
 # text renders a budget the way it is written in YAML.

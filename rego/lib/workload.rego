@@ -6,26 +6,34 @@ import data.fluxgate.lib.k8s
 # the wrong type is left undefined so rules built on it stay silent rather
 # than judging a number we made up.
 replicas(obj) := r if {
-	r := k8s.get(obj, ["spec", "replicas"], null)
+	r := obj.spec.replicas
 	is_number(r)
 } else := 1 if {
 	k8s.get(obj, ["spec", "replicas"], null) == null
 }
 
+# resource_replicas is replicas(k8s.resource), computed once.
+resource_replicas := r if {
+	r := input.request.object.spec.replicas
+	is_number(r)
+} else := 1 if {
+	object.get(k8s.resource, ["spec", "replicas"], null) == null
+}
+
 targets(hpa, kind, name) if {
-	ref := k8s.object_at(hpa, ["spec", "scaleTargetRef"])
-	ref.kind == kind
-	ref.name == name
+	hpa.spec.scaleTargetRef.kind == kind
+	hpa.spec.scaleTargetRef.name == name
 }
 
 hpa_min_replicas(hpa) := m if {
-	m := k8s.get(hpa, ["spec", "minReplicas"], null)
+	m := hpa.spec.minReplicas
 	is_number(m)
 } else := 1
 
 hpa_minimums(kind, name) := {hpa_min_replicas(h) |
 	some h in k8s.related("horizontalpodautoscalers")
-	targets(h, kind, name)
+	h.spec.scaleTargetRef.kind == kind
+	h.spec.scaleTargetRef.name == name
 }
 
 autoscaled(kind, name) if count(hpa_minimums(kind, name)) > 0
@@ -37,6 +45,16 @@ expected(kind, name, obj) := min(m) if {
 	m := hpa_minimums(kind, name)
 	count(m) > 0
 } else := replicas(obj)
+
+# resource_hpa_minimums, resource_autoscaled and resource_expected are the
+# functions above for the object under review, computed once.
+resource_hpa_minimums := hpa_minimums(k8s.kind, k8s.name)
+
+resource_autoscaled if count(resource_hpa_minimums) > 0
+
+resource_expected := min(resource_hpa_minimums) if {
+	count(resource_hpa_minimums) > 0
+} else := resource_replicas
 
 # under_review is the workload being admitted, in the same shape as others.
 under_review := {"kind": k8s.kind, "name": k8s.name, "object": k8s.resource}
@@ -50,7 +68,7 @@ others := [w |
 	some kind, key in related_kinds
 	some obj in k8s.related(key)
 	is_object(obj)
-	name := k8s.name_of(obj)
+	name := k8s.or_empty(object.get(obj, ["metadata", "name"], ""))
 	not is_under_review(kind, name)
 	w := {"kind": kind, "name": name, "object": obj}
 ]

@@ -15,17 +15,20 @@ grace_field := "spec.template.spec.terminationGracePeriodSeconds"
 
 # The API server defaults the grace period to 30 seconds. A value of the
 # wrong type leaves it undefined and silences the rules that compare it.
+# The object under review is read through refs (see lib/k8s.rego).
 grace_period := g if {
-	g := k8s.present(k8s.resource, ["spec", "template", "spec", "terminationGracePeriodSeconds"])
+	g := input.request.object.spec.template.spec.terminationGracePeriodSeconds
 	is_number(g)
 } else := 30 if {
-	not k8s.present(k8s.resource, ["spec", "template", "spec", "terminationGracePeriodSeconds"])
+	object.get(k8s.resource, ["spec", "template", "spec", "terminationGracePeriodSeconds"], null) == null
 }
 
-has_pre_stop(c) if {
-	some handler in ["sleep", "exec", "httpGet"]
-	k8s.present(k8s.object_at(c, ["lifecycle", "preStop"]), [handler])
-}
+# has_pre_stop holds for a sleep, exec or httpGet handler that is not null.
+has_pre_stop(c) if c.lifecycle.preStop.sleep != null
+
+has_pre_stop(c) if c.lifecycle.preStop.exec != null
+
+has_pre_stop(c) if c.lifecycle.preStop.httpGet != null
 
 # pre_stop_sleep is how long the hook keeps the pod alive on purpose: the
 # native sleep action, or sleep commands in an exec hook (summed, since a
@@ -34,7 +37,8 @@ pre_stop_sleep(c) := s if {
 	s := c.lifecycle.preStop.sleep.seconds
 	is_number(s)
 } else := s if {
-	command := k8s.array_at(c, ["lifecycle", "preStop", "exec", "command"])
+	command := c.lifecycle.preStop.exec.command
+	is_array(command)
 	line := concat(" ", [part | some part in command; is_string(part)])
 	found := regex.find_all_string_submatch_n(`(?:^|[\s;&|(/'"])sleep\s+([0-9]+(?:\.[0-9]+)?)s?\b`, line, -1)
 	count(found) > 0
@@ -42,18 +46,21 @@ pre_stop_sleep(c) := s if {
 }
 
 sleep_hint := n if {
-	n := k8s.parameters.preStopSleepSeconds
+	n := input.parameters.preStopSleepSeconds
 	is_number(n)
 	n > 0
 } else := 5
 
+# Containers are iterated raw (k8s.pod_containers); names and paths are
+# only built for findings.
 deny contains msg if {
 	k8s.is_write
-	some e in k8s.containers(k8s.resource)
-	not has_pre_stop(e.container)
+	some i, c in k8s.pod_containers
+	is_object(c)
+	not has_pre_stop(c)
 	msg := sprintf(
 		"%s: container %q (%s) has no lifecycle.preStop hook; add preStop: {sleep: {seconds: %v}} (or an exec or httpGet hook) so the pod keeps serving until endpoints and load balancers stop sending it traffic",
-		[k8s.subject, e.name, e.path, sleep_hint],
+		[k8s.subject, k8s.container_name(c, i), k8s.container_path("containers", i), sleep_hint],
 	)
 }
 
@@ -71,37 +78,41 @@ deny contains msg if {
 deny contains msg if {
 	k8s.is_write
 	grace_period > 0
-	some e in k8s.containers(k8s.resource)
-	s := pre_stop_sleep(e.container)
+	some i, c in k8s.pod_containers
+	is_object(c)
+	s := pre_stop_sleep(c)
 	s >= grace_period
 	msg := sprintf(
 		"%s: container %q (%s) sleeps %s in its preStop hook but %s is %v; set it above %v so the application still gets time to shut down after the sleep",
-		[k8s.subject, e.name, e.path, k8s.quantity(s, "second"), grace_field, grace_period, s],
+		[k8s.subject, k8s.container_name(c, i), k8s.container_path("containers", i), k8s.quantity(s, "second"), grace_field, grace_period, s],
 	)
 }
 
 # Mutation adds the native sleep action where no preStop exists, and only
 # when it fits into the grace period; otherwise the deny rules explain.
+# Mutation is off by default (preStopSleepSeconds: 0), so inject_seconds
+# comes first in the patch rules.
 inject_seconds := n if {
-	n := k8s.parameters.preStopSleepSeconds
+	n := input.parameters.preStopSleepSeconds
 	is_number(n)
 	n > 0
 	grace_period > n
 }
 
-patch contains {"op": "add", "path": sprintf("%s/lifecycle", [e.pointer]), "value": value} if {
-	k8s.is_write
+patch contains {"op": "add", "path": sprintf("%s/lifecycle", [k8s.container_pointer("containers", i)]), "value": value} if {
 	inject_seconds
-	some e in k8s.containers(k8s.resource)
-	not k8s.present(e.container, ["lifecycle"])
+	k8s.is_write
+	some i, c in k8s.pod_containers
+	is_object(c)
+	object.get(c, "lifecycle", null) == null
 	value := {"preStop": {"sleep": {"seconds": inject_seconds}}}
 }
 
-patch contains {"op": "add", "path": sprintf("%s/lifecycle/preStop", [e.pointer]), "value": value} if {
-	k8s.is_write
+patch contains {"op": "add", "path": sprintf("%s/lifecycle/preStop", [k8s.container_pointer("containers", i)]), "value": value} if {
 	inject_seconds
-	some e in k8s.containers(k8s.resource)
-	is_object(e.container.lifecycle)
-	not k8s.present(e.container.lifecycle, ["preStop"])
+	k8s.is_write
+	some i, c in k8s.pod_containers
+	is_object(c.lifecycle)
+	object.get(c.lifecycle, "preStop", null) == null
 	value := {"sleep": {"seconds": inject_seconds}}
 }

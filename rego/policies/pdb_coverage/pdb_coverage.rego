@@ -14,24 +14,27 @@ import data.fluxgate.lib.selector
 import data.fluxgate.lib.workload
 
 # A single replica cannot be protected by a budget without blocking drains;
-# replicas-ha covers that case.
-expected := workload.expected(k8s.kind, k8s.name, k8s.resource)
+# replicas-ha covers that case. The facts about the object under review are
+# complete rules of the lib, computed once per evaluation.
+expected := workload.resource_expected
 
+# covered comes before expected: with a budget in place, the usual case,
+# the HPA lookup behind expected is never needed.
 uncovered if {
 	k8s.is_write
 	k8s.kind in {"Deployment", "StatefulSet"}
-	expected >= 2
 	not covered
+	expected >= 2
 }
 
 covered if {
 	some p in k8s.related("poddisruptionbudgets")
-	pdb.selects(p, k8s.resource)
+	pdb.selects_resource(p)
 }
 
 finding := sprintf(
 	"%s: %v expected pods but no PodDisruptionBudget selects pods labelled %s; add one with spec.maxUnavailable: 1 so node drains evict at most one pod at a time",
-	[k8s.subject, expected, selector.describe(k8s.pod_labels(k8s.resource))],
+	[k8s.subject, expected, selector.describe(k8s.resource_pod_labels)],
 )
 
 deny contains finding if {

@@ -15,9 +15,9 @@ import data.fluxgate.lib.pdb
 import data.fluxgate.lib.workload
 
 min_healthy_percent := p if {
-	p := k8s.parameters.minHealthyPercent
+	p := input.parameters.minHealthyPercent
 	is_number(p)
-} else := intstr.percent(k8s.parameters.minHealthyPercent)
+} else := intstr.percent(input.parameters.minHealthyPercent)
 
 pdb_write if {
 	k8s.is_write
@@ -33,34 +33,50 @@ workload_write if {
 # pods come from the related workloads; on a workload write from the object
 # under review (its new replica count) plus the other workloads the same
 # budget selects, so a scale-down that stalls drains is caught right there.
+#
+# An evaluation holds only the facts the checks need: "pdb" is the related
+# budget on a workload write (null on a PDB write) and "selected" the other
+# workloads it selects. The texts of a message (who, workload names) are
+# built from them only when a check fails, which is rare.
 evaluations contains ev if {
 	pdb_write
 	b := pdb.budget(k8s.resource)
 	ev := {
-		"who": sprintf("%s: %s", [k8s.subject, pdb.text(b)]),
+		"pdb": null,
 		"budget": b,
 		"expected": pdb.expected_pods(k8s.resource, workload.others),
-		"workloads": workload_names(pdb.selected(k8s.resource, workload.others)),
-		"fix_suffix": "",
+		"selected": pdb.selected(k8s.resource, workload.others),
 	}
 }
 
 evaluations contains ev if {
 	workload_write
 	some p in k8s.related("poddisruptionbudgets")
-	pdb.selects(p, k8s.resource)
+	pdb.selects_resource(p)
 	b := pdb.budget(p)
-	own := workload.expected(k8s.kind, k8s.name, k8s.resource)
 	ev := {
-		"who": sprintf("%s: %s (%s)", [k8s.subject, k8s.describe("PodDisruptionBudget", p), pdb.text(b)]),
+		"pdb": p,
 		"budget": b,
-		"expected": own + pdb.expected_pods(p, workload.others),
-		"workloads": workload_names(array.concat([workload.under_review], pdb.selected(p, workload.others))),
-		"fix_suffix": " on the budget",
+		"expected": workload.resource_expected + pdb.expected_pods(p, workload.others),
+		"selected": pdb.selected(p, workload.others),
 	}
 }
 
-workload_names(ws) := concat(", ", sort({sprintf("%s %s", [w.kind, w.name]) | some w in ws}))
+# who names the budget (and, on a workload write, the object under review).
+who(ev) := sprintf("%s: %s", [k8s.subject, pdb.text(ev.budget)]) if ev.pdb == null
+
+else := sprintf("%s: %s (%s)", [k8s.subject, k8s.describe("PodDisruptionBudget", ev.pdb), pdb.text(ev.budget)])
+
+# workload_names lists the workloads whose pods the budget guards.
+workload_names(ev) := names(ev.selected) if ev.pdb == null
+
+else := names(array.concat([workload.under_review], ev.selected))
+
+names(ws) := concat(", ", sort({sprintf("%s %s", [w.kind, w.name]) | some w in ws}))
+
+fix_suffix(ev) := "" if ev.pdb == null
+
+else := " on the budget"
 
 # Budgets that forbid every eviction are reported on their own on a PDB
 # write, whether or not any workload is known yet.
@@ -77,13 +93,13 @@ deny contains msg if {
 deny contains msg if {
 	some ev in evaluations
 	ev.expected >= 1
-	not reported_as_static(ev)
 	pdb.allowed_disruptions(ev.budget, ev.expected) == 0
+	not reported_as_static(ev)
 	msg := sprintf(
 		"%s allows no disruption: %s expected from %s and %v must stay healthy, so every node drain blocks; set spec.maxUnavailable: 1%s instead",
 		[
-			ev.who, k8s.quantity(ev.expected, "pod"), ev.workloads,
-			pdb.desired_healthy(ev.budget, ev.expected), ev.fix_suffix,
+			who(ev), k8s.quantity(ev.expected, "pod"), workload_names(ev),
+			pdb.desired_healthy(ev.budget, ev.expected), fix_suffix(ev),
 		],
 	)
 }
@@ -102,8 +118,8 @@ deny contains msg if {
 	msg := sprintf(
 		"%s lets too many pods go at once: %s expected from %s but only %v must stay healthy, below the floor of %v (minHealthyPercent %v); set spec.maxUnavailable: %v or lower, or spec.minAvailable: %v or higher%s",
 		[
-			ev.who, k8s.quantity(ev.expected, "pod"), ev.workloads, desired, floor_count,
-			min_healthy_percent, ev.expected - floor_count, floor_count, ev.fix_suffix,
+			who(ev), k8s.quantity(ev.expected, "pod"), workload_names(ev), desired, floor_count,
+			min_healthy_percent, ev.expected - floor_count, floor_count, fix_suffix(ev),
 		],
 	)
 }
@@ -112,7 +128,7 @@ deny contains msg if {
 # still count against the budget and can stall a drain indefinitely.
 warn contains msg if {
 	pdb_write
-	k8s.get(k8s.resource, ["spec", "unhealthyPodEvictionPolicy"], null) != "AlwaysAllow"
+	object.get(k8s.resource, ["spec", "unhealthyPodEvictionPolicy"], null) != "AlwaysAllow"
 	msg := sprintf(
 		"%s: spec.unhealthyPodEvictionPolicy is not AlwaysAllow, so crash-looping pods can block node drains; set spec.unhealthyPodEvictionPolicy: AlwaysAllow",
 		[k8s.subject],

@@ -11,14 +11,16 @@ package fluxgate.policies.readiness_probe
 import data.fluxgate.lib.k8s
 
 # Without a probe a container counts as ready the moment it starts, which
-# lets rollouts and drains remove the old pods too early.
+# lets rollouts and drains remove the old pods too early. The raw container
+# lists are iterated so that names and paths are only built for findings.
 deny contains msg if {
 	k8s.is_write
-	some e in k8s.containers(k8s.resource)
-	not k8s.present(e.container, ["readinessProbe"])
+	some i, c in k8s.pod_containers
+	is_object(c)
+	object.get(c, "readinessProbe", null) == null
 	msg := sprintf(
 		"%s: container %q (%s) has no readinessProbe; add one (httpGet, tcpSocket, grpc or exec) so the pod only receives traffic, and the rollout only proceeds, once it is ready",
-		[k8s.subject, e.name, e.path],
+		[k8s.subject, k8s.container_name(c, i), k8s.container_path("containers", i)],
 	)
 }
 
@@ -26,10 +28,11 @@ deny contains msg if {
 # container, e.g. a proxy that must be up before traffic flows through it.
 deny contains msg if {
 	k8s.is_write
-	some e in k8s.sidecars(k8s.resource)
-	not k8s.present(e.container, ["readinessProbe"])
+	some i, c in k8s.pod_init_containers
+	c.restartPolicy == "Always"
+	object.get(c, "readinessProbe", null) == null # c is an object here
 	msg := sprintf(
 		"%s: sidecar init container %q (%s, restartPolicy: Always) has no readinessProbe; add one so the pod is only marked ready once the sidecar can serve",
-		[k8s.subject, e.name, e.path],
+		[k8s.subject, k8s.container_name(c, i), k8s.container_path("initContainers", i)],
 	)
 }

@@ -12,14 +12,15 @@ import data.fluxgate.lib.k8s
 import data.fluxgate.lib.workload
 
 # spec.replicas: 0 is an intentional scale-down, not a risk. A workload
-# driven by an HPA is judged by its HPA, not by spec.replicas.
+# driven by an HPA is judged by its HPA, not by spec.replicas. The cheap
+# checks on the object come first; the HPA lookup only runs for a finding.
 deny contains msg if {
 	k8s.is_write
-	k8s.kind in {"Deployment", "StatefulSet"}
-	r := workload.replicas(k8s.resource)
+	r := workload.resource_replicas
 	r > 0
 	r < 2
-	not workload.autoscaled(k8s.kind, k8s.name)
+	k8s.kind in {"Deployment", "StatefulSet"}
+	not workload.resource_autoscaled
 	msg := sprintf(
 		"%s: spec.replicas is %s, so a node drain or eviction leaves no pod serving; set replicas: 2 or more, or add a HorizontalPodAutoscaler with minReplicas: 2 or more",
 		[k8s.subject, shown_replicas],
@@ -27,5 +28,6 @@ deny contains msg if {
 }
 
 shown_replicas := sprintf("%v", [r]) if {
-	r := k8s.present(k8s.resource, ["spec", "replicas"])
+	r := input.request.object.spec.replicas
+	r != null
 } else := "unset (defaults to 1)"

@@ -14,18 +14,25 @@ package fluxgate.policies.rollout_strategy
 import data.fluxgate.lib.intstr
 import data.fluxgate.lib.k8s
 
+# The object under review is read through refs rooted at input, and every
+# derived value is a complete rule, computed at most once per evaluation
+# (see lib/k8s.rego). Where a condition can be written as a ref compared
+# with a constant, it is, so that OPA's rule index skips the rule without
+# evaluating it: a Deployment never pays for the DaemonSet rules' bodies
+# beyond their first check, and a compliant one for few of its own.
+
 params := k8s.parameters
 
 obj := k8s.resource
 
 # A workload without a spec is malformed; the API server rejects it, so
 # it is not judged (and patches could not be applied to it).
-has_spec if is_object(obj.spec)
+has_spec if is_object(input.request.object.spec)
 
 # zero_reason explains the default parameter; a team that configures a
 # non-zero budget gets a neutral reason instead.
 zero_reason := "so no ready pod is removed before its replacement is ready" if {
-	intstr.is_zero(params.maxUnavailable)
+	intstr.is_zero(input.parameters.maxUnavailable)
 } else := "to match the configured rollout budget"
 
 # ---------------------------------------------------------------- Deployment
@@ -36,19 +43,37 @@ deployment if {
 	has_spec
 }
 
-strategy := k8s.object_at(obj, ["spec", "strategy"])
+# strategy is spec.strategy when it is an object, rolling its
+# rollingUpdate likewise; a ref through anything else is undefined, which
+# the defaults below turn into what the API server would fill in.
+strategy := s if {
+	s := input.request.object.spec.strategy
+	is_object(s)
+} else := {}
 
-strategy_type := k8s.value_or(strategy, ["type"], "RollingUpdate")
+strategy_type := t if {
+	t := input.request.object.spec.strategy.type
+	t != null
+} else := "RollingUpdate"
 
-rolling := k8s.object_at(strategy, ["rollingUpdate"])
+rolling := r if {
+	r := input.request.object.spec.strategy.rollingUpdate
+	is_object(r)
+} else := {}
 
 # The API server fills an unset strategy with 25%/25% before any webhook
 # sees it, so "25%" and unset both count as defaulted.
-max_unavailable := k8s.value_or(rolling, ["maxUnavailable"], "25%")
+max_unavailable := v if {
+	v := input.request.object.spec.strategy.rollingUpdate.maxUnavailable
+	v != null
+} else := "25%"
 
-max_surge := k8s.value_or(rolling, ["maxSurge"], "25%")
+max_surge := v if {
+	v := input.request.object.spec.strategy.rollingUpdate.maxSurge
+	v != null
+} else := "25%"
 
-surge_is_zero if intstr.is_zero(k8s.present(rolling, ["maxSurge"]))
+surge_is_zero if intstr.is_zero(input.request.object.spec.strategy.rollingUpdate.maxSurge)
 
 default_rolling_update := {
 	"maxSurge": params.maxSurge,
@@ -57,46 +82,45 @@ default_rolling_update := {
 
 patch contains {"op": "add", "path": "/spec/strategy", "value": value} if {
 	deployment
-	not k8s.present(obj, ["spec", "strategy"])
+	object.get(obj, ["spec", "strategy"], null) == null
 	value := {"type": "RollingUpdate", "rollingUpdate": default_rolling_update}
 }
 
 patch contains {"op": "add", "path": "/spec/strategy/rollingUpdate", "value": default_rolling_update} if {
 	deployment
-	is_object(obj.spec.strategy)
+	is_object(input.request.object.spec.strategy)
 	strategy_type == "RollingUpdate"
-	not k8s.present(strategy, ["rollingUpdate"])
+	object.get(strategy, "rollingUpdate", null) == null
 }
 
 patch contains {"op": "add", "path": "/spec/strategy/rollingUpdate/maxSurge", "value": params.maxSurge} if {
 	deployment
-	is_object(obj.spec.strategy.rollingUpdate)
+	is_object(input.request.object.spec.strategy.rollingUpdate)
 	strategy_type == "RollingUpdate"
-	not k8s.present(rolling, ["maxSurge"])
+	object.get(rolling, "maxSurge", null) == null
 }
 
 # An explicit maxSurge of 0 with maxUnavailable 0 is rejected by the API
 # server, so the defaulted maxUnavailable is left for the deny rule then.
 patch contains {"op": "add", "path": "/spec/strategy/rollingUpdate/maxUnavailable", "value": params.maxUnavailable} if {
 	deployment
-	is_object(obj.spec.strategy.rollingUpdate)
+	is_object(input.request.object.spec.strategy.rollingUpdate)
 	strategy_type == "RollingUpdate"
-	not k8s.present(rolling, ["maxUnavailable"])
+	object.get(rolling, "maxUnavailable", null) == null
 	not surge_is_zero
 }
 
 patch contains {"op": "replace", "path": "/spec/strategy/rollingUpdate/maxUnavailable", "value": params.maxUnavailable} if {
+	input.request.object.spec.strategy.rollingUpdate.maxUnavailable == "25%"
 	deployment
-	is_object(obj.spec.strategy.rollingUpdate)
 	strategy_type == "RollingUpdate"
-	rolling.maxUnavailable == "25%"
 	not intstr.same("25%", params.maxUnavailable)
 	not surge_is_zero
 }
 
 deny contains msg if {
+	input.request.object.spec.strategy.type == "Recreate"
 	deployment
-	strategy_type == "Recreate"
 	msg := sprintf(
 		"%s: spec.strategy.type is Recreate, which stops every pod before starting new ones; use type: RollingUpdate with rollingUpdate.maxSurge: %v and rollingUpdate.maxUnavailable: %v",
 		[k8s.subject, params.maxSurge, params.maxUnavailable],
@@ -132,11 +156,20 @@ statefulset if {
 	has_spec
 }
 
-update_strategy := k8s.object_at(obj, ["spec", "updateStrategy"])
+update_strategy := s if {
+	s := input.request.object.spec.updateStrategy
+	is_object(s)
+} else := {}
 
-update_type := k8s.value_or(update_strategy, ["type"], "RollingUpdate")
+update_type := t if {
+	t := input.request.object.spec.updateStrategy.type
+	t != null
+} else := "RollingUpdate"
 
-update_rolling := k8s.object_at(update_strategy, ["rollingUpdate"])
+update_rolling := r if {
+	r := input.request.object.spec.updateStrategy.rollingUpdate
+	is_object(r)
+} else := {}
 
 # A StatefulSet cannot surge (pod names are unique), so one pod at a time
 # is the closest it gets to zero downtime. Percentages are denied outright
@@ -149,9 +182,9 @@ too_many_at_once(v) if {
 too_many_at_once(v) if is_string(v)
 
 deny contains msg if {
+	v := input.request.object.spec.updateStrategy.rollingUpdate.maxUnavailable
 	statefulset
 	update_type == "RollingUpdate"
-	v := update_rolling.maxUnavailable
 	too_many_at_once(v)
 	msg := sprintf(
 		"%s: spec.updateStrategy.rollingUpdate.maxUnavailable is %v; remove it or set it to 1: a StatefulSet cannot surge, so replacing one pod at a time keeps the others serving",
@@ -160,11 +193,10 @@ deny contains msg if {
 }
 
 warn contains msg if {
-	some kind in {"StatefulSet", "DaemonSet"}
+	input.request.object.spec.updateStrategy.type == "OnDelete"
+	k8s.kind in {"StatefulSet", "DaemonSet"}
 	k8s.is_write
-	k8s.kind == kind
 	has_spec
-	update_type == "OnDelete"
 	msg := sprintf(
 		"%s: spec.updateStrategy.type is OnDelete, so template changes only reach pods that someone deletes by hand; use RollingUpdate",
 		[k8s.subject],
@@ -181,11 +213,17 @@ rolling_daemonset if {
 }
 
 # The API server defaults a DaemonSet to maxUnavailable 1, maxSurge 0.
-ds_max_unavailable := k8s.value_or(update_rolling, ["maxUnavailable"], 1)
+ds_max_unavailable := v if {
+	v := input.request.object.spec.updateStrategy.rollingUpdate.maxUnavailable
+	v != null
+} else := 1
 
-ds_max_surge := k8s.value_or(update_rolling, ["maxSurge"], 0)
+ds_max_surge := v if {
+	v := input.request.object.spec.updateStrategy.rollingUpdate.maxSurge
+	v != null
+} else := 0
 
-host_ports := k8s.host_ports(obj)
+host_ports := k8s.resource_host_ports
 
 # Two pods cannot bind the same hostPort on one node, so the surge pod of a
 # DaemonSet with host ports would never start.
@@ -205,19 +243,19 @@ ds_rolling_update := {"maxSurge": params.daemonSetMaxSurge, "maxUnavailable": 0}
 
 patch contains {"op": "add", "path": "/spec/updateStrategy", "value": value} if {
 	surging_daemonset
-	not k8s.present(obj, ["spec", "updateStrategy"])
+	object.get(obj, ["spec", "updateStrategy"], null) == null
 	value := {"type": "RollingUpdate", "rollingUpdate": ds_rolling_update}
 }
 
 patch contains {"op": "add", "path": "/spec/updateStrategy/rollingUpdate", "value": ds_rolling_update} if {
 	surging_daemonset
-	is_object(obj.spec.updateStrategy)
-	not k8s.present(update_strategy, ["rollingUpdate"])
+	is_object(input.request.object.spec.updateStrategy)
+	object.get(update_strategy, "rollingUpdate", null) == null
 }
 
 patch contains {"op": op, "path": sprintf("/spec/updateStrategy/rollingUpdate/%s", [field]), "value": value} if {
 	surging_daemonset
-	is_object(obj.spec.updateStrategy.rollingUpdate)
+	is_object(input.request.object.spec.updateStrategy.rollingUpdate)
 	ds_defaulted
 	some field, value in ds_rolling_update
 	not ds_has(field, value)
@@ -226,7 +264,11 @@ patch contains {"op": op, "path": sprintf("/spec/updateStrategy/rollingUpdate/%s
 
 # A helper, because negating a call with an undefined argument would fail
 # the whole rule instead of succeeding.
-ds_has(field, value) if intstr.same(k8s.present(update_rolling, [field]), value)
+ds_has(field, value) if {
+	v := update_rolling[field]
+	v != null
+	intstr.same(v, value)
+}
 
 deny contains msg if {
 	surging_daemonset

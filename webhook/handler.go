@@ -1,0 +1,191 @@
+package webhook
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"sync/atomic"
+	"time"
+
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+
+	"github.com/fluxgate/fluxgate/policy"
+)
+
+// handler holds what the mutator and the validator share. Apart from the
+// engine pointer in Options.Policies and the kind index below, which are
+// both replaced atomically, it is immutable after construction.
+type handler struct {
+	o     Options
+	name  string
+	kinds atomic.Pointer[kindIndex]
+}
+
+func newHandler(name string, o Options) handler {
+	return handler{o: o.withDefaults(), name: name}
+}
+
+// kindIndex records which kinds an engine evaluates at all, so requests
+// for other kinds are answered before their objects are decoded.
+type kindIndex struct {
+	eng   *policy.Engine
+	kinds map[string]bool
+}
+
+// engine returns the engine in service, or nil before the first load.
+func (h *handler) engine() *policy.Engine {
+	if h.o.Policies == nil {
+		return nil
+	}
+	return h.o.Policies.Engine()
+}
+
+// exemptNamespace says why a request's namespace is never evaluated, if
+// it is: fluxgate's own namespace and the AlwaysExemptNamespaces. The
+// configured exemptNamespaces are the engine's decision (Decision.Skipped).
+func (h *handler) exemptNamespace(req *admission.Request) (string, bool) {
+	ns := req.Namespace
+	switch {
+	case ns == "":
+		return "", false
+	case ns == h.o.Namespace:
+		return fmt.Sprintf("namespace %s is fluxgate's own", ns), true
+	case slices.Contains(policy.AlwaysExemptNamespaces, ns):
+		return fmt.Sprintf("namespace %s is always exempt", ns), true
+	}
+	return "", false
+}
+
+// ownUser reports whether fluxgate itself sent the request.
+func (h *handler) ownUser(req *admission.Request) bool {
+	return h.o.ServiceAccount != "" && req.UserInfo.Username == h.o.ServiceAccount
+}
+
+// covers reports whether any policy of eng whose action is not off
+// applies to kind.
+func (h *handler) covers(eng *policy.Engine, kind string) bool {
+	idx := h.kinds.Load()
+	if idx == nil || idx.eng != eng {
+		idx = &kindIndex{eng: eng, kinds: map[string]bool{}}
+		for _, p := range eng.Set().Policies() {
+			if eng.Action(p.ID) == policy.ActionOff {
+				continue
+			}
+			for _, k := range p.Kinds {
+				idx.kinds[k] = true
+			}
+		}
+		h.kinds.Store(idx)
+	}
+	return idx.kinds[kind]
+}
+
+// input decodes the request into the engine's input. Related objects come
+// from Options.Related; when they cannot be read the request is evaluated
+// without them, which only weakens cross-object rules.
+func (h *handler) input(ctx context.Context, req *admission.Request) (*policy.Input, error) {
+	obj, err := decodeObject(req.Object.Raw)
+	if err != nil {
+		return nil, fmt.Errorf("decode object of %s: %w", subject(req, nil), err)
+	}
+	old, err := decodeObject(req.OldObject.Raw)
+	if err != nil {
+		return nil, fmt.Errorf("decode oldObject of %s: %w", subject(req, nil), err)
+	}
+	in := &policy.Input{Request: policy.Request{
+		UID:       string(req.UID),
+		Operation: policy.Operation(req.Operation),
+		Kind:      policy.GroupVersionKind{Group: req.Kind.Group, Version: req.Kind.Version, Kind: req.Kind.Kind},
+		Namespace: req.Namespace,
+		Name:      req.Name,
+		Object:    obj,
+		OldObject: old,
+		UserInfo:  policy.UserInfo{Username: req.UserInfo.Username, Groups: req.UserInfo.Groups},
+		DryRun:    req.DryRun != nil && *req.DryRun,
+	}}
+	if h.o.Related != nil && req.Namespace != "" {
+		rctx, cancel := context.WithTimeout(ctx, h.o.EvalTimeout)
+		defer cancel()
+		rel, err := h.o.Related.Related(rctx, req.Namespace)
+		if err != nil {
+			h.o.Metrics.error(h.name, ReasonRelated)
+			h.o.Log.Error(err, "reading related objects failed; evaluating without them",
+				"webhook", h.name, "uid", req.UID, "namespace", req.Namespace)
+		} else {
+			in.Related = rel
+		}
+	}
+	return in, nil
+}
+
+// decodeObject decodes one embedded object. Numbers stay json.Number, so
+// integers beyond 2^53 keep their value; the engine accepts them. Empty
+// raw (no object) gives nil.
+func decodeObject(raw []byte) (map[string]any, error) {
+	if len(bytes.TrimSpace(raw)) == 0 {
+		return nil, nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var obj map[string]any
+	if err := dec.Decode(&obj); err != nil {
+		return nil, err
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return nil, errors.New("unexpected data after the object")
+	}
+	return obj, nil
+}
+
+// evaluate runs fn under the evaluation deadline, measures it and sorts a
+// failure into timeout or evaluation.
+func (h *handler) evaluate(ctx context.Context, fn func(context.Context) (*policy.Decision, error)) (*policy.Decision, string, error) {
+	ectx, cancel := context.WithTimeout(ctx, h.o.EvalTimeout)
+	defer cancel()
+	start := time.Now()
+	d, err := fn(ectx)
+	h.o.Metrics.evaluation(h.name, time.Since(start))
+	if err == nil {
+		return d, "", nil
+	}
+	if errors.Is(ectx.Err(), context.DeadlineExceeded) {
+		return nil, ReasonTimeout, fmt.Errorf("evaluation timed out after %s: %w", h.o.EvalTimeout, err)
+	}
+	return nil, ReasonEvaluation, err
+}
+
+// count records the findings of a decision.
+func (h *handler) count(req *admission.Request, d *policy.Decision) {
+	for _, f := range d.Findings {
+		h.o.Metrics.finding(h.name, string(req.Operation), f)
+	}
+}
+
+// subject names the object of a request the way policy messages do:
+// "Kind namespace/name", or "Kind name" for cluster-scoped objects.
+// obj, when given, supplies a name the request lacks (generateName).
+func subject(req *admission.Request, obj map[string]any) string {
+	name := req.Name
+	if name == "" {
+		meta, _ := obj["metadata"].(map[string]any)
+		if n, _ := meta["name"].(string); n != "" {
+			name = n
+		} else if g, _ := meta["generateName"].(string); g != "" {
+			name = g + "*"
+		} else {
+			name = "(unnamed)"
+		}
+	}
+	kind := req.Kind.Kind
+	if kind == "" {
+		kind = "object"
+	}
+	if req.Namespace == "" {
+		return kind + " " + name
+	}
+	return kind + " " + req.Namespace + "/" + name
+}

@@ -1,0 +1,101 @@
+package webhook
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+
+	admissionv1 "k8s.io/api/admission/v1"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+
+	"github.com/fluxgate/fluxgate/policy"
+)
+
+// Mutator is the admission.Handler of the mutating webhook (MutatePath).
+// It applies the patch rules of the policies in service to CREATE and
+// UPDATE requests. It never rejects a well-formed request: whatever it
+// cannot patch is admitted unchanged with a warning, and the validating
+// webhook judges it. It is safe for concurrent use.
+type Mutator struct {
+	handler
+}
+
+var _ admission.Handler = (*Mutator)(nil)
+
+// NewMutator returns the mutating handler.
+func NewMutator(o Options) *Mutator {
+	return &Mutator{handler: newHandler(MutateName, o)}
+}
+
+// Handle patches one admission request.
+func (m *Mutator) Handle(ctx context.Context, req admission.Request) admission.Response {
+	resp := m.handle(ctx, &req)
+	m.o.Metrics.outcome(m.name, string(req.Operation), resp.Allowed)
+	return resp
+}
+
+// handle is a chain of early returns, each with its reason.
+func (m *Mutator) handle(ctx context.Context, req *admission.Request) admission.Response {
+	if reason, ok := m.exemptNamespace(req); ok {
+		return admission.Allowed(reason)
+	}
+
+	if req.Operation != admissionv1.Create && req.Operation != admissionv1.Update {
+		return admission.Allowed(fmt.Sprintf("%s requests are not mutated", req.Operation))
+	}
+
+	eng := m.engine()
+	if eng == nil {
+		m.o.Metrics.error(m.name, ReasonNotLoaded)
+		return admission.Allowed("no policy set loaded yet").
+			WithWarnings(fmt.Sprintf("fluxgate did not mutate %s: no policy set loaded yet", subject(req, nil)))
+	}
+
+	if !m.covers(eng, req.Kind.Kind) {
+		return admission.Allowed(fmt.Sprintf("no enabled policy applies to %s", req.Kind.Kind))
+	}
+
+	in, err := m.input(ctx, req)
+	if err != nil {
+		m.o.Metrics.error(m.name, ReasonDecode)
+		m.o.Log.Info("rejecting malformed admission request", "webhook", m.name, "uid", req.UID, "error", err.Error())
+		return admission.Errored(http.StatusBadRequest, err)
+	}
+
+	d, reason, err := m.evaluate(ctx, func(ctx context.Context) (*policy.Decision, error) { return eng.Mutate(ctx, in) })
+	if err != nil {
+		return m.unchanged(req, in, reason, err)
+	}
+
+	if d.Skipped != "" {
+		return admission.Allowed(d.Skipped)
+	}
+	m.count(req, d)
+
+	if d.Mutated == nil {
+		return admission.Allowed("no policy patches it")
+	}
+
+	patched, err := json.Marshal(d.Mutated)
+	if err != nil {
+		return m.unchanged(req, in, ReasonEvaluation, fmt.Errorf("encode the patched object: %w", err))
+	}
+	// The patch is the difference between the raw object the API server
+	// sent and the patched one, so fields fluxgate does not know survive
+	// and each operation is minimal.
+	resp := admission.PatchResponseFromRaw(req.Object.Raw, patched)
+	if !resp.Allowed {
+		return m.unchanged(req, in, ReasonEvaluation, fmt.Errorf("build the JSON patch: %s", resp.Result.Message))
+	}
+	return resp
+}
+
+// unchanged admits a request the mutator could not patch, with a warning
+// naming the error; the validating webhook still judges the object.
+func (m *Mutator) unchanged(req *admission.Request, in *policy.Input, reason string, err error) admission.Response {
+	m.o.Metrics.error(m.name, reason)
+	err = fmt.Errorf("fluxgate could not mutate %s and admitted it unchanged: %w", subject(req, in.Request.Object), err)
+	m.o.Log.Error(err, "mutation failed", "webhook", m.name, "uid", req.UID, "reason", reason)
+	return admission.Allowed("admitted unchanged").WithWarnings(warnings([]string{err.Error()})...)
+}

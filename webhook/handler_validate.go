@@ -1,0 +1,94 @@
+package webhook
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+
+	"github.com/fluxgate/fluxgate/policy"
+)
+
+// Validator is the admission.Handler of the validating webhook
+// (ValidatePath). It runs the deny and warn rules of the policies in
+// service and fails closed: a request it cannot judge is rejected, except
+// for fluxgate's own service account. It is safe for concurrent use.
+type Validator struct {
+	handler
+}
+
+var _ admission.Handler = (*Validator)(nil)
+
+// NewValidator returns the validating handler.
+func NewValidator(o Options) *Validator {
+	return &Validator{handler: newHandler(ValidateName, o)}
+}
+
+// Handle judges one admission request.
+func (v *Validator) Handle(ctx context.Context, req admission.Request) admission.Response {
+	resp := v.handle(ctx, &req)
+	v.o.Metrics.outcome(v.name, string(req.Operation), resp.Allowed)
+	return resp
+}
+
+// handle is a chain of early returns, each with its reason.
+func (v *Validator) handle(ctx context.Context, req *admission.Request) admission.Response {
+	if reason, ok := v.exemptNamespace(req); ok {
+		return admission.Allowed(reason)
+	}
+
+	eng := v.engine()
+	if eng == nil {
+		v.o.Metrics.error(v.name, ReasonNotLoaded)
+		err := fmt.Errorf("fluxgate cannot judge %s: no policy set loaded yet", subject(req, nil))
+		if v.ownUser(req) {
+			return admission.Allowed("fluxgate's own service account is never denied").WithWarnings(err.Error())
+		}
+		return admission.Errored(http.StatusServiceUnavailable, err)
+	}
+
+	if !v.covers(eng, req.Kind.Kind) {
+		return admission.Allowed(fmt.Sprintf("no enabled policy applies to %s", req.Kind.Kind))
+	}
+
+	in, err := v.input(ctx, req)
+	if err != nil {
+		v.o.Metrics.error(v.name, ReasonDecode)
+		v.o.Log.Info("rejecting malformed admission request", "webhook", v.name, "uid", req.UID, "error", err.Error())
+		return admission.Errored(http.StatusBadRequest, err)
+	}
+
+	d, reason, err := v.evaluate(ctx, func(ctx context.Context) (*policy.Decision, error) { return eng.Validate(ctx, in) })
+	if err != nil {
+		v.o.Metrics.error(v.name, reason)
+		err = fmt.Errorf("fluxgate could not evaluate %s: %w", subject(req, in.Request.Object), err)
+		v.o.Log.Error(err, "evaluation failed", "webhook", v.name, "uid", req.UID, "reason", reason)
+		if v.ownUser(req) {
+			return admission.Allowed("fluxgate's own service account is never denied").WithWarnings(warnings([]string{err.Error()})...)
+		}
+		return admission.Errored(http.StatusInternalServerError, err)
+	}
+
+	if d.Skipped != "" {
+		return admission.Allowed(d.Skipped)
+	}
+	v.count(req, d)
+
+	denies := d.Messages(policy.ActionDeny)
+	warns := d.Messages(policy.ActionWarn)
+	if len(denies) > 0 && v.ownUser(req) {
+		v.recordEvents(req, in, d, false)
+		return admission.Allowed("fluxgate's own service account is never denied").
+			WithWarnings(warnings(append(denies, warns...))...)
+	}
+	v.recordEvents(req, in, d, true)
+	if len(denies) > 0 {
+		return admission.Denied(strings.Join(denies, "\n")).WithWarnings(warnings(warns)...)
+	}
+	if len(warns) > 0 {
+		return admission.Allowed("admitted with warnings").WithWarnings(warnings(warns)...)
+	}
+	return admission.Allowed("no policy denies it")
+}

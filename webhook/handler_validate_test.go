@@ -1,0 +1,424 @@
+package webhook
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	admissionv1 "k8s.io/api/admission/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/client-go/tools/reference"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+
+	"github.com/fluxgate/fluxgate/policy"
+)
+
+// wantEvent describes one expected Event.
+type wantEvent struct {
+	reason string
+	target corev1.ObjectReference
+	note   string // prefix
+}
+
+func namespaceRef(ns string) corev1.ObjectReference {
+	return corev1.ObjectReference{APIVersion: "v1", Kind: "Namespace", Name: ns, Namespace: ns}
+}
+
+var webRef = corev1.ObjectReference{
+	APIVersion: "apps/v1", Kind: "Deployment", Namespace: "shop", Name: "web",
+	UID: "0b5c8a52-3d7e-4a53-9d33-3c9f7f1c2a11", ResourceVersion: "4711",
+}
+
+func TestValidator(t *testing.T) {
+	web := func() map[string]any { return obj(t, webDeployment) }
+	budget := func() map[string]any { return obj(t, webBudget) }
+	inNamespace := func(ns string) map[string]any { return set(web(), "metadata.namespace", ns) }
+	unsafe := func() map[string]any { return set(web(), "spec.strategy.rollingUpdate.maxUnavailable", 2) }
+	exempt := func(reason string) map[string]any {
+		o := unsafe()
+		annotations := map[string]any{policy.ExemptAnnotation: "rollout-strategy"}
+		if reason != "" {
+			annotations[policy.ExemptReasonAnnotation] = reason
+		}
+		set(o, "metadata.annotations", annotations)
+		return o
+	}
+	blockingBudget := set(budget(), "spec", map[string]any{
+		"minAvailable":               2,
+		"unhealthyPodEvictionPolicy": "AlwaysAllow",
+		"selector":                   map[string]any{"matchLabels": map[string]any{"app": "web"}},
+	})
+	set(blockingBudget, "metadata.name", "web-blocking")
+
+	tests := []struct {
+		name    string
+		active  *policy.Active
+		related RelatedSource
+		timeout time.Duration
+		req     admission.Request
+
+		allowed   bool
+		code      int32
+		message   []string // substrings of Result.Message
+		warnings  []string // prefixes, in order
+		events    []wantEvent
+		evaluated bool
+		errReason string
+	}{
+		{
+			name:    "compliant deployment",
+			req:     request(t, admissionv1.Create, web(), nil),
+			allowed: true, code: 200, evaluated: true,
+			message: []string{"no policy denies it"},
+		},
+		{
+			name:    "maxUnavailable 2 is denied",
+			req:     request(t, admissionv1.Create, unsafe(), nil),
+			allowed: false, code: http.StatusForbidden, evaluated: true,
+			message: []string{"rollout-strategy: Deployment shop/web: spec.strategy.rollingUpdate.maxUnavailable is 2; set it to 0"},
+			events:  []wantEvent{{EventReasonDenied, namespaceRef("shop"), "rollout-strategy: Deployment shop/web: spec.strategy.rollingUpdate.maxUnavailable is 2"}},
+		},
+		{
+			name: "container without readiness probe is denied",
+			req: request(t, admissionv1.Create, set(web(), "spec.template.spec.containers", []any{
+				map[string]any{"name": "web", "image": "nginx:1.27.3", "lifecycle": map[string]any{"preStop": map[string]any{"sleep": map[string]any{"seconds": 5}}}},
+			}), nil),
+			allowed: false, code: http.StatusForbidden, evaluated: true,
+			message: []string{`readiness-probe: Deployment shop/web: container "web" (spec.template.spec.containers[0]) has no readinessProbe`},
+			events:  []wantEvent{{EventReasonDenied, namespaceRef("shop"), "readiness-probe: "}},
+		},
+		{
+			name:    "budget with minAvailable 100% is denied",
+			req:     request(t, admissionv1.Create, set(budget(), "spec", map[string]any{"minAvailable": "100%", "unhealthyPodEvictionPolicy": "AlwaysAllow", "selector": map[string]any{"matchLabels": map[string]any{"app": "web"}}}), nil),
+			related: &fakeRelated{objs: []map[string]any{obj(t, webDeployment)}},
+			allowed: false, code: http.StatusForbidden, evaluated: true,
+			message: []string{"pdb-drain-safe: PodDisruptionBudget shop/web: spec.minAvailable is 100%, so no pod may ever be evicted"},
+			events:  []wantEvent{{EventReasonDenied, namespaceRef("shop"), "pdb-drain-safe: "}},
+		},
+		{
+			name:    "scale-down under an existing budget is denied naming the budget",
+			req:     request(t, admissionv1.Update, set(web(), "spec.replicas", 2), web()),
+			related: &fakeRelated{objs: []map[string]any{blockingBudget}},
+			allowed: false, code: http.StatusForbidden, evaluated: true,
+			message: []string{"pdb-drain-safe: Deployment shop/web: PodDisruptionBudget shop/web-blocking (spec.minAvailable: 2) allows no disruption"},
+			events:  []wantEvent{{EventReasonDenied, webRef, "pdb-drain-safe: "}},
+		},
+		{
+			name:     "warning on create is recorded on the namespace",
+			req:      request(t, admissionv1.Create, set(web(), "spec.replicas", 1), nil),
+			allowed:  true, code: 200, evaluated: true,
+			message:  []string{"admitted with warnings"},
+			warnings: []string{"replicas-ha: Deployment shop/web: spec.replicas is 1"},
+			events:   []wantEvent{{EventReasonWarning, namespaceRef("shop"), "replicas-ha: Deployment shop/web: spec.replicas is 1"}},
+		},
+		{
+			name:     "warning on update is recorded on the object",
+			req:      request(t, admissionv1.Update, set(web(), "spec.replicas", 1), web()),
+			allowed:  true, code: 200, evaluated: true,
+			warnings: []string{"replicas-ha: Deployment shop/web: spec.replicas is 1"},
+			events:   []wantEvent{{EventReasonWarning, webRef, "replicas-ha: "}},
+		},
+		{
+			name:     "dry run answers the same and records no event",
+			req:      request(t, admissionv1.Update, set(web(), "spec.replicas", 1), web(), dryRun),
+			allowed:  true, code: 200, evaluated: true,
+			warnings: []string{"replicas-ha: Deployment shop/web: spec.replicas is 1"},
+		},
+		{
+			name:    "dry run denial records no event",
+			req:     request(t, admissionv1.Create, unsafe(), nil, dryRun),
+			allowed: false, code: http.StatusForbidden, evaluated: true,
+			message: []string{"rollout-strategy: "},
+		},
+		{
+			name:    "fluxgate's own namespace is not evaluated",
+			req:     request(t, admissionv1.Create, set(unsafe(), "metadata.namespace", ownNamespace), nil),
+			allowed: true, code: 200,
+			message: []string{"namespace fluxgate-system is fluxgate's own"},
+		},
+		{
+			name:    "kube-system is not evaluated",
+			req:     request(t, admissionv1.Create, set(unsafe(), "metadata.namespace", "kube-system"), nil),
+			allowed: true, code: 200,
+			message: []string{"namespace kube-system is always exempt"},
+		},
+		{
+			name:    "configured exempt namespace is skipped by the engine",
+			active:  exemptActive(t),
+			req:     request(t, admissionv1.Create, set(unsafe(), "metadata.namespace", "legacy-batch"), nil),
+			allowed: true, code: 200, evaluated: true,
+			message: []string{"namespace legacy-batch is exempt"},
+		},
+		{
+			name:    "exemption annotation with a reason is honoured",
+			req:     request(t, admissionv1.Create, exempt("holds a node-local lock"), nil),
+			allowed: true, code: 200, evaluated: true,
+		},
+		{
+			name:     "exemption annotation without a reason is not honoured",
+			req:      request(t, admissionv1.Create, exempt(""), nil),
+			allowed:  false, code: http.StatusForbidden, evaluated: true,
+			message:  []string{"rollout-strategy: "},
+			warnings: []string{"fluxgate: annotation fluxgate.dev/exempt is ignored"},
+			events: []wantEvent{
+				{EventReasonDenied, namespaceRef("shop"), "rollout-strategy: "},
+				{EventReasonWarning, namespaceRef("shop"), "fluxgate: annotation fluxgate.dev/exempt is ignored"},
+			},
+		},
+		{
+			name:     "fluxgate's own service account is never denied",
+			req:      request(t, admissionv1.Create, unsafe(), nil, asUser(ownUser)),
+			allowed:  true, code: 200, evaluated: true,
+			message:  []string{"fluxgate's own service account is never denied"},
+			warnings: []string{"rollout-strategy: Deployment shop/web: spec.strategy.rollingUpdate.maxUnavailable is 2"},
+			events:   []wantEvent{{EventReasonWarning, namespaceRef("shop"), "rollout-strategy: "}},
+		},
+		{
+			name:    "a kind no policy covers is allowed",
+			req:     request(t, admissionv1.Create, obj(t, "{apiVersion: v1, kind: ConfigMap, metadata: {name: c, namespace: shop}, data: {a: b}}"), nil),
+			allowed: true, code: 200,
+			message: []string{"no enabled policy applies to ConfigMap"},
+		},
+		{
+			name:      "an object that is not a JSON object is a bad request",
+			req:       request(t, admissionv1.Create, web(), nil, rawObject(`["not", "an", "object"]`)),
+			allowed:   false, code: http.StatusBadRequest,
+			message:   []string{"decode object of Deployment shop/web"},
+			errReason: ReasonDecode,
+		},
+		{
+			name:      "a truncated object is a bad request",
+			req:       request(t, admissionv1.Create, web(), nil, rawObject(`{"metadata": {"name": `)),
+			allowed:   false, code: http.StatusBadRequest,
+			message:   []string{"decode object of Deployment shop/web"},
+			errReason: ReasonDecode,
+		},
+		{
+			name: "a malformed old object is a bad request",
+			req: request(t, admissionv1.Update, web(), web(), func(r *admission.Request) {
+				r.OldObject.Raw = []byte(`{"a": 1} {"b": 2}`)
+			}),
+			allowed:   false, code: http.StatusBadRequest,
+			message:   []string{"decode oldObject of Deployment shop/web: unexpected data after the object"},
+			errReason: ReasonDecode,
+		},
+		{
+			name:      "no policy set loaded yet is 503",
+			active:    &policy.Active{},
+			req:       request(t, admissionv1.Create, web(), nil),
+			allowed:   false, code: http.StatusServiceUnavailable,
+			message:   []string{"fluxgate cannot judge Deployment shop/web: no policy set loaded yet"},
+			errReason: ReasonNotLoaded,
+		},
+		{
+			name:      "no policy set loaded yet never denies fluxgate itself",
+			active:    &policy.Active{},
+			req:       request(t, admissionv1.Create, web(), nil, asUser(ownUser)),
+			allowed:   true, code: 200,
+			warnings:  []string{"fluxgate cannot judge Deployment shop/web: no policy set loaded yet"},
+			errReason: ReasonNotLoaded,
+		},
+		{
+			name:      "an evaluation that times out fails closed",
+			active:    slowActive(t),
+			timeout:   100 * time.Millisecond,
+			req:       request(t, admissionv1.Create, web(), nil),
+			allowed:   false, code: http.StatusInternalServerError, evaluated: true,
+			message:   []string{"fluxgate could not evaluate Deployment shop/web: evaluation timed out after 100ms"},
+			errReason: ReasonTimeout,
+		},
+		{
+			name:      "an evaluation that times out never denies fluxgate itself",
+			active:    slowActive(t),
+			timeout:   100 * time.Millisecond,
+			req:       request(t, admissionv1.Create, web(), nil, asUser(ownUser)),
+			allowed:   true, code: 200, evaluated: true,
+			warnings:  []string{"fluxgate could not evaluate Deployment shop/web: evaluation timed out after 100ms"},
+			errReason: ReasonTimeout,
+		},
+		{
+			name:      "unreadable related objects are evaluated without them",
+			related:   &fakeRelated{err: errCacheDown},
+			req:       request(t, admissionv1.Create, web(), nil),
+			allowed:   true, code: 200, evaluated: true,
+			warnings:  []string{"pdb-coverage: Deployment shop/web: 3 expected pods but no PodDisruptionBudget selects pods labelled"},
+			events:    []wantEvent{{EventReasonWarning, namespaceRef("shop"), "pdb-coverage: "}},
+			errReason: ReasonRelated,
+		},
+		{
+			name:    "deleting a deployment is allowed",
+			req:     request(t, admissionv1.Delete, nil, unsafe()),
+			allowed: true, code: 200, evaluated: true,
+		},
+		{
+			name:     "cluster-scoped create records no event",
+			req:      request(t, admissionv1.Create, set(unsafe(), "metadata.namespace", ""), nil),
+			allowed:  false, code: http.StatusForbidden, evaluated: true,
+			message:  []string{"rollout-strategy: Deployment /web"},
+			warnings: []string{"pdb-coverage: Deployment /web"},
+		},
+		{
+			name:    "another namespace gets its own namespace's event",
+			req:     request(t, admissionv1.Create, set(inNamespace("blog"), "spec.strategy.rollingUpdate.maxUnavailable", "50%"), nil),
+			allowed: false, code: http.StatusForbidden, evaluated: true,
+			message: []string{"rollout-strategy: Deployment blog/web: spec.strategy.rollingUpdate.maxUnavailable is 50%"},
+			events:  []wantEvent{{EventReasonDenied, namespaceRef("blog"), "rollout-strategy: "}},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			active := tc.active
+			if active == nil {
+				active = builtinActive(t)
+			}
+			related := tc.related
+			if related == nil {
+				related = &fakeRelated{objs: []map[string]any{obj(t, webBudget)}}
+			}
+			rec := &fakeRecorder{}
+			m := newTestMetrics(t)
+			v := NewValidator(Options{
+				Policies: active, Related: related, Events: rec, Metrics: m,
+				Namespace: ownNamespace, ServiceAccount: ownUser, EvalTimeout: tc.timeout,
+			})
+			resp := v.Handle(context.Background(), tc.req)
+
+			if resp.Allowed != tc.allowed {
+				t.Errorf("allowed = %v, want %v; result %+v", resp.Allowed, tc.allowed, resp.Result)
+			}
+			if resp.Result == nil || resp.Result.Code != tc.code {
+				t.Errorf("result = %+v, want code %d", resp.Result, tc.code)
+			}
+			for _, want := range tc.message {
+				if resp.Result == nil || !strings.Contains(resp.Result.Message, want) {
+					t.Errorf("message does not contain %q:\n%s", want, resp.Result.Message)
+				}
+			}
+			if len(resp.Patches) != 0 || resp.PatchType != nil {
+				t.Errorf("validator returned a patch: %v", resp.Patches)
+			}
+			checkWarnings(t, resp.Warnings, tc.warnings)
+			checkEvents(t, rec.recorded(), tc.events)
+
+			if got := histogramCount(t, m, ValidateName); (got > 0) != tc.evaluated {
+				t.Errorf("evaluations observed = %d, want evaluated %v", got, tc.evaluated)
+			}
+			if tc.errReason != "" {
+				if got := testutil.ToFloat64(m.errors.WithLabelValues(ValidateName, tc.errReason)); got != 1 {
+					t.Errorf("errors{reason=%q} = %v, want 1", tc.errReason, got)
+				}
+			}
+			outcome := "deny"
+			if tc.allowed {
+				outcome = "allow"
+			}
+			if got := testutil.ToFloat64(m.decisions.WithLabelValues(ValidateName, "", outcome, string(tc.req.Operation))); got != 1 {
+				t.Errorf("decisions{action=%q} = %v, want 1", outcome, got)
+			}
+		})
+	}
+}
+
+func checkWarnings(t *testing.T, got, want []string) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Errorf("warnings = %q, want %d starting with %q", got, len(want), want)
+		return
+	}
+	for i := range want {
+		if !strings.HasPrefix(got[i], want[i]) {
+			t.Errorf("warning %d = %q, want prefix %q", i, got[i], want[i])
+		}
+	}
+}
+
+func checkEvents(t *testing.T, got []event, want []wantEvent) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Errorf("%d events, want %d: %+v", len(got), len(want), got)
+		return
+	}
+	for i, w := range want {
+		e := got[i]
+		ref, ok := e.Regarding.(*corev1.ObjectReference)
+		if !ok {
+			t.Errorf("event %d regards a %T, want *ObjectReference", i, e.Regarding)
+			continue
+		}
+		if *ref != w.target {
+			t.Errorf("event %d regards %+v, want %+v", i, *ref, w.target)
+		}
+		if e.Type != corev1.EventTypeWarning || e.Reason != w.reason || e.Action != EventAction {
+			t.Errorf("event %d is %s/%s/%s, want Warning/%s/%s", i, e.Type, e.Reason, e.Action, w.reason, EventAction)
+		}
+		if !strings.HasPrefix(e.Note, w.note) {
+			t.Errorf("event %d note = %q, want prefix %q", i, e.Note, w.note)
+		}
+		if e.Related != nil {
+			t.Errorf("event %d has related %v", i, e.Related)
+		}
+	}
+}
+
+// TestEventTarget checks what Events regard, and that client-go's events
+// recorder accepts it.
+func TestEventTarget(t *testing.T) {
+	web := obj(t, webDeployment)
+	for _, tc := range []struct {
+		name string
+		req  admission.Request
+		want *corev1.ObjectReference
+	}{
+		{"create", request(t, admissionv1.Create, web, nil), &corev1.ObjectReference{APIVersion: "v1", Kind: "Namespace", Name: "shop", Namespace: "shop"}},
+		{"update", request(t, admissionv1.Update, web, web), &webRef},
+		{"delete", request(t, admissionv1.Delete, nil, web), &webRef},
+		{"cluster-scoped create", request(t, admissionv1.Create, set(clone(t, web), "metadata.namespace", ""), nil), nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var old map[string]any
+			if len(tc.req.OldObject.Raw) > 0 {
+				old, _ = decodeObject(tc.req.OldObject.Raw)
+			}
+			got := eventTarget(&tc.req, old)
+			if (got == nil) != (tc.want == nil) || (got != nil && *got != *tc.want) {
+				t.Fatalf("target = %+v, want %+v", got, tc.want)
+			}
+			if got != nil {
+				// client-go's events recorder takes the reference as is.
+				ref, err := reference.GetReference(nil, got)
+				if err != nil || *ref != *got {
+					t.Fatalf("GetReference = %+v, %v", ref, err)
+				}
+			}
+		})
+	}
+}
+
+func TestValidatorTruncatesWarnings(t *testing.T) {
+	var msgs []string
+	for i := range 40 {
+		msgs = append(msgs, strings.Repeat("x", 2000)+"\nline two "+string(rune('a'+i%26)))
+	}
+	got := warnings(msgs)
+	if len(got) != maxWarnings {
+		t.Fatalf("%d warnings, want %d", len(got), maxWarnings)
+	}
+	for _, w := range got[:maxWarnings-1] {
+		if n := len([]rune(w)); n > maxWarningRunes {
+			t.Errorf("warning of %d runes", n)
+		}
+		if strings.ContainsAny(w, "\n\r\t") {
+			t.Errorf("warning with control characters: %q", w)
+		}
+	}
+	if want := "fluxgate: 29 more findings not shown"; got[maxWarnings-1] != want {
+		t.Errorf("last warning = %q, want %q", got[maxWarnings-1], want)
+	}
+	if got := truncateBytes(strings.Repeat("é", 1000), maxNoteBytes); len(got) > maxNoteBytes || !strings.HasSuffix(got, "…") {
+		t.Errorf("note of %d bytes: %q", len(got), got[len(got)-10:])
+	}
+}

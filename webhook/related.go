@@ -1,0 +1,221 @@
+package webhook
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"sync"
+	"sync/atomic"
+
+	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	policyv1 "k8s.io/api/policy/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/fluxgate/fluxgate/policy"
+)
+
+// CacheRelated is a RelatedSource that reads a controller-runtime cache:
+// the PodDisruptionBudgets (policy/v1), HorizontalPodAutoscalers
+// (autoscaling/v2), Deployments, StatefulSets and DaemonSets (apps/v1) of
+// the namespace. The Reader's scheme must know these types; the first
+// List of each starts its informer.
+//
+// Converting objects for the policies is the expensive part, so each
+// object is converted once per (UID, resourceVersion), and a namespace
+// whose objects are all unchanged since its previous listing gets the
+// same *policy.Related back. The memo holds only what the latest listing
+// of each namespace returned, so it never outgrows the cache.
+//
+// Set Reader and use the value by pointer; the zero memo is ready. It is
+// safe for concurrent use.
+type CacheRelated struct {
+	// Reader lists the objects, normally the manager's cache.
+	Reader client.Reader
+
+	mu   sync.Mutex
+	memo map[string]*namespaceMemo
+
+	conversions atomic.Int64 // objects converted, for tests
+}
+
+var _ RelatedSource = (*CacheRelated)(nil)
+
+// namespaceMemo is what the latest listing of one namespace produced. It
+// is never modified once stored, so readers need no lock.
+type namespaceMemo struct {
+	objects map[memoKey]memoObject
+	related *policy.Related
+}
+
+type memoKey struct {
+	kind string
+	id   string // UID, or the name for objects without one
+}
+
+type memoObject struct {
+	resourceVersion string
+	object          map[string]any
+}
+
+// relatedList is one kind CacheRelated lists.
+type relatedList struct {
+	gvk   schema.GroupVersionKind
+	list  func() client.ObjectList
+	items func(client.ObjectList) []client.Object
+}
+
+var relatedLists = []relatedList{
+	{
+		gvk:  policyv1.SchemeGroupVersion.WithKind("PodDisruptionBudget"),
+		list: func() client.ObjectList { return &policyv1.PodDisruptionBudgetList{} },
+		items: func(l client.ObjectList) []client.Object {
+			return pointers(l.(*policyv1.PodDisruptionBudgetList).Items)
+		},
+	},
+	{
+		gvk:  autoscalingv2.SchemeGroupVersion.WithKind("HorizontalPodAutoscaler"),
+		list: func() client.ObjectList { return &autoscalingv2.HorizontalPodAutoscalerList{} },
+		items: func(l client.ObjectList) []client.Object {
+			return pointers(l.(*autoscalingv2.HorizontalPodAutoscalerList).Items)
+		},
+	},
+	{
+		gvk:   appsv1.SchemeGroupVersion.WithKind("Deployment"),
+		list:  func() client.ObjectList { return &appsv1.DeploymentList{} },
+		items: func(l client.ObjectList) []client.Object { return pointers(l.(*appsv1.DeploymentList).Items) },
+	},
+	{
+		gvk:   appsv1.SchemeGroupVersion.WithKind("StatefulSet"),
+		list:  func() client.ObjectList { return &appsv1.StatefulSetList{} },
+		items: func(l client.ObjectList) []client.Object { return pointers(l.(*appsv1.StatefulSetList).Items) },
+	},
+	{
+		gvk:   appsv1.SchemeGroupVersion.WithKind("DaemonSet"),
+		list:  func() client.ObjectList { return &appsv1.DaemonSetList{} },
+		items: func(l client.ObjectList) []client.Object { return pointers(l.(*appsv1.DaemonSetList).Items) },
+	},
+}
+
+// pointers returns the addresses of items as client.Objects.
+func pointers[T any, PT interface {
+	*T
+	client.Object
+}](items []T) []client.Object {
+	out := make([]client.Object, len(items))
+	for i := range items {
+		out[i] = PT(&items[i])
+	}
+	return out
+}
+
+// Related lists the related objects of namespace.
+func (c *CacheRelated) Related(ctx context.Context, namespace string) (*policy.Related, error) {
+	if c.Reader == nil {
+		return nil, fmt.Errorf("CacheRelated has no Reader")
+	}
+	type listed struct {
+		gvk schema.GroupVersionKind
+		obj client.Object
+	}
+	var all []listed
+	for _, rl := range relatedLists {
+		l := rl.list()
+		// The objects are only read, never modified, so the cache may hand
+		// out its own copies.
+		if err := c.Reader.List(ctx, l, client.InNamespace(namespace), client.UnsafeDisableDeepCopy); err != nil {
+			return nil, fmt.Errorf("list %s in namespace %s: %w", rl.gvk.Kind, namespace, err)
+		}
+		for _, o := range rl.items(l) {
+			all = append(all, listed{gvk: rl.gvk, obj: o})
+		}
+	}
+
+	c.mu.Lock()
+	prev := c.memo[namespace]
+	c.mu.Unlock()
+
+	next := &namespaceMemo{objects: make(map[memoKey]memoObject, len(all))}
+	unchanged := prev != nil && len(prev.objects) == len(all)
+	for _, it := range all {
+		key := memoKey{kind: it.gvk.Kind, id: string(it.obj.GetUID())}
+		if key.id == "" {
+			key.id = "name:" + it.obj.GetName()
+		}
+		rv := it.obj.GetResourceVersion()
+		if old, ok := prev.lookup(key); ok && rv != "" && old.resourceVersion == rv {
+			next.objects[key] = old
+			continue
+		}
+		unchanged = false
+		m, err := convert(it.gvk, it.obj)
+		if err != nil {
+			return nil, err
+		}
+		c.conversions.Add(1)
+		next.objects[key] = memoObject{resourceVersion: rv, object: m}
+	}
+	if unchanged {
+		return prev.related, nil
+	}
+	if len(next.objects) == 0 {
+		c.mu.Lock()
+		delete(c.memo, namespace)
+		c.mu.Unlock()
+		return nil, nil
+	}
+
+	objs := make([]map[string]any, 0, len(next.objects))
+	keys := make([]memoKey, 0, len(next.objects))
+	for k := range next.objects {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		if keys[i].kind != keys[j].kind {
+			return keys[i].kind < keys[j].kind
+		}
+		return keys[i].id < keys[j].id
+	})
+	for _, k := range keys {
+		objs = append(objs, next.objects[k].object)
+	}
+	rel, err := policy.NewRelated(objs...)
+	if err != nil {
+		return nil, fmt.Errorf("related objects of namespace %s: %w", namespace, err)
+	}
+	next.related = rel
+
+	c.mu.Lock()
+	if c.memo == nil {
+		c.memo = map[string]*namespaceMemo{}
+	}
+	c.memo[namespace] = next
+	c.mu.Unlock()
+	return rel, nil
+}
+
+func (m *namespaceMemo) lookup(k memoKey) (memoObject, bool) {
+	if m == nil {
+		return memoObject{}, false
+	}
+	o, ok := m.objects[k]
+	return o, ok
+}
+
+// convert renders a typed object the way the API server would serve it:
+// apiVersion and kind set (the cache's typed objects carry neither), and
+// without managedFields, which no policy reads and which would only make
+// the conversion to Rego values slower.
+func convert(gvk schema.GroupVersionKind, obj client.Object) (map[string]any, error) {
+	m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
+	if err != nil {
+		return nil, fmt.Errorf("convert %s %s/%s: %w", gvk.Kind, obj.GetNamespace(), obj.GetName(), err)
+	}
+	m["apiVersion"], m["kind"] = gvk.GroupVersion().String(), gvk.Kind
+	if meta, ok := m["metadata"].(map[string]any); ok {
+		delete(meta, "managedFields")
+	}
+	return m, nil
+}
