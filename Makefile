@@ -53,7 +53,7 @@ test: lint build envtest-assets ## Run every test: Go and Rego unit tests, envte
 
 .PHONY: lint
 lint: $(STATICCHECK) ## Check formatting (gofmt), go vet and staticcheck.
-	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './bin/*')); \
+	@out=$$(find . -name '*.go' -not -path './bin/*' -not -path './.git/*' -exec gofmt -l {} +); \
 		if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
 	go vet ./...
 	$(STATICCHECK) ./...
@@ -64,7 +64,7 @@ bench: ## Run the benchmarks with allocation figures.
 
 .PHONY: fmt
 fmt: ## Format Go code.
-	gofmt -w $$(git ls-files '*.go')
+	find . -name '*.go' -not -path './bin/*' -not -path './.git/*' -exec gofmt -w {} +
 
 ##@ Demo
 

@@ -56,7 +56,7 @@ func docObjects(file string, n *yaml.Node, v any, set string) ([]Object, error) 
 	}
 	items, ok := m["items"].([]any)
 	if !ok && m["items"] != nil {
-		return nil, &ParseError{File: file, Line: n.Line, Err: errors.New("List items must be a sequence")}
+		return nil, &ParseError{File: file, Line: n.Line, Err: errors.New("the items of a List must be a sequence")}
 	}
 	itemNodes := listItemNodes(n)
 	var out []Object

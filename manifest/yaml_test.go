@@ -50,7 +50,7 @@ func TestReadObjectsStrict(t *testing.T) {
 		{
 			name:    "List items not a sequence",
 			in:      "apiVersion: v1\nkind: List\nitems: {a: b}\n",
-			wantErr: "f.yaml:1: List items must be a sequence",
+			wantErr: "f.yaml:1: the items of a List must be a sequence",
 		},
 		{
 			name:    "scanner error",

@@ -3,7 +3,9 @@ package policy
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
+	"sync"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/rego"
@@ -18,6 +20,17 @@ var unsafeBuiltins = map[string]struct{}{
 	"opa.runtime":        {},
 	"trace":              {},
 }
+
+// capabilities are this OPA version's, without the unsafe built-ins: a
+// policy that calls one fails to compile as calling an undefined function.
+var capabilities = sync.OnceValue(func() *ast.Capabilities {
+	caps := ast.CapabilitiesForThisVersion()
+	caps.Builtins = slices.DeleteFunc(caps.Builtins, func(b *ast.Builtin) bool {
+		_, unsafe := unsafeBuiltins[b.Name]
+		return unsafe
+	})
+	return caps
+})
 
 // Set is an immutable, compiled set of policies with their queries
 // prepared. It is safe for concurrent use.
@@ -59,7 +72,7 @@ func Compile(ctx context.Context, modules []Module) (*Set, error) {
 	}
 
 	compiler := ast.NewCompiler().
-		WithUnsafeBuiltins(unsafeBuiltins).
+		WithCapabilities(capabilities()).
 		WithDefaultRegoVersion(ast.RegoV1)
 	compiler.Compile(parsed)
 	if compiler.Failed() {
