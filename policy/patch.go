@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"sort"
@@ -78,8 +79,12 @@ func applyPatch(obj map[string]any, ops []PatchOp) (map[string]any, error) {
 	if err != nil {
 		return nil, fmt.Errorf("apply patch %s: %w", raw, err)
 	}
+	// Numbers stay json.Number so that integers beyond float64's precision
+	// and literals such as 1.50 come back exactly as they were sent.
+	dec := json.NewDecoder(bytes.NewReader(out))
+	dec.UseNumber()
 	var patched map[string]any
-	if err := json.Unmarshal(out, &patched); err != nil {
+	if err := dec.Decode(&patched); err != nil {
 		return nil, fmt.Errorf("decode patched object: %w", err)
 	}
 	return patched, nil

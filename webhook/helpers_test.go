@@ -107,7 +107,7 @@ var errCacheDown = errors.New("cache not synced")
 
 // event is one call of fakeRecorder.Eventf.
 type event struct {
-	Regarding, Related             runtime.Object
+	Regarding, Related         runtime.Object
 	Type, Reason, Action, Note string
 }
 

@@ -49,8 +49,9 @@ type Options struct {
 	// ServiceAccount is fluxgate's own user,
 	// "system:serviceaccount:<namespace>:<name>", which is never denied.
 	ServiceAccount string
-	// EvalTimeout is the deadline of one evaluation; DefaultEvalTimeout
-	// when zero or negative.
+	// EvalTimeout is the deadline of one evaluation, and separately of
+	// reading the related objects; DefaultEvalTimeout when zero or
+	// negative.
 	EvalTimeout time.Duration
 	// Log receives the handlers' logs; the zero Logger discards them.
 	Log logr.Logger

@@ -18,14 +18,27 @@ is_percent(v) if {
 percent(v) := to_number(trim_suffix(v, "%")) if is_percent(v)
 
 # scaled resolves v against total. Percentages round up, as Kubernetes does
-# for both minAvailable and maxUnavailable of a PodDisruptionBudget.
-scaled(v, _) := v if is_int(v)
+# for both minAvailable and maxUnavailable of a PodDisruptionBudget. The
+# checks of is_int and is_percent are repeated inline: every nested call
+# is an extra evaluation step, and these run on every review.
+scaled(v, _) := v if {
+	is_number(v)
+	v >= 0
+	v == floor(v)
+}
 
-scaled(v, total) := ceil((percent(v) * total) / 100) if is_percent(v)
+scaled(v, total) := ceil((to_number(trim_suffix(v, "%")) * total) / 100) if {
+	is_string(v)
+	regex.match(`^[0-9]+%$`, v)
+}
 
 is_zero(v) if v == 0
 
-is_zero(v) if percent(v) == 0
+# A percentage is zero when all its digits are: percent(v) == 0.
+is_zero(v) if {
+	is_string(v)
+	regex.match(`^0+%$`, v)
+}
 
 # same treats 0 and "0%" as the same budget; otherwise values must match
 # exactly because "1" and 1 mean different things to the API server.

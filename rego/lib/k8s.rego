@@ -20,7 +20,9 @@ get(doc, path, default_value) := object.get(doc, path, default_value) if is_obje
 else := default_value
 
 # present is the value at path; undefined when it is absent or null, which
-# the API server treats the same way.
+# the API server treats the same way. As a condition it also fails for
+# false, so the inline form of `not present(doc, [f])` for an object doc is
+# `object.get(doc, f, null) in {null, false}`.
 present(doc, path) := v if {
 	is_object(doc)
 	v := object.get(doc, path, null)

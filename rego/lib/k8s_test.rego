@@ -141,3 +141,36 @@ test_quantity if {
 	k8s.quantity(0, "pod") == "0 pods"
 	k8s.quantity(3, "pod") == "3 pods"
 }
+
+# The resource_* and pod_* rules are the functions above applied to the
+# object under review, computed once per evaluation.
+test_resource_rules_match_the_functions if {
+	obj := {"spec": {"template": {
+		"metadata": {"labels": {"app": "web"}},
+		"spec": {
+			"containers": [{"name": "app", "ports": [{"hostPort": 80}]}, "garbage", {"ports": [{"hostPort": 81}]}],
+			"initContainers": [{"name": "agent", "ports": [{"hostPort": 8125}]}],
+		},
+	}}}
+	fixture := request("CREATE", obj)
+	k8s.pod_containers == obj.spec.template.spec.containers with input as fixture
+	k8s.pod_init_containers == obj.spec.template.spec.initContainers with input as fixture
+	k8s.resource_pod_labels == k8s.pod_labels(obj) with input as fixture
+	k8s.resource_host_ports == k8s.host_ports(obj) with input as fixture
+	k8s.resource_host_ports == [{"container": "app", "port": 80}, {"container": "#2", "port": 81}, {"container": "agent", "port": 8125}] with input as fixture
+}
+
+test_resource_rules_of_malformed_objects_are_empty if {
+	every obj in [null, "x", {"spec": {"template": {"spec": {"containers": {"name": "x"}, "initContainers": "x"}}}}] {
+		k8s.pod_containers == [] with input as request("CREATE", obj)
+		k8s.pod_init_containers == [] with input as request("CREATE", obj)
+		k8s.resource_pod_labels == {} with input as request("CREATE", obj)
+		k8s.resource_host_ports == [] with input as request("CREATE", obj)
+	}
+}
+
+test_or_empty if {
+	k8s.or_empty("a") == "a"
+	k8s.or_empty(1) == ""
+	k8s.or_empty(null) == ""
+}

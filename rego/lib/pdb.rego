@@ -12,7 +12,10 @@ selects(pdb, obj) if selector.matches(k8s.get(pdb, ["spec", "selector"], null), 
 
 # selects_resource is selects(pdb, k8s.resource) with the labels of the
 # object under review computed once.
-selects_resource(pdb) if selector.matches(k8s.get(pdb, ["spec", "selector"], null), k8s.resource_pod_labels)
+selects_resource(pdb) if {
+	is_object(pdb)
+	selector.matches(object.get(pdb, ["spec", "selector"], null), k8s.resource_pod_labels)
+}
 
 # budget is the field the PDB relies on. maxUnavailable wins when both are
 # set, as in the disruption controller (the API server rejects that anyway).
@@ -59,7 +62,10 @@ selected(pdb, workloads) := [w |
 
 # expected_pods sums the expected pods of the workloads a PDB selects;
 # workloads whose replica count is malformed are left out.
-expected_pods(pdb, workloads) := sum([n |
-	some w in selected(pdb, workloads)
+expected_pods(pdb, workloads) := expected_of(selected(pdb, workloads))
+
+# expected_of is expected_pods for an already selected list.
+expected_of(ws) := sum([n |
+	some w in ws
 	n := workload.expected(w.kind, w.name, w.object)
 ])

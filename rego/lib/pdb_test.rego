@@ -108,3 +108,11 @@ test_expected_pods_sums_selected_workloads if {
 	pdb.expected_pods(budget, workloads) == 5 with input as {}
 	count(pdb.selected(budget, workloads)) == 3
 }
+
+test_selects_resource_is_selects_for_the_object_under_review if {
+	budget := {"spec": {"selector": {"matchLabels": {"app": "web"}}}}
+	pdb.selects_resource(budget) with input as {"request": {"object": labelled({"app": "web"})}}
+	not pdb.selects_resource(budget) with input as {"request": {"object": labelled({"app": "api"})}}
+	not pdb.selects_resource("garbage") with input as {"request": {"object": labelled({"app": "web"})}}
+	not pdb.selects_resource({"spec": {}}) with input as {"request": {"object": labelled({"app": "web"})}}
+}

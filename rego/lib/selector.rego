@@ -7,10 +7,29 @@ package fluxgate.lib.selector
 matches(sel, labels) if {
 	is_object(sel)
 	ls := label_map(labels)
-	every k, v in match_labels(sel) {
+	labels_match(object.get(sel, "matchLabels", null), ls)
+	expressions_match(object.get(sel, "matchExpressions", null), ls)
+}
+
+# labels_match and expressions_match take the raw matchLabels and
+# matchExpressions: absent (passed as null) and null select everything,
+# a value of the wrong type selects nothing. They do what match_labels and
+# match_expressions below do in fewer evaluation steps, which counts
+# because matches runs for every PodDisruptionBudget of the namespace.
+labels_match(null, _) := true
+
+labels_match(m, ls) if {
+	is_object(m)
+	every k, v in m {
 		ls[k] == v
 	}
-	every expr in match_expressions(sel) {
+}
+
+expressions_match(null, _) := true
+
+expressions_match(m, ls) if {
+	is_array(m)
+	every expr in m {
 		expression_matches(expr, ls)
 	}
 }

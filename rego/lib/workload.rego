@@ -48,7 +48,13 @@ expected(kind, name, obj) := min(m) if {
 
 # resource_hpa_minimums, resource_autoscaled and resource_expected are the
 # functions above for the object under review, computed once.
-resource_hpa_minimums := hpa_minimums(k8s.kind, k8s.name)
+resource_hpa_minimums := {hpa_min_replicas(h) |
+	hpas := input.related.horizontalpodautoscalers
+	is_array(hpas)
+	some h in hpas
+	h.spec.scaleTargetRef.kind == k8s.kind
+	h.spec.scaleTargetRef.name == k8s.name
+}
 
 resource_autoscaled if count(resource_hpa_minimums) > 0
 
@@ -66,7 +72,9 @@ related_kinds := {"Deployment": "deployments", "StatefulSet": "statefulsets"}
 # object under review is excluded even if a stale copy shows up.
 others := [w |
 	some kind, key in related_kinds
-	some obj in k8s.related(key)
+	list := input.related[key] # k8s.related(key), inlined
+	is_array(list)
+	some obj in list
 	is_object(obj)
 	name := k8s.or_empty(object.get(obj, ["metadata", "name"], ""))
 	not is_under_review(kind, name)

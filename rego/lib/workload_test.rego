@@ -84,3 +84,35 @@ test_under_review if {
 	w.name == "web"
 	w.object.spec.replicas == 2
 }
+
+# The resource_* rules are the functions above applied to the object under
+# review, computed once per evaluation. "none" stands for undefined.
+replicas_of(obj) := r if {
+	r := workload.replicas(obj)
+} else := "none"
+
+resource_replicas := r if {
+	r := workload.resource_replicas
+} else := "none"
+
+expected_of(obj) := e if {
+	e := workload.expected("Deployment", "web", obj)
+} else := "none"
+
+resource_expected := e if {
+	e := workload.resource_expected
+} else := "none"
+
+test_resource_rules_match_the_functions if {
+	hpas := {"horizontalpodautoscalers": [hpa("Deployment", "web", 4), hpa("Deployment", "web", 3), hpa("Deployment", "api", 1)]}
+	every replicas in [0, 2, null, "3"] {
+		obj := deployment("web", replicas)
+		replicas_of(obj) == resource_replicas with input as review(obj, {})
+		expected_of(obj) == resource_expected with input as review(obj, {})
+		expected_of(obj) == resource_expected with input as review(obj, hpas)
+		workload.resource_expected == 3 with input as review(obj, hpas)
+		workload.resource_autoscaled with input as review(obj, hpas)
+		not workload.resource_autoscaled with input as review(obj, {})
+	}
+	replicas_of("garbage") == resource_replicas with input as review("garbage", {})
+}

@@ -20,15 +20,16 @@ grace_period := g if {
 	g := input.request.object.spec.template.spec.terminationGracePeriodSeconds
 	is_number(g)
 } else := 30 if {
-	object.get(k8s.resource, ["spec", "template", "spec", "terminationGracePeriodSeconds"], null) == null
+	object.get(k8s.resource, ["spec", "template", "spec", "terminationGracePeriodSeconds"], null) in {null, false}
 }
 
-# has_pre_stop holds for a sleep, exec or httpGet handler that is not null.
-has_pre_stop(c) if c.lifecycle.preStop.sleep != null
-
-has_pre_stop(c) if c.lifecycle.preStop.exec != null
-
-has_pre_stop(c) if c.lifecycle.preStop.httpGet != null
+# has_pre_stop holds for a sleep, exec or httpGet handler that is set: not
+# null, and not false either (k8s.present returns false for false, and a
+# false condition fails).
+has_pre_stop(c) if {
+	some handler in ["sleep", "exec", "httpGet"]
+	not object.get(c, ["lifecycle", "preStop", handler], null) in {null, false}
+}
 
 # pre_stop_sleep is how long the hook keeps the pod alive on purpose: the
 # native sleep action, or sleep commands in an exec hook (summed, since a
@@ -64,9 +65,11 @@ deny contains msg if {
 	)
 }
 
+# The ref equals 0 exactly when grace_period does; written this way the
+# rule index skips the rule for every other value.
 deny contains msg if {
+	input.request.object.spec.template.spec.terminationGracePeriodSeconds == 0
 	k8s.is_write
-	grace_period == 0
 	msg := sprintf(
 		"%s: %s is 0, so pods are killed at once without running preStop hooks or shutting down gracefully; remove it (defaults to 30) or set it above the preStop sleep",
 		[k8s.subject, grace_field],
@@ -104,7 +107,7 @@ patch contains {"op": "add", "path": sprintf("%s/lifecycle", [k8s.container_poin
 	k8s.is_write
 	some i, c in k8s.pod_containers
 	is_object(c)
-	object.get(c, "lifecycle", null) == null
+	object.get(c, "lifecycle", null) in {null, false}
 	value := {"preStop": {"sleep": {"seconds": inject_seconds}}}
 }
 
@@ -113,6 +116,6 @@ patch contains {"op": "add", "path": sprintf("%s/lifecycle/preStop", [k8s.contai
 	k8s.is_write
 	some i, c in k8s.pod_containers
 	is_object(c.lifecycle)
-	object.get(c.lifecycle, "preStop", null) == null
+	object.get(c.lifecycle, "preStop", null) in {null, false}
 	value := {"sleep": {"seconds": inject_seconds}}
 }

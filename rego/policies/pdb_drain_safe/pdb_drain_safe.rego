@@ -35,17 +35,21 @@ workload_write if {
 # budget selects, so a scale-down that stalls drains is caught right there.
 #
 # An evaluation holds only the facts the checks need: "pdb" is the related
-# budget on a workload write (null on a PDB write) and "selected" the other
-# workloads it selects. The texts of a message (who, workload names) are
-# built from them only when a check fails, which is rare.
+# budget on a workload write (null on a PDB write), "selected" the other
+# workloads it selects and "desired" pdb.desired_healthy, computed once for
+# both checks (an evaluation without it could fail no check). The texts
+# of a message (who, workload names) are only built when a check fails.
 evaluations contains ev if {
 	pdb_write
 	b := pdb.budget(k8s.resource)
+	ws := pdb.selected(k8s.resource, workload.others)
+	expected := pdb.expected_of(ws)
 	ev := {
 		"pdb": null,
 		"budget": b,
-		"expected": pdb.expected_pods(k8s.resource, workload.others),
-		"selected": pdb.selected(k8s.resource, workload.others),
+		"expected": expected,
+		"desired": pdb.desired_healthy(b, expected),
+		"selected": ws,
 	}
 }
 
@@ -54,11 +58,14 @@ evaluations contains ev if {
 	some p in k8s.related("poddisruptionbudgets")
 	pdb.selects_resource(p)
 	b := pdb.budget(p)
+	ws := pdb.selected(p, workload.others)
+	expected := workload.resource_expected + pdb.expected_of(ws)
 	ev := {
 		"pdb": p,
 		"budget": b,
-		"expected": workload.resource_expected + pdb.expected_pods(p, workload.others),
-		"selected": pdb.selected(p, workload.others),
+		"expected": expected,
+		"desired": pdb.desired_healthy(b, expected),
+		"selected": ws,
 	}
 }
 
@@ -90,16 +97,18 @@ deny contains msg if {
 	)
 }
 
+# The budget allows no disruption: pdb.allowed_disruptions == 0, written
+# out with the desired count the evaluation already holds.
 deny contains msg if {
 	some ev in evaluations
 	ev.expected >= 1
-	pdb.allowed_disruptions(ev.budget, ev.expected) == 0
+	max([0, ev.expected - ev.desired]) == 0
 	not reported_as_static(ev)
 	msg := sprintf(
 		"%s allows no disruption: %s expected from %s and %v must stay healthy, so every node drain blocks; set spec.maxUnavailable: 1%s instead",
 		[
 			who(ev), k8s.quantity(ev.expected, "pod"), workload_names(ev),
-			pdb.desired_healthy(ev.budget, ev.expected), fix_suffix(ev),
+			ev.desired, fix_suffix(ev),
 		],
 	)
 }
@@ -113,12 +122,11 @@ deny contains msg if {
 	some ev in evaluations
 	ev.expected >= 1
 	floor_count := pdb.min_healthy(min_healthy_percent, ev.expected)
-	desired := pdb.desired_healthy(ev.budget, ev.expected)
-	desired < floor_count
+	ev.desired < floor_count
 	msg := sprintf(
 		"%s lets too many pods go at once: %s expected from %s but only %v must stay healthy, below the floor of %v (minHealthyPercent %v); set spec.maxUnavailable: %v or lower, or spec.minAvailable: %v or higher%s",
 		[
-			who(ev), k8s.quantity(ev.expected, "pod"), workload_names(ev), desired, floor_count,
+			who(ev), k8s.quantity(ev.expected, "pod"), workload_names(ev), ev.desired, floor_count,
 			min_healthy_percent, ev.expected - floor_count, floor_count, fix_suffix(ev),
 		],
 	)

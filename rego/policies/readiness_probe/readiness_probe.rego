@@ -17,7 +17,7 @@ deny contains msg if {
 	k8s.is_write
 	some i, c in k8s.pod_containers
 	is_object(c)
-	object.get(c, "readinessProbe", null) == null
+	object.get(c, "readinessProbe", null) in {null, false}
 	msg := sprintf(
 		"%s: container %q (%s) has no readinessProbe; add one (httpGet, tcpSocket, grpc or exec) so the pod only receives traffic, and the rollout only proceeds, once it is ready",
 		[k8s.subject, k8s.container_name(c, i), k8s.container_path("containers", i)],
@@ -30,7 +30,7 @@ deny contains msg if {
 	k8s.is_write
 	some i, c in k8s.pod_init_containers
 	c.restartPolicy == "Always"
-	object.get(c, "readinessProbe", null) == null # c is an object here
+	object.get(c, "readinessProbe", null) in {null, false} # c is an object here
 	msg := sprintf(
 		"%s: sidecar init container %q (%s, restartPolicy: Always) has no readinessProbe; add one so the pod is only marked ready once the sidecar can serve",
 		[k8s.subject, k8s.container_name(c, i), k8s.container_path("initContainers", i)],

@@ -14,16 +14,10 @@ package fluxgate.policies.rollout_strategy
 import data.fluxgate.lib.intstr
 import data.fluxgate.lib.k8s
 
-# The object under review is read through refs rooted at input, and every
-# derived value is a complete rule, computed at most once per evaluation
-# (see lib/k8s.rego). Where a condition can be written as a ref compared
-# with a constant, it is, so that OPA's rule index skips the rule without
-# evaluating it: a Deployment never pays for the DaemonSet rules' bodies
-# beyond their first check, and a compliant one for few of its own.
-
-params := k8s.parameters
-
-obj := k8s.resource
+# The object under review and the parameters are read through refs rooted
+# at input, and derived values are complete rules, computed at most once
+# per evaluation (see lib/k8s.rego). Conditions written as a ref compared
+# with a constant let OPA's rule index skip a rule without evaluating it.
 
 # A workload without a spec is malformed; the API server rejects it, so
 # it is not judged (and patches could not be applied to it).
@@ -43,14 +37,8 @@ deployment if {
 	has_spec
 }
 
-# strategy is spec.strategy when it is an object, rolling its
-# rollingUpdate likewise; a ref through anything else is undefined, which
-# the defaults below turn into what the API server would fill in.
-strategy := s if {
-	s := input.request.object.spec.strategy
-	is_object(s)
-} else := {}
-
+# A ref through a missing or wrongly typed spec.strategy is undefined, and
+# the defaults below are what the API server fills in.
 strategy_type := t if {
 	t := input.request.object.spec.strategy.type
 	t != null
@@ -76,13 +64,15 @@ max_surge := v if {
 surge_is_zero if intstr.is_zero(input.request.object.spec.strategy.rollingUpdate.maxSurge)
 
 default_rolling_update := {
-	"maxSurge": params.maxSurge,
-	"maxUnavailable": params.maxUnavailable,
+	"maxSurge": input.parameters.maxSurge,
+	"maxUnavailable": input.parameters.maxUnavailable,
 }
 
+# Each patch rule checks that the parent it writes into is an object before
+# object.get looks into it; deployment implies that spec is one.
 patch contains {"op": "add", "path": "/spec/strategy", "value": value} if {
 	deployment
-	object.get(obj, ["spec", "strategy"], null) == null
+	object.get(input.request.object.spec, "strategy", null) in {null, false}
 	value := {"type": "RollingUpdate", "rollingUpdate": default_rolling_update}
 }
 
@@ -90,31 +80,31 @@ patch contains {"op": "add", "path": "/spec/strategy/rollingUpdate", "value": de
 	deployment
 	is_object(input.request.object.spec.strategy)
 	strategy_type == "RollingUpdate"
-	object.get(strategy, "rollingUpdate", null) == null
+	object.get(input.request.object.spec.strategy, "rollingUpdate", null) in {null, false}
 }
 
-patch contains {"op": "add", "path": "/spec/strategy/rollingUpdate/maxSurge", "value": params.maxSurge} if {
+patch contains {"op": "add", "path": "/spec/strategy/rollingUpdate/maxSurge", "value": input.parameters.maxSurge} if {
 	deployment
 	is_object(input.request.object.spec.strategy.rollingUpdate)
 	strategy_type == "RollingUpdate"
-	object.get(rolling, "maxSurge", null) == null
+	object.get(input.request.object.spec.strategy.rollingUpdate, "maxSurge", null) in {null, false}
 }
 
 # An explicit maxSurge of 0 with maxUnavailable 0 is rejected by the API
 # server, so the defaulted maxUnavailable is left for the deny rule then.
-patch contains {"op": "add", "path": "/spec/strategy/rollingUpdate/maxUnavailable", "value": params.maxUnavailable} if {
+patch contains {"op": "add", "path": "/spec/strategy/rollingUpdate/maxUnavailable", "value": input.parameters.maxUnavailable} if {
 	deployment
 	is_object(input.request.object.spec.strategy.rollingUpdate)
 	strategy_type == "RollingUpdate"
-	object.get(rolling, "maxUnavailable", null) == null
+	object.get(input.request.object.spec.strategy.rollingUpdate, "maxUnavailable", null) in {null, false}
 	not surge_is_zero
 }
 
-patch contains {"op": "replace", "path": "/spec/strategy/rollingUpdate/maxUnavailable", "value": params.maxUnavailable} if {
+patch contains {"op": "replace", "path": "/spec/strategy/rollingUpdate/maxUnavailable", "value": input.parameters.maxUnavailable} if {
 	input.request.object.spec.strategy.rollingUpdate.maxUnavailable == "25%"
 	deployment
 	strategy_type == "RollingUpdate"
-	not intstr.same("25%", params.maxUnavailable)
+	not intstr.same("25%", input.parameters.maxUnavailable)
 	not surge_is_zero
 }
 
@@ -123,17 +113,17 @@ deny contains msg if {
 	deployment
 	msg := sprintf(
 		"%s: spec.strategy.type is Recreate, which stops every pod before starting new ones; use type: RollingUpdate with rollingUpdate.maxSurge: %v and rollingUpdate.maxUnavailable: %v",
-		[k8s.subject, params.maxSurge, params.maxUnavailable],
+		[k8s.subject, input.parameters.maxSurge, input.parameters.maxUnavailable],
 	)
 }
 
 deny contains msg if {
 	deployment
 	strategy_type == "RollingUpdate"
-	not intstr.same(max_unavailable, params.maxUnavailable)
+	not intstr.same(max_unavailable, input.parameters.maxUnavailable)
 	msg := sprintf(
 		"%s: spec.strategy.rollingUpdate.maxUnavailable is %s; set it to %v %s",
-		[k8s.subject, k8s.shown(rolling, "maxUnavailable", "25%"), params.maxUnavailable, zero_reason],
+		[k8s.subject, k8s.shown(rolling, "maxUnavailable", "25%"), input.parameters.maxUnavailable, zero_reason],
 	)
 }
 
@@ -144,7 +134,7 @@ deny contains msg if {
 	intstr.is_zero(max_unavailable)
 	msg := sprintf(
 		"%s: spec.strategy.rollingUpdate.maxSurge and maxUnavailable are both 0, so the rollout can neither add a new pod nor remove an old one; set maxSurge: %v",
-		[k8s.subject, params.maxSurge],
+		[k8s.subject, input.parameters.maxSurge],
 	)
 }
 
@@ -155,11 +145,6 @@ statefulset if {
 	k8s.kind == "StatefulSet"
 	has_spec
 }
-
-update_strategy := s if {
-	s := input.request.object.spec.updateStrategy
-	is_object(s)
-} else := {}
 
 update_type := t if {
 	t := input.request.object.spec.updateStrategy.type
@@ -239,18 +224,18 @@ ds_defaulted if {
 	intstr.is_zero(ds_max_surge)
 }
 
-ds_rolling_update := {"maxSurge": params.daemonSetMaxSurge, "maxUnavailable": 0}
+ds_rolling_update := {"maxSurge": input.parameters.daemonSetMaxSurge, "maxUnavailable": 0}
 
 patch contains {"op": "add", "path": "/spec/updateStrategy", "value": value} if {
 	surging_daemonset
-	object.get(obj, ["spec", "updateStrategy"], null) == null
+	object.get(input.request.object.spec, "updateStrategy", null) in {null, false}
 	value := {"type": "RollingUpdate", "rollingUpdate": ds_rolling_update}
 }
 
 patch contains {"op": "add", "path": "/spec/updateStrategy/rollingUpdate", "value": ds_rolling_update} if {
 	surging_daemonset
 	is_object(input.request.object.spec.updateStrategy)
-	object.get(update_strategy, "rollingUpdate", null) == null
+	object.get(input.request.object.spec.updateStrategy, "rollingUpdate", null) in {null, false}
 }
 
 patch contains {"op": op, "path": sprintf("/spec/updateStrategy/rollingUpdate/%s", [field]), "value": value} if {
@@ -275,7 +260,7 @@ deny contains msg if {
 	not intstr.is_zero(ds_max_unavailable)
 	msg := sprintf(
 		"%s: spec.updateStrategy.rollingUpdate.maxUnavailable is %s; set it to 0 with maxSurge: %v so each node starts the new pod before stopping the old one",
-		[k8s.subject, k8s.shown(update_rolling, "maxUnavailable", 1), params.daemonSetMaxSurge],
+		[k8s.subject, k8s.shown(update_rolling, "maxUnavailable", 1), input.parameters.daemonSetMaxSurge],
 	)
 }
 
@@ -285,7 +270,7 @@ deny contains msg if {
 	intstr.is_zero(ds_max_unavailable)
 	msg := sprintf(
 		"%s: spec.updateStrategy.rollingUpdate.maxSurge and maxUnavailable are both 0, so the rollout can neither add a new pod nor remove an old one; set maxSurge: %v",
-		[k8s.subject, params.daemonSetMaxSurge],
+		[k8s.subject, input.parameters.daemonSetMaxSurge],
 	)
 }
 
