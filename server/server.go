@@ -134,8 +134,8 @@ func Run(ctx context.Context, cfg *rest.Config, o Options) error {
 	if err != nil {
 		return err
 	}
-	observer := loadObserver{metrics}
-	observer.PolicyLoaded(active.Generation(), len(active.Engine().Set().Policies()))
+	observer := loadObserver{metrics: metrics, active: active}
+	metrics.ObserveActive(active)
 
 	// Informers for related objects start with the cache, not on the first
 	// admission request.
@@ -209,11 +209,11 @@ func (w *cacheSyncWatcher) Start(ctx context.Context) error {
 func (w *cacheSyncWatcher) NeedLeaderElection() bool { return false }
 
 // loadObserver reports policy loads in the webhook's metrics.
-type loadObserver struct{ m *webhook.Metrics }
-
-func (o loadObserver) PolicyLoaded(generation int64, policies int) {
-	o.m.PolicySetGeneration.Set(float64(generation))
-	o.m.PoliciesActive.Set(float64(policies))
+type loadObserver struct {
+	metrics *webhook.Metrics
+	active  *policy.Active
 }
 
-func (o loadObserver) PolicyLoadFailed() { o.m.PolicyLoadErrors.Inc() }
+func (o loadObserver) PolicyLoaded(int64, int) { o.metrics.ObserveActive(o.active) }
+
+func (o loadObserver) PolicyLoadFailed() { o.metrics.PolicyLoadErrors.Inc() }
