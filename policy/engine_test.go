@@ -267,3 +267,27 @@ func TestParseConfigUnquotedOff(t *testing.T) {
 		t.Fatal("action: on accepted")
 	}
 }
+
+func TestPoliciesNeverSeeManagedFields(t *testing.T) {
+	mods := []Module{{File: "mf.rego", Text: "# METADATA\n# custom:\n#   id: mf\n#   kinds: [Deployment]\npackage x.mf\n\ndeny contains \"saw managedFields\" if input.request.object.metadata.managedFields\n\ndeny contains \"lost labels\" if not input.request.object.metadata.labels.team\n"}}
+	set, err := Compile(context.Background(), mods)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng, err := NewEngine(set, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	obj := deployment("apps", 2, nil, map[string]any{"team": "a"})
+	obj["metadata"].(map[string]any)["managedFields"] = []any{map[string]any{"manager": "kubectl"}}
+	d, err := eng.Validate(context.Background(), request(obj))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(d.Findings) != 0 {
+		t.Fatalf("findings = %q", summary(d))
+	}
+	if _, kept := obj["metadata"].(map[string]any)["managedFields"]; !kept {
+		t.Fatal("the caller's object lost its managedFields")
+	}
+}

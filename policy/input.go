@@ -138,10 +138,10 @@ func (r *Request) toTerm(obj map[string]any) (*ast.Term, error) {
 	}
 	var object, oldObject any
 	if obj != nil {
-		object = obj
+		object = withoutManagedFields(obj)
 	}
 	if r.OldObject != nil {
-		oldObject = r.OldObject
+		oldObject = withoutManagedFields(r.OldObject)
 	}
 	v, err := ast.InterfaceToValue(map[string]any{
 		"uid":       r.UID,
@@ -158,4 +158,30 @@ func (r *Request) toTerm(obj map[string]any) (*ast.Term, error) {
 		return nil, fmt.Errorf("convert request to Rego input: %w", err)
 	}
 	return ast.NewTerm(v), nil
+}
+
+// withoutManagedFields returns obj without metadata.managedFields, which
+// policies never need and which is often larger than the rest of the
+// object: converting it would dominate every evaluation. obj itself is
+// left alone; the copy is shallow.
+func withoutManagedFields(obj map[string]any) map[string]any {
+	meta, ok := obj["metadata"].(map[string]any)
+	if !ok {
+		return obj
+	}
+	if _, has := meta["managedFields"]; !has {
+		return obj
+	}
+	m := make(map[string]any, len(meta))
+	for k, v := range meta {
+		if k != "managedFields" {
+			m[k] = v
+		}
+	}
+	o := make(map[string]any, len(obj))
+	for k, v := range obj {
+		o[k] = v
+	}
+	o["metadata"] = m
+	return o
 }
