@@ -129,13 +129,14 @@ func (e *Engine) Review(ctx context.Context, in *Input) (*Decision, error) {
 
 // evaluation holds what one request's policy runs share.
 type evaluation struct {
-	e        *Engine
-	in       *Input
-	object   map[string]any
-	policies []*compiledPolicy
-	exempt   exemptions
-	related  *ast.Term
-	context  *ast.Term
+	e           *Engine
+	in          *Input
+	object      map[string]any
+	policies    []*compiledPolicy
+	exempt      exemptions
+	related     *ast.Term
+	context     *ast.Term
+	maintenance *ast.Term
 }
 
 // begin decides whether the request is evaluated at all and, if so, which
@@ -168,6 +169,11 @@ func (e *Engine) begin(in *Input) (*evaluation, *Decision, error) {
 	}
 	ev.related = in.Related.term(req.Kind.Kind, req.Name)
 	ev.context = ast.ObjectTerm(ast.Item(ast.StringTerm("complete"), ast.BooleanTerm(in.Complete)))
+	maint, err := in.Maintenance.toTerm()
+	if err != nil {
+		return nil, d, err
+	}
+	ev.maintenance = maint
 	return ev, d, nil
 }
 
@@ -184,6 +190,7 @@ func (ev *evaluation) input(requestTerm *ast.Term, policyID string) ast.Value {
 		ast.Item(ast.StringTerm("parameters"), ev.e.params[policyID]),
 		ast.Item(ast.StringTerm("related"), ev.related),
 		ast.Item(ast.StringTerm("context"), ev.context),
+		ast.Item(ast.StringTerm("maintenance"), ev.maintenance),
 	)
 }
 

@@ -115,6 +115,8 @@ type Input struct {
 	// Related holds the related objects of the request's namespace; nil
 	// means none. The object under review is left out automatically.
 	Related *Related
+	// Maintenance is the cluster's maintenance state, as input.maintenance.
+	Maintenance Maintenance
 	// Complete is true when Related holds every object of the namespace
 	// that will exist (fluxgate check over a whole manifest set), false at
 	// admission, where the cache may lag and Flux applies PDBs after the
@@ -184,4 +186,36 @@ func withoutManagedFields(obj map[string]any) map[string]any {
 	}
 	o["metadata"] = m
 	return o
+}
+
+// Maintenance is what policies know of node maintenance and control-plane
+// upgrades: the state of the cluster's maintenance guards.
+type Maintenance struct {
+	// Active is true while any guard holds Flux paused (or is settling).
+	Active bool `json:"active"`
+	// Guards lists the guards that are not idle.
+	Guards []MaintenanceGuard `json:"guards"`
+}
+
+// MaintenanceGuard is one guard's state.
+type MaintenanceGuard struct {
+	Name    string   `json:"name"`
+	Phase   string   `json:"phase"`
+	Signals []string `json:"signals"`
+}
+
+func (m *Maintenance) toTerm() (*ast.Term, error) {
+	guards := make([]any, 0, len(m.Guards))
+	for _, g := range m.Guards {
+		signals := make([]any, len(g.Signals))
+		for i, s := range g.Signals {
+			signals[i] = s
+		}
+		guards = append(guards, map[string]any{"name": g.Name, "phase": g.Phase, "signals": signals})
+	}
+	v, err := ast.InterfaceToValue(map[string]any{"active": m.Active, "guards": guards})
+	if err != nil {
+		return nil, fmt.Errorf("convert maintenance state to Rego input: %w", err)
+	}
+	return ast.NewTerm(v), nil
 }

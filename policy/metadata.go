@@ -51,7 +51,8 @@ type Metadata struct {
 	ID          string `json:"id"`
 	Title       string `json:"title"`
 	Description string `json:"description"`
-	// Action is the default action when the configuration names none.
+	// Action is the default action when the configuration names none; off
+	// ships a policy that a configuration must turn on.
 	Action Action `json:"action"`
 	// Kinds are the object kinds (e.g. "Deployment") the policy is asked about.
 	Kinds []string `json:"kinds"`
@@ -113,13 +114,16 @@ func metadataFromModule(file string, mod *ast.Module) (*Metadata, []Problem) {
 	md.ID = id
 
 	action, _ := ann.Custom["action"].(string)
+	if b, isBool := ann.Custom["action"].(bool); isBool && !b {
+		action = string(ActionOff) // YAML 1.1 reads an unquoted off as false
+	}
 	switch Action(action) {
-	case ActionDeny, ActionWarn:
+	case ActionDeny, ActionWarn, ActionOff:
 		md.Action = Action(action)
 	case "":
 		md.Action = ActionDeny
 	default:
-		return nil, problem("policy %s: METADATA custom.action %q: want deny or warn", id, action)
+		return nil, problem("policy %s: METADATA custom.action %q: want deny, warn or off", id, action)
 	}
 
 	kinds, ok := ann.Custom["kinds"].([]any)

@@ -85,7 +85,7 @@ func TestCompileRejectsBrokenModules(t *testing.T) {
 		{
 			name:     "bad action",
 			modules:  []Module{{File: "act.rego", Text: meta("act", "#   action: block\npackage x.act\n\ndeny contains \"x\" if false\n")}},
-			wantFile: "act.rego", wantLine: 1, wantMsg: "want deny or warn",
+			wantFile: "act.rego", wantLine: 1, wantMsg: "want deny, warn or off",
 		},
 		{
 			name:     "no kinds",

@@ -12,7 +12,8 @@ import data.fluxgate.lib.k8s
 
 # Without a probe a container counts as ready the moment it starts, which
 # lets rollouts and drains remove the old pods too early. The raw container
-# lists are iterated so that names and paths are only built for findings.
+# lists are iterated so that names and paths are only built for findings;
+# a probe that is null or false counts as missing (see k8s.present).
 deny contains msg if {
 	k8s.is_write
 	some i, c in k8s.pod_containers
@@ -30,7 +31,7 @@ deny contains msg if {
 	k8s.is_write
 	some i, c in k8s.pod_init_containers
 	c.restartPolicy == "Always"
-	object.get(c, "readinessProbe", null) in {null, false} # c is an object here
+	object.get(c, "readinessProbe", null) in {null, false} # c has a restartPolicy, so it is an object
 	msg := sprintf(
 		"%s: sidecar init container %q (%s, restartPolicy: Always) has no readinessProbe; add one so the pod is only marked ready once the sidecar can serve",
 		[k8s.subject, k8s.container_name(c, i), k8s.container_path("initContainers", i)],
