@@ -1,13 +1,12 @@
 package policy
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 
-	jsonpatch "github.com/evanphx/json-patch/v5"
 	"github.com/open-policy-agent/opa/v1/rego"
 )
 
@@ -62,32 +61,109 @@ func patchFromResult(rs rego.ResultSet) ([]PatchOp, error) {
 }
 
 // applyPatch returns a patched copy of obj; obj itself is not modified.
+// Only the maps and slices on the path of each operation are copied, the
+// rest is shared with obj, so a patch costs what it touches rather than a
+// JSON round trip of the whole object.
 func applyPatch(obj map[string]any, ops []PatchOp) (map[string]any, error) {
-	doc, err := json.Marshal(obj)
-	if err != nil {
-		return nil, fmt.Errorf("encode object: %w", err)
+	var doc any = obj
+	for _, op := range ops {
+		tokens, err := pointerTokens(op.Path)
+		if err != nil {
+			return nil, err
+		}
+		if doc, err = applyOp(doc, tokens, op); err != nil {
+			return nil, fmt.Errorf("apply %s %s: %w", op.Op, op.Path, err)
+		}
 	}
-	raw, err := json.Marshal(ops)
-	if err != nil {
-		return nil, fmt.Errorf("encode patch: %w", err)
+	out, ok := doc.(map[string]any)
+	if !ok {
+		return nil, fmt.Errorf("patch replaced the object with %T", doc)
 	}
-	p, err := jsonpatch.DecodePatch(raw)
-	if err != nil {
-		return nil, fmt.Errorf("decode patch: %w", err)
+	return out, nil
+}
+
+// pointerTokens splits an RFC 6901 JSON pointer.
+func pointerTokens(path string) ([]string, error) {
+	if path == "" || path[0] != '/' {
+		return nil, fmt.Errorf("patch path %q must be a JSON pointer starting with /", path)
 	}
-	out, err := p.Apply(doc)
-	if err != nil {
-		return nil, fmt.Errorf("apply patch %s: %w", raw, err)
+	parts := strings.Split(path[1:], "/")
+	for i, p := range parts {
+		parts[i] = strings.ReplaceAll(strings.ReplaceAll(p, "~1", "/"), "~0", "~")
 	}
-	// Numbers stay json.Number so that integers beyond float64's precision
-	// and literals such as 1.50 come back exactly as they were sent.
-	dec := json.NewDecoder(bytes.NewReader(out))
-	dec.UseNumber()
-	var patched map[string]any
-	if err := dec.Decode(&patched); err != nil {
-		return nil, fmt.Errorf("decode patched object: %w", err)
+	return parts, nil
+}
+
+// applyOp returns doc with op applied at tokens, copying what it changes.
+func applyOp(doc any, tokens []string, op PatchOp) (any, error) {
+	tok, last := tokens[0], len(tokens) == 1
+	switch node := doc.(type) {
+	case map[string]any:
+		cp := make(map[string]any, len(node)+1)
+		for k, v := range node {
+			cp[k] = v
+		}
+		child, exists := node[tok]
+		switch {
+		case !last:
+			if !exists {
+				return nil, fmt.Errorf("%q does not exist", tok)
+			}
+			next, err := applyOp(child, tokens[1:], op)
+			if err != nil {
+				return nil, err
+			}
+			cp[tok] = next
+		case op.Op == "remove":
+			if !exists {
+				return nil, fmt.Errorf("%q does not exist", tok)
+			}
+			delete(cp, tok)
+		case op.Op == "replace" && !exists:
+			return nil, fmt.Errorf("%q does not exist", tok)
+		default:
+			cp[tok] = op.Value
+		}
+		return cp, nil
+	case []any:
+		idx, err := arrayIndex(tok, len(node), last && op.Op == "add")
+		if err != nil {
+			return nil, err
+		}
+		if !last {
+			cp := append([]any(nil), node...)
+			if cp[idx], err = applyOp(node[idx], tokens[1:], op); err != nil {
+				return nil, err
+			}
+			return cp, nil
+		}
+		switch op.Op {
+		case "add":
+			cp := make([]any, 0, len(node)+1)
+			cp = append(append(append(cp, node[:idx]...), op.Value), node[idx:]...)
+			return cp, nil
+		case "remove":
+			return append(append([]any(nil), node[:idx]...), node[idx+1:]...), nil
+		default:
+			cp := append([]any(nil), node...)
+			cp[idx] = op.Value
+			return cp, nil
+		}
+	default:
+		return nil, fmt.Errorf("cannot index %T with %q", doc, tok)
 	}
-	return patched, nil
+}
+
+// arrayIndex resolves an array token; "-" (and len, for add) appends.
+func arrayIndex(tok string, n int, adding bool) (int, error) {
+	if tok == "-" && adding {
+		return n, nil
+	}
+	i, err := strconv.Atoi(tok)
+	if err != nil || i < 0 || i > n || (i == n && !adding) {
+		return 0, fmt.Errorf("index %q out of range for %d elements", tok, n)
+	}
+	return i, nil
 }
 
 // describePatch renders operations for people: "set spec.replicas to 2".
