@@ -291,3 +291,42 @@ func TestPoliciesNeverSeeManagedFields(t *testing.T) {
 		t.Fatal("the caller's object lost its managedFields")
 	}
 }
+
+func TestChangeFreezeSeesMaintenance(t *testing.T) {
+	mods, err := BuiltinModules()
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, err := Compile(context.Background(), mods)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if md, _ := set.Policy("change-freeze"); md.Action != ActionOff {
+		t.Fatalf("change-freeze ships %s, want off", md.Action)
+	}
+	eng, err := NewEngine(set, &Config{Policies: map[string]PolicyConfig{"change-freeze": {Action: ActionDeny}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	labels := map[string]any{"kustomize.toolkit.fluxcd.io/name": "apps"}
+	old := deployment("shop", 2, nil, labels)
+	old["spec"].(map[string]any)["template"] = map[string]any{"spec": map[string]any{"image": "web:1"}}
+	cur := deployment("shop", 2, nil, labels)
+	cur["spec"].(map[string]any)["template"] = map[string]any{"spec": map[string]any{"image": "web:2"}}
+	in := request(cur)
+	in.Request.Operation, in.Request.OldObject = OperationUpdate, old
+	for _, active := range []bool{false, true} {
+		in.Maintenance = Maintenance{Active: active, Guards: []MaintenanceGuard{{Name: "default", Phase: "Paused", Signals: []string{"NodeCordoned"}}}}
+		d, err := eng.Validate(context.Background(), in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		frozen := false
+		for _, f := range d.Findings {
+			frozen = frozen || (f.Policy == "change-freeze" && f.Action == ActionDeny)
+		}
+		if frozen != active {
+			t.Errorf("maintenance active=%v: frozen=%v (%q)", active, frozen, summary(d))
+		}
+	}
+}

@@ -161,7 +161,7 @@ func TestBuiltinSetCompiles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"graceful-shutdown", "pdb-coverage", "pdb-drain-safe", "readiness-probe", "replicas-ha", "rollout-strategy"}
+	want := []string{"change-freeze", "graceful-shutdown", "pdb-coverage", "pdb-drain-safe", "readiness-probe", "replicas-ha", "rollout-strategy"}
 	var got []string
 	for _, p := range set.Policies() {
 		got = append(got, p.ID)
