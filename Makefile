@@ -23,9 +23,25 @@ KUBE_LDFLAGS   := -s -w $(foreach pkg,k8s.io/component-base/version k8s.io/clien
 	-X $(pkg).gitVersion=v$(KUBE_VERSION) -X $(pkg).gitMajor=$(word 1,$(subst ., ,$(KUBE_VERSION))) \
 	-X $(pkg).gitMinor=$(word 2,$(subst ., ,$(KUBE_VERSION))) -X $(pkg).gitTreeState=clean)
 
+# The Go toolchain go.mod asks for (GOTOOLCHAIN=auto fetches it). Tools
+# that type-check fluxgate's packages (staticcheck, controller-gen) must be
+# built by at least this Go, or they refuse code needing a newer one, so they
+# are built with it and their file names carry it: a new go directive
+# rebuilds them.
+GO_VERSION := $(shell GOTOOLCHAIN=auto go env GOVERSION)
+
 # Pinned tools, installed into bin/ on first use.
-STATICCHECK_VERSION := v0.8.2
-STATICCHECK         := $(BIN)/staticcheck-$(STATICCHECK_VERSION)
+STATICCHECK_VERSION    := v0.8.2
+STATICCHECK            := $(BIN)/staticcheck-$(STATICCHECK_VERSION)-$(GO_VERSION)
+CONTROLLER_GEN_VERSION := v0.23.0
+CONTROLLER_GEN         := $(BIN)/controller-gen-$(CONTROLLER_GEN_VERSION)-$(GO_VERSION)
+
+# The Flux CRDs the envtest suites install, copied from (or, for
+# HelmRelease, generated from) the Flux Go modules into bin/flux-crds/ by
+# `make flux-crds`; never written by hand. See hack/flux-crds.sh.
+FLUX_CRDS                    := $(BIN)/flux-crds
+KUSTOMIZE_CONTROLLER_VERSION := v1.9.5
+SOURCE_CONTROLLER_VERSION    := v1.10.1
 
 ##@ General
 
@@ -42,14 +58,22 @@ build: ## Build bin/fluxgate.
 	go build $(GO_FLAGS) -ldflags '$(LDFLAGS)' -o $(FLUXGATE) ./cmd/fluxgate
 
 .PHONY: test
-test: lint build envtest-assets ## Run every test: Go and Rego unit tests, envtest suites, the CLI on examples/.
-	KUBEBUILDER_ASSETS=$(KUBE_ASSETS) go test -count=1 ./...
+test: lint build envtest-assets flux-crds controller-gen ## Run every test: Go and Rego unit tests, envtest suites, the CLI on examples/.
+	KUBEBUILDER_ASSETS=$(KUBE_ASSETS) FLUX_CRDS=$(FLUX_CRDS) CONTROLLER_GEN=$(CONTROLLER_GEN) go test -count=1 ./...
 	$(FLUXGATE) policy test examples/policies
 	@echo "--- fluxgate check examples/apps/compliant (must pass)"
 	$(FLUXGATE) check examples/apps/compliant
 	@echo "--- fluxgate check examples/apps/noncompliant (must be denied: exit 1)"
 	@status=0; $(FLUXGATE) check -o json examples/apps/noncompliant > /dev/null || status=$$?; \
 		if [ $$status -ne 1 ]; then echo "expected exit 1, got $$status"; exit 1; fi; echo "denied as expected"
+
+.PHONY: generate
+generate: $(CONTROLLER_GEN) ## Generate the API's deepcopy code (api/*/zz_generated.deepcopy.go).
+	$(CONTROLLER_GEN) object:headerFile=hack/boilerplate.go.txt paths=./api/...
+
+.PHONY: manifests
+manifests: $(CONTROLLER_GEN) ## Generate the CRDs (config/crd/bases/) from the API types.
+	$(CONTROLLER_GEN) crd paths=./api/... output:crd:artifacts:config=config/crd/bases
 
 .PHONY: lint
 lint: $(STATICCHECK) ## Check formatting (gofmt), go vet and staticcheck.
@@ -96,10 +120,30 @@ $(KUBE_ASSETS)/etcd: $(KUBE_TOOLS)/go.mod
 	cd $(KUBE_TOOLS) && go build -trimpath -ldflags '-s -w' -o $@.tmp go.etcd.io/etcd/server/v3
 	mv $@.tmp $@
 
+# `go install tool@version` picks its Go from the tool's go.mod, not from
+# fluxgate's: GOTOOLCHAIN=$(GO_VERSION)+auto makes it fluxgate's (or newer).
 $(STATICCHECK):
 	@mkdir -p $(BIN)
-	GOBIN=$(BIN) go install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+	GOTOOLCHAIN=$(GO_VERSION)+auto GOBIN=$(BIN) go install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 	mv $(BIN)/staticcheck $(STATICCHECK)
+
+.PHONY: controller-gen
+controller-gen: $(CONTROLLER_GEN) ## Build the pinned controller-gen into bin/.
+
+$(CONTROLLER_GEN):
+	@mkdir -p $(BIN)
+	GOTOOLCHAIN=$(GO_VERSION)+auto GOBIN=$(BIN) go install sigs.k8s.io/controller-tools/cmd/controller-gen@$(CONTROLLER_GEN_VERSION)
+	mv $(BIN)/controller-gen $(CONTROLLER_GEN)
+
+.PHONY: flux-crds
+flux-crds: $(FLUX_CRDS)/VERSIONS ## Put the Flux CRDs, from the Flux Go modules, into bin/flux-crds/.
+
+# Redone when the versions (here, or helm-controller/api's in go.mod) or the
+# script change.
+$(FLUX_CRDS)/VERSIONS: Makefile go.mod hack/flux-crds.sh $(CONTROLLER_GEN)
+	CONTROLLER_GEN=$(CONTROLLER_GEN) hack/flux-crds.sh $(FLUX_CRDS) \
+		github.com/fluxcd/kustomize-controller@$(KUSTOMIZE_CONTROLLER_VERSION) \
+		github.com/fluxcd/source-controller@$(SOURCE_CONTROLLER_VERSION)
 
 .PHONY: clean
 clean: ## Remove bin/.
