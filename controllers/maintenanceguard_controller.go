@@ -81,6 +81,12 @@ func (r *MaintenanceGuardReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		For(&v1alpha1.MaintenanceGuard{}).
 		Watches(&corev1.Node{}, allGuards)
 	for _, k := range targetKinds {
+		// A cluster without helm-controller has no HelmRelease CRD: the
+		// guard then pauses Kustomizations only.
+		if _, err := mgr.GetRESTMapper().RESTMapping(k.gvk.GroupKind(), k.gvk.Version); err != nil {
+			r.Log.Info("not watching a Flux kind whose CRD is not installed", "kind", k.gvk.Kind, "reason", err.Error())
+			continue
+		}
 		u := &unstructured.Unstructured{}
 		u.SetGroupVersionKind(k.gvk)
 		b = b.Watches(u, allGuards)

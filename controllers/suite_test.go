@@ -146,19 +146,6 @@ func startGuard(t *testing.T, clk *clock, c func(client.Client) client.Client) (
 	return stop
 }
 
-// Node helpers.
-
-func node(t *testing.T, name string) *corev1.Node {
-	t.Helper()
-	n := &corev1.Node{}
-	n.Name = name
-	if err := k8s.Create(context.Background(), n); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = k8s.Delete(context.Background(), n) })
-	return n
-}
-
 func cordon(t *testing.T, name string, on bool) {
 	t.Helper()
 	n := &corev1.Node{}

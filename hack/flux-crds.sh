@@ -22,8 +22,8 @@ shift
 moddir() {
 	local json dir
 	json=$(go mod download -json "$1") || { echo "$json" >&2; return 1; }
-	dir=$(jq -r '.Dir // empty' <<<"$json")
-	[[ -n $dir ]] || { echo "go mod download $1: $(jq -r '.Error // "no Dir"' <<<"$json")" >&2; return 1; }
+	dir=$(sed -n 's/^[[:space:]]*"Dir": "\(.*\)",\{0,1\}$/\1/p' <<<"$json")
+	[[ -n $dir ]] || { echo "go mod download $1: no module directory in: $json" >&2; return 1; }
 	echo "$dir"
 }
 

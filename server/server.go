@@ -24,6 +24,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	ctrlwebhook "sigs.k8s.io/controller-runtime/pkg/webhook"
 
+	"github.com/fluxgate/fluxgate/api/v1alpha1"
 	"github.com/fluxgate/fluxgate/controllers"
 	"github.com/fluxgate/fluxgate/policy"
 	"github.com/fluxgate/fluxgate/webhook"
@@ -63,6 +64,7 @@ const EvalTimeout = time.Second
 
 // relatedKinds are cached for cross-object policies.
 var relatedKinds = []client.Object{
+	&v1alpha1.MaintenanceGuard{},
 	&policyv1.PodDisruptionBudget{},
 	&autoscalingv2.HorizontalPodAutoscaler{},
 	&appsv1.Deployment{},
@@ -74,6 +76,9 @@ var relatedKinds = []client.Object{
 func NewScheme() (*runtime.Scheme, error) {
 	scheme := runtime.NewScheme()
 	if err := clientgoscheme.AddToScheme(scheme); err != nil {
+		return nil, fmt.Errorf("build scheme: %w", err)
+	}
+	if err := v1alpha1.AddToScheme(scheme); err != nil {
 		return nil, fmt.Errorf("build scheme: %w", err)
 	}
 	return scheme, nil
@@ -158,9 +163,21 @@ func Run(ctx context.Context, cfg *rest.Config, o Options) error {
 		return err
 	}
 
+	guardMetrics, err := controllers.NewGuardMetrics(ctrlmetrics.Registry)
+	if err != nil {
+		return err
+	}
+	guards := &controllers.MaintenanceGuardReconciler{
+		Client: mgr.GetClient(), Events: recorder, Metrics: guardMetrics, Log: log.WithName("maintenance"),
+	}
+	if err := guards.SetupWithManager(mgr); err != nil {
+		return err
+	}
+
 	hookOpts := webhook.Options{
 		Policies:       active,
 		Related:        &webhook.CacheRelated{Reader: mgr.GetCache()},
+		Maintenance:    guardMaintenance{reader: mgr.GetCache()},
 		Events:         recorder,
 		Metrics:        metrics,
 		Namespace:      o.Namespace,

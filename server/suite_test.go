@@ -70,8 +70,14 @@ func runSuite(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
+	fluxCRDs := os.Getenv("FLUX_CRDS")
+	if fluxCRDs == "" {
+		fluxCRDs = filepath.Join("..", "bin", "flux-crds")
+	}
 	env := &envtest.Environment{
 		BinaryAssetsDirectory: assets,
+		CRDDirectoryPaths:     []string{filepath.Join("..", "config", "crd", "bases"), fluxCRDs},
+		ErrorIfCRDPathMissing: true,
 		WebhookInstallOptions: envtest.WebhookInstallOptions{
 			Paths:            []string{filepath.Join("..", "config", "webhook")},
 			LocalServingHost: "127.0.0.1",

@@ -107,6 +107,15 @@ func (h *handler) input(ctx context.Context, req *admission.Request) (*policy.In
 		UserInfo:  policy.UserInfo{Username: req.UserInfo.Username, Groups: req.UserInfo.Groups},
 		DryRun:    req.DryRun != nil && *req.DryRun,
 	}}
+	if h.o.Maintenance != nil {
+		m, err := h.o.Maintenance.Maintenance(ctx)
+		if err != nil {
+			h.o.Metrics.error(h.name, ReasonRelated)
+			h.o.Log.Error(err, "reading the maintenance state failed; evaluating as if no maintenance were active",
+				"webhook", h.name, "uid", req.UID)
+		}
+		in.Maintenance = m
+	}
 	if h.o.Related != nil && req.Namespace != "" {
 		rctx, cancel := context.WithTimeout(ctx, h.o.EvalTimeout)
 		defer cancel()

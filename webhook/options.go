@@ -38,6 +38,9 @@ type Options struct {
 	// Related supplies the related objects of a namespace for cross-object
 	// rules; nil means none.
 	Related RelatedSource
+	// Maintenance supplies the cluster's maintenance state (input.maintenance)
+	// from the maintenance guards; nil means no maintenance.
+	Maintenance MaintenanceSource
 	// Events records Kubernetes Events about findings (validator only);
 	// nil records none.
 	Events events.EventRecorder
@@ -62,6 +65,12 @@ type Options struct {
 // input.related.
 type RelatedSource interface {
 	Related(ctx context.Context, namespace string) (*policy.Related, error)
+}
+
+// MaintenanceSource returns the maintenance state policies see as
+// input.maintenance. It reads a cache, never the API server.
+type MaintenanceSource interface {
+	Maintenance(ctx context.Context) (policy.Maintenance, error)
 }
 
 func (o Options) withDefaults() Options {

@@ -41,7 +41,7 @@ func ks(ns, name string, suspend bool, annotations map[string]string, deps ...st
 func suspendedBy(u *unstructured.Unstructured, manager string) *unstructured.Unstructured {
 	u.SetManagedFields([]metav1.ManagedFieldsEntry{{
 		Manager: manager, Operation: metav1.ManagedFieldsOperationApply,
-		FieldsV1: &metav1.FieldsV1{Raw: []byte(`{"f:spec":{"f:interval":{},"f:suspend":{}}}`)},
+		FieldsV1: metav1.NewFieldsV1(`{"f:spec":{"f:interval":{},"f:suspend":{}}}`),
 	}})
 	return u
 }

@@ -117,7 +117,7 @@ func suspendOwnedByFlux(obj *unstructured.Unstructured) bool {
 
 func ownsSuspend(mf metav1.ManagedFieldsEntry) bool {
 	var fields map[string]map[string]any
-	if err := json.Unmarshal(mf.FieldsV1.Raw, &fields); err != nil {
+	if err := json.Unmarshal(mf.FieldsV1.GetRawBytes(), &fields); err != nil {
 		return false
 	}
 	_, owns := fields["f:spec"]["f:suspend"]
