@@ -93,7 +93,7 @@ func guard(t *testing.T, spec v1alpha1.MaintenanceGuardSpec) *v1alpha1.Maintenan
 
 // kick makes the controller reconcile the guard now: the tests move the
 // injected clock instead of waiting for requeues.
-func kick(t *testing.T, g *v1alpha1.MaintenanceGuard) {
+func kick(t testing.TB, g *v1alpha1.MaintenanceGuard) {
 	t.Helper()
 	cur := &v1alpha1.MaintenanceGuard{}
 	if err := k8s.Get(context.Background(), client.ObjectKeyFromObject(g), cur); err != nil {
@@ -423,7 +423,7 @@ func TestFreezeWindowWithInjectedClock(t *testing.T) {
 	}
 }
 
-func setGuardAnnotation(t *testing.T, g *v1alpha1.MaintenanceGuard, key, value string) {
+func setGuardAnnotation(t testing.TB, g *v1alpha1.MaintenanceGuard, key, value string) {
 	t.Helper()
 	cur := &v1alpha1.MaintenanceGuard{}
 	if err := k8s.Get(context.Background(), client.ObjectKeyFromObject(g), cur); err != nil {

@@ -111,7 +111,7 @@ func (c *clock) Add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unloc
 
 // startGuard runs a manager with the guard controller until the test ends
 // or stop is called, and returns stop.
-func startGuard(t *testing.T, clk *clock, c func(client.Client) client.Client) (stop func()) {
+func startGuard(t testing.TB, clk *clock, c func(client.Client) client.Client) (stop func()) {
 	t.Helper()
 	mgr, err := ctrl.NewManager(restCfg, ctrl.Options{
 		Scheme:                 scheme,
