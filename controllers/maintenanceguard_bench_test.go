@@ -139,7 +139,7 @@ func waitB(b *testing.B, done func() bool) {
 		if time.Now().After(deadline) {
 			b.Fatal("timed out")
 		}
-		time.Sleep(20 * time.Millisecond)
+		time.Sleep(250 * time.Millisecond)
 	}
 }
 
