@@ -63,7 +63,7 @@ The webhook configurations it expects are in config/webhook.`,
 	f.BoolVar(&o.EnableHTTP2, "enable-http2", false, "serve HTTP/2 on the webhook and metrics servers (off: HTTP/2 rapid reset attacks)")
 	f.StringVar(&o.HealthProbeBindAddress, "health-probe-bind-address", ":8081", "address of /healthz and /readyz; 0 disables")
 	f.StringVar(&o.MetricsBindAddress, "metrics-bind-address", ":8080", "address of the Prometheus /metrics endpoint; 0 disables")
-	f.BoolVar(&o.LeaderElection, "leader-elect", false, "elect a leader among replicas for the controllers that need one (webhooks are served by all)")
+	f.BoolVar(&o.LeaderElection, "leader-elect", true, "elect a leader among replicas for the maintenance guard (every replica serves the webhooks and loads policies)")
 	f.StringVar(&o.ConfigFile, "config", "", "fluxgate configuration file (actions, parameters, exempt namespaces)")
 	f.StringArrayVar(&o.PolicyDirs, "policy-dir", nil, "directory of custom Rego policies (repeatable)")
 	goflags := flag.NewFlagSet("zap", flag.ContinueOnError)
