@@ -234,7 +234,7 @@ func (r *MaintenanceGuardReconciler) resumeAll(ctx context.Context, guard *v1alp
 	p := &pause.Pauser{Client: r.Client, Guard: guard.Name, FieldManager: v1alpha1.FieldManager}
 	var resumed atomic.Int64
 	var errs []error
-	for _, level := range dependencyLevels(pause.ResumeOrder(held)) {
+	for _, level := range pause.ResumeLevels(held) {
 		errs = append(errs, parallel(level, writeWorkers, func(u *unstructured.Unstructured) error {
 			out, err := p.Resume(ctx, u, now)
 			if err != nil {

@@ -126,33 +126,3 @@ func parallel(objs []*unstructured.Unstructured, workers int, fn func(*unstructu
 	wg.Wait()
 	return errs
 }
-
-// dependencyLevels groups objs, already in resume order, into levels
-// whose members depend only on earlier levels, so that each level can be
-// resumed concurrently and still in dependsOn order.
-func dependencyLevels(ordered []*unstructured.Unstructured) [][]*unstructured.Unstructured {
-	type key struct{ kind, ns, name string }
-	level := map[key]int{}
-	var levels [][]*unstructured.Unstructured
-	for _, u := range ordered {
-		l := 0
-		deps, _, _ := unstructured.NestedSlice(u.Object, "spec", "dependsOn")
-		for _, d := range deps {
-			ref, _ := d.(map[string]any)
-			name, _ := ref["name"].(string)
-			ns, _ := ref["namespace"].(string)
-			if ns == "" {
-				ns = u.GetNamespace()
-			}
-			if dl, ok := level[key{u.GetKind(), ns, name}]; ok && dl+1 > l {
-				l = dl + 1
-			}
-		}
-		level[key{u.GetKind(), u.GetNamespace(), u.GetName()}] = l
-		for len(levels) <= l {
-			levels = append(levels, nil)
-		}
-		levels[l] = append(levels[l], u)
-	}
-	return levels
-}

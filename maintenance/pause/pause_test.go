@@ -233,3 +233,24 @@ func TestResumeOrder(t *testing.T) {
 		t.Fatalf("order = %s\nwant    %s", strings.Join(got, " "), want)
 	}
 }
+
+func TestResumeLevels(t *testing.T) {
+	objs := []*unstructured.Unstructured{
+		ks("apps", "frontend", true, nil, "backend"),
+		ks("apps", "backend", true, nil, "database"),
+		ks("apps", "database", true, nil),
+		ks("apps", "worker", true, nil, "database"),
+		ks("apps", "docs", true, nil),
+	}
+	var got []string
+	for _, level := range ResumeLevels(objs) {
+		var names []string
+		for _, u := range level {
+			names = append(names, u.GetName())
+		}
+		got = append(got, strings.Join(names, ","))
+	}
+	if want := "database,docs | backend,worker | frontend"; strings.Join(got, " | ") != want {
+		t.Fatalf("levels = %s, want %s", strings.Join(got, " | "), want)
+	}
+}
