@@ -125,8 +125,8 @@ func Run(ctx context.Context, cfg *rest.Config, o Options) error {
 		HealthProbeBindAddress:  "0",
 		// The maintenance guard reads Flux objects as unstructured; from the
 		// cache, like everything else, not with a List per reconcile.
-		Client: client.Options{Cache: &client.CacheOptions{Unstructured: true}},
-		Metrics:                 metricsserver.Options{BindAddress: o.MetricsBindAddress, TLSOpts: tlsOpts},
+		Client:  client.Options{Cache: &client.CacheOptions{Unstructured: true}},
+		Metrics: metricsserver.Options{BindAddress: o.MetricsBindAddress, TLSOpts: tlsOpts},
 		WebhookServer: ctrlwebhook.NewServer(ctrlwebhook.Options{
 			Host: o.WebhookHost, Port: o.WebhookPort, CertDir: o.WebhookCertDir, TLSOpts: tlsOpts,
 		}),
