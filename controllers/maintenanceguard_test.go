@@ -234,6 +234,16 @@ func TestCordonPausesAndUncordonResumes(t *testing.T) {
 	if !suspended(t, byHand) {
 		t.Fatal("the guard resumed a Kustomization a person suspended")
 	}
+	eventually(t, func() error {
+		reasons := map[string]bool{}
+		for _, e := range eventsFor(t, ns, "frontend") {
+			reasons[e.Reason] = true
+		}
+		if !reasons[ReasonMaintenancePaused] || !reasons[ReasonMaintenanceResumed] {
+			return fmt.Errorf("events on frontend: %v", reasons)
+		}
+		return nil
+	})
 	pos := map[string]int{}
 	for i, name := range order {
 		pos[name] = i
