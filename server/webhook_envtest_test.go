@@ -217,10 +217,10 @@ func TestExemptions(t *testing.T) {
 		return d
 	}
 	t.Run("configured exempt namespace", func(t *testing.T) {
-		if err := k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "legacy"}}); err != nil {
+		if err := k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "legacy"}}); err != nil && !apierrors.IsAlreadyExists(err) {
 			t.Fatal(err)
 		}
-		if err := k8s.Create(ctx, bad("legacy", "old")); err != nil {
+		if err := k8s.Create(ctx, bad("legacy", fmt.Sprintf("old-%d", namespaces.Add(1)))); err != nil {
 			t.Fatalf("exempt namespace: %v", err)
 		}
 	})
