@@ -168,10 +168,9 @@ func (r *MaintenanceGuardReconciler) reconcile(ctx context.Context, guard *v1alp
 		actErr = r.resumeAll(ctx, guard, held, now)
 	}
 
-	all, err = r.listAll(ctx)
-	if err == nil {
-		held = heldBy(all, guard.Name)
-	}
+	// The writes updated the listed objects in place, and they are newer
+	// than the cache: the status is computed from them.
+	held = heldBy(all, guard.Name)
 	r.setStatus(guard, decision, active, problems, held, now, actErr)
 	if decision.MaxPauseExceeded {
 		r.warnMaxPause(guard, now)

@@ -9,13 +9,17 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/fluxgate/fluxgate/api/v1alpha1"
 )
 
 // The annotations a guard writes on the objects it pauses.
+// The keys are the MaintenanceGuard API's; they are repeated here so that
+// callers of this package need only one import.
 const (
-	PausedByAnnotation          = "fluxgate.dev/paused-by"
-	PausedAtAnnotation          = "fluxgate.dev/paused-at"
-	PauseReasonAnnotation       = "fluxgate.dev/pause-reason"
+	PausedByAnnotation          = v1alpha1.PausedByAnnotation
+	PausedAtAnnotation          = v1alpha1.PausedAtAnnotation
+	PauseReasonAnnotation       = v1alpha1.PauseReasonAnnotation
 	ReconcileDisabledAnnotation = "fluxgate.dev/reconcile-disabled"
 )
 
