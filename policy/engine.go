@@ -92,6 +92,11 @@ func NewEngine(set *Set, cfg *Config) (*Engine, error) {
 // Set returns the policy set the engine evaluates.
 func (e *Engine) Set() *Set { return e.set }
 
+// ExemptNamespace reports whether objects of namespace ns are never
+// evaluated: AlwaysExemptNamespaces and the configuration's
+// exemptNamespaces.
+func (e *Engine) ExemptNamespace(ns string) bool { return e.cfg.exempt(ns) }
+
 // Action returns the effective action of policy id.
 func (e *Engine) Action(id string) Action { return e.resolved[id].action }
 

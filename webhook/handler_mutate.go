@@ -52,6 +52,10 @@ func (m *Mutator) handle(ctx context.Context, req *admission.Request) admission.
 			WithWarnings(fmt.Sprintf("fluxgate did not mutate %s: no policy set loaded yet", subject(req, nil)))
 	}
 
+	if eng.ExemptNamespace(req.Namespace) {
+		return admission.Allowed(fmt.Sprintf("namespace %s is exempt", req.Namespace))
+	}
+
 	if !m.covers(eng, req.Kind.Kind) {
 		return admission.Allowed(fmt.Sprintf("no enabled policy applies to %s", req.Kind.Kind))
 	}

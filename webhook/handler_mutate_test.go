@@ -107,12 +107,12 @@ func TestMutator(t *testing.T) {
 			message: "namespace kube-system is always exempt",
 		},
 		{
-			name:      "configured exempt namespace is skipped by the engine",
+			name:      "configured exempt namespace is allowed before anything is read or evaluated",
 			active:    exemptActive(t),
 			req:       request(t, admissionv1.Create, set(noStrategy(), "metadata.namespace", "legacy-batch"), nil),
 			allowed:   true,
 			code:      200,
-			evaluated: true,
+			evaluated: false,
 			message:   "namespace legacy-batch is exempt",
 		},
 		{

@@ -49,6 +49,10 @@ func (v *Validator) handle(ctx context.Context, req *admission.Request) admissio
 		return admission.Errored(http.StatusServiceUnavailable, err)
 	}
 
+	if eng.ExemptNamespace(req.Namespace) {
+		return admission.Allowed(fmt.Sprintf("namespace %s is exempt", req.Namespace))
+	}
+
 	if !v.covers(eng, req.Kind.Kind) {
 		return admission.Allowed(fmt.Sprintf("no enabled policy applies to %s", req.Kind.Kind))
 	}

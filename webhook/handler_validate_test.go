@@ -166,12 +166,12 @@ func TestValidator(t *testing.T) {
 			message: []string{"namespace kube-system is always exempt"},
 		},
 		{
-			name:      "configured exempt namespace is skipped by the engine",
+			name:      "configured exempt namespace is allowed before anything is read or evaluated",
 			active:    exemptActive(t),
 			req:       request(t, admissionv1.Create, set(unsafe(), "metadata.namespace", "legacy-batch"), nil),
 			allowed:   true,
 			code:      200,
-			evaluated: true,
+			evaluated: false,
 			message:   []string{"namespace legacy-batch is exempt"},
 		},
 		{
