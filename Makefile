@@ -13,6 +13,7 @@ VERSION    ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo d
 LDFLAGS    := -s -w -X main.version=$(VERSION)
 GO_FLAGS   := -trimpath
 FLUXGATE   := $(BIN)/fluxgate
+IMG        ?= ghcr.io/fluxgate/fluxgate:$(VERSION)
 
 # The control plane the envtest suites run against, built from Go modules
 # (hack/tools/kubernetes pins them) into bin/k8s/<version>/ once.
@@ -89,6 +90,10 @@ bench: ## Run the benchmarks with allocation figures.
 .PHONY: fmt
 fmt: ## Format Go code.
 	find . -name '*.go' -not -path './bin/*' -not -path './.git/*' -exec gofmt -w {} +
+
+.PHONY: docker-build
+docker-build: ## Build the container image IMG (needs a Docker engine; none runs on the CI machines).
+	docker build --build-arg VERSION=$(VERSION) -t $(IMG) .
 
 ##@ Demo
 

@@ -8,6 +8,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	// Freeze windows name IANA time zones; the distroless image has no
+	// zoneinfo of its own to rely on, and a missing zone fails closed.
+	_ "time/tzdata"
 
 	"github.com/spf13/cobra"
 )
