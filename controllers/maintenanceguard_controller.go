@@ -171,10 +171,10 @@ func (r *MaintenanceGuardReconciler) reconcile(ctx context.Context, guard *v1alp
 	// The writes updated the listed objects in place, and they are newer
 	// than the cache: the status is computed from them.
 	held = heldBy(all, guard.Name)
-	r.setStatus(guard, decision, active, problems, held, now, actErr)
 	if decision.MaxPauseExceeded {
-		r.warnMaxPause(guard, now)
+		r.warnMaxPause(guard)
 	}
+	r.setStatus(guard, decision, active, problems, held, now, actErr)
 	if actErr != nil {
 		return ctrl.Result{}, actErr
 	}

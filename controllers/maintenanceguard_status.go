@@ -120,10 +120,10 @@ func readyMessage(phase v1alpha1.Phase, settled, inFlight int32) string {
 	return msg
 }
 
-// warnMaxPause raises the Warning Event once per pause.
-func (r *MaintenanceGuardReconciler) warnMaxPause(g *v1alpha1.MaintenanceGuard, now time.Time) {
-	c := apimeta.FindStatusCondition(g.Status.Conditions, v1alpha1.MaintenanceActiveCondition)
-	if c != nil && c.Reason == v1alpha1.MaxPauseExceededReason && c.LastTransitionTime.Time.Before(now.Add(-time.Second)) {
+// warnMaxPause raises the Warning Event once per pause: called before
+// the status is updated, it sees whether the last reconcile already did.
+func (r *MaintenanceGuardReconciler) warnMaxPause(g *v1alpha1.MaintenanceGuard) {
+	if c := apimeta.FindStatusCondition(g.Status.Conditions, v1alpha1.MaintenanceActiveCondition); c != nil && c.Reason == v1alpha1.MaxPauseExceededReason {
 		return
 	}
 	action := "Flux stays paused until the signals clear"

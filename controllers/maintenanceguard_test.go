@@ -412,6 +412,18 @@ func TestMaxPauseWarns(t *testing.T) {
 	if !suspended(t, app) {
 		t.Fatal("max pause resumed although resumeAfterMaxPause is off")
 	}
+	eventually(t, func() error {
+		n := 0
+		for _, e := range guardEvents(t, g.Name) {
+			if e.Reason == ReasonMaxPauseExceeded {
+				n += int(max(e.Count, 1))
+			}
+		}
+		if n != 1 {
+			return fmt.Errorf("%d MaxPauseExceeded events, want exactly one", n)
+		}
+		return nil
+	})
 }
 
 func TestFreezeWindowWithInjectedClock(t *testing.T) {
@@ -510,4 +522,20 @@ func recordResumes(order *[]string) func(client.Client) client.Client {
 			}
 		}}
 	}
+}
+
+// guardEvents lists the Events about a (cluster-scoped) guard.
+func guardEvents(t *testing.T, name string) []corev1.Event {
+	t.Helper()
+	var list corev1.EventList
+	if err := k8s.List(context.Background(), &list); err != nil {
+		t.Fatal(err)
+	}
+	var out []corev1.Event
+	for _, e := range list.Items {
+		if e.InvolvedObject.Kind == "MaintenanceGuard" && e.InvolvedObject.Name == name {
+			out = append(out, e)
+		}
+	}
+	return out
 }

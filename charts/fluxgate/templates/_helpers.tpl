@@ -1,0 +1,137 @@
+{{/* Chart name, truncated to the 63 characters a label value allows. */}}
+{{- define "fluxgate.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* Prefix of every resource name. */}}
+{{- define "fluxgate.fullname" -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- $name := default .Chart.Name .Values.nameOverride -}}
+{{- if contains $name .Release.Name -}}
+{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Labels selecting the fluxgate pods. */}}
+{{- define "fluxgate.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "fluxgate.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: controller
+{{- end -}}
+
+{{/* Labels on every object. */}}
+{{- define "fluxgate.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+app.kubernetes.io/name: {{ include "fluxgate.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: fluxgate
+{{- with .Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end -}}
+
+{{/* The ServiceAccount name. */}}
+{{- define "fluxgate.serviceAccountName" -}}
+{{- default (include "fluxgate.fullname" .) .Values.serviceAccount.name -}}
+{{- end -}}
+
+{{/* The webhook Service name. */}}
+{{- define "fluxgate.webhookServiceName" -}}
+{{- printf "%s-webhook" (include "fluxgate.fullname" .) | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* The Secret with the webhook server's certificate. */}}
+{{- define "fluxgate.tlsSecretName" -}}
+{{- if and (not .Values.certManager.enabled) .Values.webhook.selfSigned.secretName -}}
+{{- .Values.webhook.selfSigned.secretName -}}
+{{- else -}}
+{{- printf "%s-webhook-tls" (include "fluxgate.fullname" .) | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The configuration ConfigMap name. */}}
+{{- define "fluxgate.configMapName" -}}
+{{- printf "%s-config" (include "fluxgate.fullname" .) | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* The container image reference. */}}
+{{- define "fluxgate.image" -}}
+{{- if .Values.image.digest -}}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest -}}
+{{- else -}}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+Shared part of both webhooks: the namespaces never sent (always the release
+namespace, kube-system and kube-node-lease, plus webhook.excludeNamespaces),
+the rules (apps/v1 workloads and policy/v1 PDBs, no wildcards) and the
+matchCondition that skips updates leaving spec alone.
+*/}}
+{{- define "fluxgate.webhookCommon" -}}
+admissionReviewVersions: [v1]
+sideEffects: None
+rules:
+  - apiGroups: [apps]
+    apiVersions: [v1]
+    resources: [deployments, statefulsets, daemonsets]
+    operations: [CREATE, UPDATE]
+    scope: Namespaced
+  - apiGroups: [policy]
+    apiVersions: [v1]
+    resources: [poddisruptionbudgets]
+    operations: [CREATE, UPDATE]
+    scope: Namespaced
+namespaceSelector:
+  matchExpressions:
+    - key: kubernetes.io/metadata.name
+      operator: NotIn
+      values:
+        {{- $excluded := concat (list .Release.Namespace "kube-system" "kube-node-lease") .Values.webhook.excludeNamespaces | uniq }}
+        {{- range $excluded }}
+        - {{ . | quote }}
+        {{- end }}
+    {{- with .Values.webhook.namespaceSelectorExpressions }}
+    {{- toYaml . | nindent 4 }}
+    {{- end }}
+matchConditions:
+  - name: spec-changed
+    expression: "request.operation != 'UPDATE' || object.spec != oldObject.spec"
+{{- end -}}
+
+{{/* Annotations of the webhook configurations (CA injection). */}}
+{{- define "fluxgate.webhookAnnotations" -}}
+{{- $a := dict -}}
+{{- if .Values.certManager.enabled -}}
+{{- $_ := set $a "cert-manager.io/inject-ca-from" (printf "%s/%s-webhook" .Release.Namespace (include "fluxgate.fullname" .)) -}}
+{{- end -}}
+{{- with .Values.webhook.annotations -}}
+{{- $a = merge $a . -}}
+{{- end -}}
+{{- if $a }}
+annotations:
+  {{- toYaml $a | nindent 2 }}
+{{- end }}
+{{- end -}}
+
+{{/* clientConfig of a webhook; takes (list $ path). */}}
+{{- define "fluxgate.clientConfig" -}}
+{{- $ := index . 0 -}}
+clientConfig:
+  service:
+    name: {{ include "fluxgate.webhookServiceName" $ }}
+    namespace: {{ $.Release.Namespace }}
+    path: {{ index . 1 }}
+    port: {{ $.Values.service.webhookPort }}
+  {{- if and (not $.Values.certManager.enabled) $.Values.webhook.selfSigned.caBundle }}
+  caBundle: {{ $.Values.webhook.selfSigned.caBundle }}
+  {{- end }}
+{{- end -}}
