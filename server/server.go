@@ -26,6 +26,7 @@ import (
 
 	"github.com/fluxgate/fluxgate/api/v1alpha1"
 	"github.com/fluxgate/fluxgate/controllers"
+	"github.com/fluxgate/fluxgate/maintenance/signals"
 	"github.com/fluxgate/fluxgate/policy"
 	"github.com/fluxgate/fluxgate/webhook"
 )
@@ -132,6 +133,11 @@ func Run(ctx context.Context, cfg *rest.Config, o Options) error {
 		}),
 		Cache: cache.Options{ByObject: map[client.Object]cache.ByObject{
 			&corev1.ConfigMap{}: {Namespaces: map[string]cache.Config{o.Namespace: {}}, Label: policyConfigMaps},
+			// The guard reads only kube-apiserver static pods: never cache every pod.
+			&corev1.Pod{}: {
+				Namespaces: map[string]cache.Config{signals.APIServerNamespace: {}},
+				Label:      labels.SelectorFromSet(labels.Set{signals.APIServerComponentLabel: signals.APIServerComponent}),
+			},
 		}},
 	})
 	if err != nil {
