@@ -4,6 +4,8 @@ package chart
 
 import (
 	"bytes"
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -18,6 +20,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/rest"
 	"sigs.k8s.io/yaml"
 
 	"helm.sh/helm/v3/pkg/action"
@@ -56,12 +59,24 @@ func renderValues(c *chart.Chart, vals map[string]any) (chartutil.Values, error)
 // "Kind/name"; it fails the test on any error.
 func render(t *testing.T, vals map[string]any) map[string]*unstructured.Unstructured {
 	t.Helper()
+	return renderWithClient(t, vals, nil)
+}
+
+// renderWithClient renders like render; with cfg the chart's lookup calls
+// read that cluster, as in helm install and upgrade.
+func renderWithClient(t *testing.T, vals map[string]any, cfg *rest.Config) map[string]*unstructured.Unstructured {
+	t.Helper()
 	c := loadChart(t)
 	rv, err := renderValues(c, vals)
 	if err != nil {
 		t.Fatalf("values: %v", err)
 	}
-	files, err := engine.Engine{Strict: true}.Render(c, rv)
+	var files map[string]string
+	if cfg != nil {
+		files, err = engine.RenderWithClient(c, rv, cfg)
+	} else {
+		files, err = engine.Engine{Strict: true}.Render(c, rv)
+	}
 	if err != nil {
 		t.Fatalf("render: %v", err)
 	}
@@ -151,6 +166,9 @@ var valueSets = map[string]map[string]any{
 	"excludeNamespaces": {
 		"webhook": map[string]any{"excludeNamespaces": []any{"flux-system", "monitoring"}},
 	},
+	"ownSecret": {
+		"webhook": map[string]any{"tls": map[string]any{"secretName": "my-webhook-tls", "caBundle": "Q0EK"}},
+	},
 	"everything": {
 		"certManager":       map[string]any{"enabled": true},
 		"metrics":           map[string]any{"serviceMonitor": map[string]any{"enabled": true}},
@@ -166,18 +184,22 @@ func TestRenderedObjects(t *testing.T) {
 		"Deployment/fluxgate",
 		"MutatingWebhookConfiguration/fluxgate", "ValidatingWebhookConfiguration/fluxgate",
 		"Role/fluxgate", "RoleBinding/fluxgate",
+		"Role/fluxgate-apiserver-pods", "RoleBinding/fluxgate-apiserver-pods",
 		"Service/fluxgate-webhook", "ServiceAccount/fluxgate",
 	}
 	withPDB := append(slices.Clone(base), "PodDisruptionBudget/fluxgate")
-	certManager := []string{"Certificate/fluxgate-webhook", "Issuer/fluxgate-selfsigned"}
+	certManager := append(slices.Clone(withPDB), "Certificate/fluxgate-webhook", "Issuer/fluxgate-selfsigned")
+	// Without cert-manager the chart generates the certificate's Secret.
+	generated := append(slices.Clone(withPDB), "Secret/fluxgate-webhook-tls")
 	want := map[string][]string{
-		"defaults":          withPDB,
-		"certManager":       append(slices.Clone(withPDB), certManager...),
-		"singleReplica":     base,
-		"policyConfigMaps":  append(slices.Clone(withPDB), "ConfigMap/fluxgate-config", "ConfigMap/fluxgate-policy-team"),
-		"excludeNamespaces": withPDB,
-		"everything": append(slices.Clone(withPDB), append(certManager,
-			"ServiceMonitor/fluxgate", "NetworkPolicy/fluxgate", "MaintenanceGuard/default")...),
+		"defaults":          generated,
+		"certManager":       certManager,
+		"singleReplica":     append(slices.Clone(base), "Secret/fluxgate-webhook-tls"),
+		"policyConfigMaps":  append(slices.Clone(generated), "ConfigMap/fluxgate-config", "ConfigMap/fluxgate-policy-team"),
+		"excludeNamespaces": generated,
+		"ownSecret":         withPDB,
+		"everything": append(slices.Clone(certManager),
+			"ServiceMonitor/fluxgate", "NetworkPolicy/fluxgate", "MaintenanceGuard/default"),
 	}
 	for name, vals := range valueSets {
 		t.Run(name, func(t *testing.T) {
@@ -258,7 +280,8 @@ func TestWebhookConfigurations(t *testing.T) {
 				excluded := excludedNamespaces(t, w.name, w.selector)
 				want := []string{namespace, "kube-system", "kube-node-lease"}
 				if wh, ok := vals["webhook"].(map[string]any); ok {
-					for _, ns := range wh["excludeNamespaces"].([]any) {
+					extra, _ := wh["excludeNamespaces"].([]any)
+					for _, ns := range extra {
 						want = append(want, ns.(string))
 					}
 				}
@@ -357,11 +380,76 @@ func TestCertManagerInjection(t *testing.T) {
 	if !slices.Contains(dns, "fluxgate-webhook."+namespace+".svc") {
 		t.Errorf("dnsNames %v lack the webhook Service", dns)
 	}
+	m, v := webhooks(t, objs)
+	if m.Webhooks[0].ClientConfig.CABundle != nil || v.Webhooks[0].ClientConfig.CABundle != nil {
+		t.Errorf("caBundle set although cert-manager injects it")
+	}
 	// Without cert-manager nothing is injected.
 	for _, k := range []string{"MutatingWebhookConfiguration/fluxgate", "ValidatingWebhookConfiguration/fluxgate"} {
 		if _, ok := render(t, nil)[k].GetAnnotations()["cert-manager.io/inject-ca-from"]; ok {
 			t.Errorf("%s: inject-ca-from without certManager.enabled", k)
 		}
+	}
+}
+
+// Without cert-manager the chart generates a CA and a serving certificate
+// for the webhook Service; both webhook configurations trust that CA.
+func TestGeneratedCertificate(t *testing.T) {
+	objs := render(t, nil)
+	secret := convert[corev1.Secret](t, objs["Secret/fluxgate-webhook-tls"])
+	checkGenerated(t, secret, objs)
+	d := convert[appsv1.Deployment](t, objs["Deployment/fluxgate"])
+	if vol := volume(d, "serving-certs"); vol == nil || vol.Secret == nil || vol.Secret.SecretName != secret.Name {
+		t.Errorf("serving-certs volume %+v does not mount %s", vol, secret.Name)
+	}
+}
+
+// checkGenerated checks that secret holds a key pair for the webhook
+// Service signed by its ca.crt, and that the webhook configurations of
+// objs trust that CA.
+func checkGenerated(t *testing.T, secret *corev1.Secret, objs map[string]*unstructured.Unstructured) {
+	t.Helper()
+	pair, err := tls.X509KeyPair(secret.Data["tls.crt"], secret.Data["tls.key"])
+	if err != nil {
+		t.Fatalf("tls.crt/tls.key: %v", err)
+	}
+	leaf, err := x509.ParseCertificate(pair.Certificate[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, v := webhooks(t, objs)
+	for _, bundle := range [][]byte{m.Webhooks[0].ClientConfig.CABundle, v.Webhooks[0].ClientConfig.CABundle} {
+		if !bytes.Contains(bundle, secret.Data["ca.crt"]) {
+			t.Errorf("caBundle does not contain the Secret's ca.crt")
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(bundle) {
+			t.Fatalf("caBundle holds no certificate:\n%s", bundle)
+		}
+		if _, err := leaf.Verify(x509.VerifyOptions{DNSName: "fluxgate-webhook." + namespace + ".svc", Roots: pool}); err != nil {
+			t.Errorf("serving certificate does not verify against caBundle: %v", err)
+		}
+	}
+}
+
+func TestOwnSecret(t *testing.T) {
+	objs := render(t, valueSets["ownSecret"])
+	m, v := webhooks(t, objs)
+	if string(m.Webhooks[0].ClientConfig.CABundle) != "CA\n" || string(v.Webhooks[0].ClientConfig.CABundle) != "CA\n" {
+		t.Errorf("caBundle %q %q, want the value's", m.Webhooks[0].ClientConfig.CABundle, v.Webhooks[0].ClientConfig.CABundle)
+	}
+	d := convert[appsv1.Deployment](t, objs["Deployment/fluxgate"])
+	if vol := volume(d, "serving-certs"); vol == nil || vol.Secret == nil || vol.Secret.SecretName != "my-webhook-tls" {
+		t.Errorf("serving-certs volume %+v", vol)
+	}
+	// secretName without caBundle is an error, not a webhook nobody can call.
+	c := loadChart(t)
+	rv, err := renderValues(c, map[string]any{"webhook": map[string]any{"tls": map[string]any{"secretName": "my-webhook-tls"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := (engine.Engine{Strict: true}).Render(c, rv); err == nil || !strings.Contains(err.Error(), "webhook.tls.caBundle is required") {
+		t.Errorf("secretName without caBundle: err %v", err)
 	}
 }
 
