@@ -23,7 +23,7 @@ func newServeCommand() *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
-		Short: "Serve the mutating and validating admission webhooks",
+		Short: "Serve the admission webhooks and run the maintenance guard",
 		Long: `Serve fluxgate's admission webhooks: /mutate and /validate (AdmissionReview v1)
 over TLS, evaluating every Deployment, StatefulSet, DaemonSet and
 PodDisruptionBudget write against the policies.
@@ -31,7 +31,12 @@ PodDisruptionBudget write against the policies.
 Policies come from the built-in set, --policy-dir, and ConfigMaps labelled
 fluxgate.dev/policy: "true" in fluxgate's namespace (watched live; a set
 that does not compile is rejected and the previous one keeps serving).
-The webhook configurations it expects are in config/webhook.`,
+The webhook configurations it expects are in config/webhook.
+
+The same process runs the maintenance guard: while the signals of a
+MaintenanceGuard say nodes are under maintenance or the control plane
+upgrades, it pauses the Flux Kustomizations and HelmReleases the guard
+selects, and resumes them afterwards (docs/maintenance.md).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			log := zap.New(zap.UseFlagOptions(&zapOpts))
