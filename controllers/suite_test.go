@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 	"sync"
 	"testing"
 	"time"
@@ -24,6 +23,8 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/fluxgate/fluxgate/api/v1alpha1"
+
+	"github.com/fluxgate/fluxgate/internal/testenv"
 )
 
 // The suite runs a real kube-apiserver and etcd (envtest) with fluxgate's
@@ -36,38 +37,15 @@ var (
 	k8s     client.Client
 )
 
-func assetsDir() (string, error) {
-	if dir := os.Getenv("KUBEBUILDER_ASSETS"); dir != "" {
-		return dir, nil
-	}
-	found, _ := filepath.Glob("../bin/k8s/*/kube-apiserver")
-	if len(found) == 0 {
-		return "", fmt.Errorf("no kube-apiserver in ../bin/k8s: run `make test` (or `make envtest-assets flux-crds`)")
-	}
-	sort.Strings(found)
-	return filepath.Dir(found[len(found)-1]), nil
-}
-
-func fluxCRDs() (string, error) {
-	dir := os.Getenv("FLUX_CRDS")
-	if dir == "" {
-		dir = filepath.Join("..", "bin", "flux-crds")
-	}
-	if _, err := os.Stat(filepath.Join(dir, "kustomize.toolkit.fluxcd.io_kustomizations.yaml")); err != nil {
-		return "", fmt.Errorf("no Flux CRDs in %s: run `make flux-crds`: %w", dir, err)
-	}
-	return dir, nil
-}
-
 func TestMain(m *testing.M) { os.Exit(runSuite(m)) }
 
 func runSuite(m *testing.M) int {
-	assets, err := assetsDir()
+	assets, err := testenv.Assets()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	crds, err := fluxCRDs()
+	crds, err := testenv.FluxCRDs()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1

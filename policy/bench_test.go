@@ -48,16 +48,7 @@ func builtinEngine(b *testing.B) *Engine {
 // related objects: the work the webhook does per admission request.
 func BenchmarkReviewDeployment(b *testing.B) {
 	eng := builtinEngine(b)
-	dep := readObjects(b, "testdata/bench/deployment.yaml")[0]
-	related, err := NewRelated(readObjects(b, "testdata/bench/related.yaml")...)
-	if err != nil {
-		b.Fatal(err)
-	}
-	in := &Input{Request: Request{
-		Operation: OperationCreate,
-		Kind:      GroupVersionKind{Group: "apps", Version: "v1", Kind: "Deployment"},
-		Namespace: "apps", Name: "podinfo", Object: dep,
-	}, Related: related}
+	in := benchInput(b, readObjects(b, "testdata/bench/deployment.yaml")[0])
 	ctx := context.Background()
 	d, err := eng.Review(ctx, in)
 	if err != nil {
@@ -81,15 +72,7 @@ func BenchmarkValidateDeployment(b *testing.B) {
 	eng := builtinEngine(b)
 	dep := readObjects(b, "testdata/bench/deployment.yaml")[0]
 	dep["spec"].(map[string]any)["strategy"].(map[string]any)["rollingUpdate"].(map[string]any)["maxUnavailable"] = 0
-	related, err := NewRelated(readObjects(b, "testdata/bench/related.yaml")...)
-	if err != nil {
-		b.Fatal(err)
-	}
-	in := &Input{Request: Request{
-		Operation: OperationCreate,
-		Kind:      GroupVersionKind{Group: "apps", Version: "v1", Kind: "Deployment"},
-		Namespace: "apps", Name: "podinfo", Object: dep,
-	}, Related: related}
+	in := benchInput(b, dep)
 	ctx := context.Background()
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -98,4 +81,19 @@ func BenchmarkValidateDeployment(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// benchInput is a CREATE of dep with the bench PDB and HPA as related
+// objects.
+func benchInput(b *testing.B, dep map[string]any) *Input {
+	b.Helper()
+	related, err := NewRelated(readObjects(b, "testdata/bench/related.yaml")...)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return &Input{Request: Request{
+		Operation: OperationCreate,
+		Kind:      GroupVersionKind{Group: "apps", Version: "v1", Kind: "Deployment"},
+		Namespace: "apps", Name: "podinfo", Object: dep,
+	}, Related: related}
 }

@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"sort"
 	"testing"
 	"time"
 
@@ -19,6 +18,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+
+	"github.com/fluxgate/fluxgate/internal/testenv"
 )
 
 // The suite runs one real kube-apiserver and etcd (envtest) whose webhook
@@ -36,21 +37,6 @@ const (
 	serviceAccount = "system:serviceaccount:fluxgate-system:fluxgate"
 )
 
-// assetsDir finds kube-apiserver and etcd: $KUBEBUILDER_ASSETS (set by
-// make test), else the newest bin/k8s/<version> that make envtest-assets
-// built.
-func assetsDir() (string, error) {
-	if dir := os.Getenv("KUBEBUILDER_ASSETS"); dir != "" {
-		return dir, nil
-	}
-	found, _ := filepath.Glob("../bin/k8s/*/kube-apiserver")
-	if len(found) == 0 {
-		return "", fmt.Errorf("no kube-apiserver in ../bin/k8s: run `make envtest-assets` (or `make test`), or set KUBEBUILDER_ASSETS")
-	}
-	sort.Strings(found)
-	return filepath.Dir(found[len(found)-1]), nil
-}
-
 func freeAddress() (string, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -65,14 +51,15 @@ func TestMain(m *testing.M) {
 }
 
 func runSuite(m *testing.M) int {
-	assets, err := assetsDir()
+	assets, err := testenv.Assets()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	fluxCRDs := os.Getenv("FLUX_CRDS")
-	if fluxCRDs == "" {
-		fluxCRDs = filepath.Join("..", "bin", "flux-crds")
+	fluxCRDs, err := testenv.FluxCRDs()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
 	}
 	env := &envtest.Environment{
 		BinaryAssetsDirectory: assets,

@@ -4,7 +4,6 @@ import (
 	"context"
 	"os"
 	"path/filepath"
-	"sort"
 	"testing"
 	"time"
 
@@ -21,29 +20,22 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/fluxgate/fluxgate/api/v1alpha1"
-)
 
-// envDir returns $name if set (make test sets it), else the newest match of
-// glob (relative to this package), else skips the test with hint.
-func envDir(t *testing.T, name, glob, hint string) string {
-	if dir := os.Getenv(name); dir != "" {
-		return dir
-	}
-	found, _ := filepath.Glob(glob)
-	if len(found) == 0 {
-		t.Skipf("%s not set and nothing at %s: %s", name, glob, hint)
-	}
-	sort.Strings(found)
-	return found[len(found)-1]
-}
+	"github.com/fluxgate/fluxgate/internal/testenv"
+)
 
 // startAPIServer starts kube-apiserver and etcd (envtest) with fluxgate's
 // CRDs and Flux's, and returns a client that knows all their types.
 func startAPIServer(t *testing.T) client.Client {
 	t.Helper()
-	assets := envDir(t, "KUBEBUILDER_ASSETS", filepath.Join(repoRoot, "bin/k8s/*"),
-		"run `make envtest-assets` (or `make test`)")
-	fluxCRDs := envDir(t, "FLUX_CRDS", filepath.Join(repoRoot, "bin/flux-crds"), "run `make flux-crds` (or `make test`)")
+	assets, err := testenv.Assets()
+	if err != nil {
+		t.Fatal(err)
+	}
+	fluxCRDs, err := testenv.FluxCRDs()
+	if err != nil {
+		t.Fatal(err)
+	}
 	env := &envtest.Environment{
 		BinaryAssetsDirectory: assets,
 		CRDDirectoryPaths:     []string{filepath.Join(repoRoot, "config/crd/bases"), fluxCRDs},

@@ -2,9 +2,7 @@ package signals
 
 import (
 	"context"
-	"os"
 	"path/filepath"
-	"sort"
 	"testing"
 	"time"
 
@@ -17,21 +15,19 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	"github.com/fluxgate/fluxgate/internal/testenv"
 )
 
-// envtestAssets finds kube-apiserver and etcd: $KUBEBUILDER_ASSETS, else
-// the newest bin/k8s/<version> that `make envtest-assets` built; the test
-// is skipped without them.
+// envtestAssets returns kube-apiserver's and etcd's directory; a test
+// without them fails: make test always provides them.
 func envtestAssets(t *testing.T) string {
-	if dir := os.Getenv("KUBEBUILDER_ASSETS"); dir != "" {
-		return dir
+	t.Helper()
+	dir, err := testenv.Assets()
+	if err != nil {
+		t.Fatal(err)
 	}
-	found, _ := filepath.Glob("../../bin/k8s/*/kube-apiserver")
-	if len(found) == 0 {
-		t.Skip("no kube-apiserver in ../../bin/k8s: run `make envtest-assets` or set KUBEBUILDER_ASSETS")
-	}
-	sort.Strings(found)
-	return filepath.Dir(found[len(found)-1])
+	return dir
 }
 
 // TestLoadAgainstAPIServer runs Load through a real controller-runtime

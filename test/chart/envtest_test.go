@@ -3,9 +3,7 @@ package chart
 import (
 	"bytes"
 	"context"
-	"os"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"testing"
 	"time"
@@ -15,21 +13,19 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	"github.com/fluxgate/fluxgate/internal/testenv"
 )
 
-// envtestAssets finds kube-apiserver and etcd: $KUBEBUILDER_ASSETS (set by
-// make test), else the newest bin/k8s/<version> that make envtest-assets
-// built; "" when there are none.
-func envtestAssets() string {
-	if dir := os.Getenv("KUBEBUILDER_ASSETS"); dir != "" {
-		return dir
+// envtestAssets returns kube-apiserver's and etcd's directory; a test
+// without them fails: make test always provides them.
+func envtestAssets(t *testing.T) string {
+	t.Helper()
+	dir, err := testenv.Assets()
+	if err != nil {
+		t.Fatal(err)
 	}
-	found, _ := filepath.Glob("../../bin/k8s/*/kube-apiserver")
-	if len(found) == 0 {
-		return ""
-	}
-	sort.Strings(found)
-	return filepath.Dir(found[len(found)-1])
+	return dir
 }
 
 // Every object the chart renders is accepted by a real API server (a
@@ -37,10 +33,7 @@ func envtestAssets() string {
 // of CRDs the test cluster lacks (cert-manager, Prometheus Operator) are
 // skipped and logged.
 func TestServerSideDryRun(t *testing.T) {
-	assets := envtestAssets()
-	if assets == "" {
-		t.Skip("no envtest assets: run `make envtest-assets` or set KUBEBUILDER_ASSETS")
-	}
+	assets := envtestAssets(t)
 	env := &envtest.Environment{
 		BinaryAssetsDirectory: assets,
 		CRDDirectoryPaths:     []string{filepath.Join(chartDir, "crds")},

@@ -26,6 +26,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/fluxgate/fluxgate/server"
+
+	"github.com/fluxgate/fluxgate/internal/testenv"
 )
 
 // syncBuffer is a log sink safe for the server's goroutines.
@@ -63,16 +65,10 @@ func freePort(t *testing.T) int {
 // every signal on to Ready, suspends a Kustomization when a node is
 // cordoned, records Events, and logs no "forbidden".
 func TestRBACSufficient(t *testing.T) {
-	assets := envtestAssets()
-	if assets == "" {
-		t.Skip("no envtest assets: run `make envtest-assets` or set KUBEBUILDER_ASSETS")
-	}
-	fluxCRDs := os.Getenv("FLUX_CRDS")
-	if fluxCRDs == "" {
-		fluxCRDs = filepath.Join("..", "..", "bin", "flux-crds")
-	}
-	if _, err := os.Stat(fluxCRDs); err != nil {
-		t.Skip("no Flux CRDs: run `make flux-crds` or set FLUX_CRDS")
+	assets := envtestAssets(t)
+	fluxCRDs, err := testenv.FluxCRDs()
+	if err != nil {
+		t.Fatal(err)
 	}
 	env := &envtest.Environment{
 		BinaryAssetsDirectory: assets,

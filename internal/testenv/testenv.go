@@ -1,0 +1,67 @@
+// Package testenv finds what the envtest suites need: the kube-apiserver
+// and etcd that `make envtest-assets` builds, and the Flux CRDs that
+// `make flux-crds` takes from the Flux Go modules. `make test` passes both
+// in the environment; a suite run by hand finds them under bin/.
+package testenv
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+)
+
+// Assets returns the directory holding kube-apiserver and etcd:
+// $KUBEBUILDER_ASSETS, else the newest bin/k8s/<version> of the repository.
+func Assets() (string, error) {
+	if dir := os.Getenv("KUBEBUILDER_ASSETS"); dir != "" {
+		return dir, nil
+	}
+	root, err := repoRoot()
+	if err != nil {
+		return "", err
+	}
+	found, _ := filepath.Glob(filepath.Join(root, "bin", "k8s", "*", "kube-apiserver"))
+	if len(found) == 0 {
+		return "", errors.New("no kube-apiserver in bin/k8s: run `make envtest-assets` (or `make test`), or set KUBEBUILDER_ASSETS")
+	}
+	sort.Strings(found)
+	return filepath.Dir(found[len(found)-1]), nil
+}
+
+// FluxCRDs returns the directory of Flux's CRDs: $FLUX_CRDS, else the
+// repository's bin/flux-crds.
+func FluxCRDs() (string, error) {
+	dir := os.Getenv("FLUX_CRDS")
+	if dir == "" {
+		root, err := repoRoot()
+		if err != nil {
+			return "", err
+		}
+		dir = filepath.Join(root, "bin", "flux-crds")
+	}
+	if _, err := os.Stat(filepath.Join(dir, "kustomize.toolkit.fluxcd.io_kustomizations.yaml")); err != nil {
+		return "", fmt.Errorf("no Flux CRDs in %s: run `make flux-crds` (or `make test`), or set FLUX_CRDS: %w", dir, err)
+	}
+	return dir, nil
+}
+
+// repoRoot walks up from the working directory (a test's package
+// directory) to the directory holding go.mod.
+func repoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", fmt.Errorf("find the repository: %w", err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("find the repository: no go.mod above the working directory")
+		}
+		dir = parent
+	}
+}
