@@ -44,6 +44,24 @@ FLUX_CRDS                    := $(BIN)/flux-crds
 KUSTOMIZE_CONTROLLER_VERSION := v1.9.5
 SOURCE_CONTROLLER_VERSION    := v1.10.1
 
+# The simulated cluster the end-to-end tests start (test/e2e/cluster):
+# etcd, kube-apiserver, kube-controller-manager and kube-scheduler from
+# hack/tools/kubernetes, kwok (the kubelets of fake nodes) and its stage
+# files from hack/tools/kwok, Flux's kustomize-controller from
+# hack/tools/kustomize-controller (its version is pinned there, and must
+# match KUSTOMIZE_CONTROLLER_VERSION). `make e2e-assets` gathers them in
+# bin/e2e/, the folder FLUXGATE_E2E_BIN names; the tests find it by
+# themselves when run by hand.
+E2E_BIN        := $(BIN)/e2e
+KWOK_TOOLS     := $(CURDIR)/hack/tools/kwok
+KC_TOOLS       := $(CURDIR)/hack/tools/kustomize-controller
+E2E_KUBE_BINS  := etcd kube-apiserver kube-controller-manager kube-scheduler
+# The kwok stages, as paths under the kwok module's kustomize/stage/.
+KWOK_STAGES    := node/fast/node-initialize node/heartbeat-with-lease/node-heartbeat-with-lease \
+	node/chaos/node-not-ready pod/fast/pod-ready pod/fast/pod-complete pod/fast/pod-delete
+E2E_ASSETS     := $(addprefix $(E2E_BIN)/,$(E2E_KUBE_BINS) kwok kustomize-controller) \
+	$(E2E_BIN)/kwok-stages/STAGES $(FLUX_CRDS)/VERSIONS
+
 ##@ General
 
 .PHONY: help
@@ -151,6 +169,41 @@ $(FLUX_CRDS)/VERSIONS: Makefile go.mod hack/flux-crds.sh $(CONTROLLER_GEN)
 	CONTROLLER_GEN=$(CONTROLLER_GEN) hack/flux-crds.sh $(FLUX_CRDS) \
 		github.com/fluxcd/kustomize-controller@$(KUSTOMIZE_CONTROLLER_VERSION) \
 		github.com/fluxcd/source-controller@$(SOURCE_CONTROLLER_VERSION)
+
+##@ End to end
+
+.PHONY: e2e-assets
+e2e-assets: $(E2E_ASSETS) ## Gather the simulated cluster's binaries in bin/e2e/ (first time: ~10 min).
+
+$(addprefix $(KUBE_ASSETS)/,kube-controller-manager kube-scheduler): $(KUBE_ASSETS)/%: $(KUBE_TOOLS)/go.mod
+	@mkdir -p $(KUBE_ASSETS)
+	@echo "building $* (first time: ~5 min)"
+	cd $(KUBE_TOOLS) && go build -trimpath -ldflags '$(KUBE_LDFLAGS)' -o $@.tmp k8s.io/kubernetes/cmd/$*
+	mv $@.tmp $@
+
+# bin/e2e/ links to the Kubernetes binaries, so that one folder holds all.
+$(addprefix $(E2E_BIN)/,$(E2E_KUBE_BINS)): $(E2E_BIN)/%: $(KUBE_ASSETS)/%
+	@mkdir -p $(E2E_BIN)
+	ln -sfn ../k8s/$(KUBE_VERSION)/$* $@
+
+$(E2E_BIN)/kwok: $(KWOK_TOOLS)/go.mod
+	@mkdir -p $(E2E_BIN)
+	@echo "building kwok (first time: ~2 min)"
+	cd $(KWOK_TOOLS) && go build -trimpath -ldflags '-s -w' -o $@.tmp sigs.k8s.io/kwok/cmd/kwok
+	mv $@.tmp $@
+
+$(E2E_BIN)/kwok-stages/STAGES: $(KWOK_TOOLS)/go.mod Makefile
+	@echo "copying the kwok stages"
+	rm -rf $(@D) && mkdir -p $(@D)
+	cd $(KWOK_TOOLS) && go mod download sigs.k8s.io/kwok && dir=$$(go list -m -f '{{.Dir}}' sigs.k8s.io/kwok) && \
+		for stage in $(KWOK_STAGES); do install -m 0644 "$$dir/kustomize/stage/$$stage.yaml" $(@D)/; done
+	echo "$(KWOK_STAGES)" > $@
+
+$(E2E_BIN)/kustomize-controller: $(KC_TOOLS)/go.mod
+	@mkdir -p $(E2E_BIN)
+	@echo "building kustomize-controller (first time: ~3 min)"
+	cd $(KC_TOOLS) && go build -trimpath -ldflags '-s -w' -o $@.tmp github.com/fluxcd/kustomize-controller
+	mv $@.tmp $@
 
 .PHONY: clean
 clean: ## Remove bin/.
