@@ -170,6 +170,10 @@ $(FLUX_CRDS)/VERSIONS: Makefile go.mod hack/flux-crds.sh $(CONTROLLER_GEN)
 		github.com/fluxcd/kustomize-controller@$(KUSTOMIZE_CONTROLLER_VERSION) \
 		github.com/fluxcd/source-controller@$(SOURCE_CONTROLLER_VERSION)
 
+.PHONY: clean
+clean: ## Remove bin/.
+	rm -rf $(BIN)
+
 ##@ End to end
 
 .PHONY: e2e-assets
@@ -204,7 +208,3 @@ $(E2E_BIN)/kustomize-controller: $(KC_TOOLS)/go.mod
 	@echo "building kustomize-controller (first time: ~3 min)"
 	cd $(KC_TOOLS) && go build -trimpath -ldflags '-s -w' -o $@.tmp github.com/fluxcd/kustomize-controller
 	mv $@.tmp $@
-
-.PHONY: clean
-clean: ## Remove bin/.
-	rm -rf $(BIN)

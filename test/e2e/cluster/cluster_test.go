@@ -43,6 +43,8 @@ func TestCluster(t *testing.T) {
 	})
 
 	t.Run("drain respects the PDB", func(t *testing.T) { testDrain(ctx, t, c) })
+	t.Run("node goes not ready and back", func(t *testing.T) { testNodeReady(ctx, t, c) })
+	t.Run("kustomize-controller starts", func(t *testing.T) { testKustomizeController(ctx, t, c) })
 
 	procs := c.Processes()
 	c.Stop()
@@ -243,4 +245,44 @@ func podReady(p *corev1.Pod) bool {
 		}
 	}
 	return false
+}
+
+// testNodeReady takes a node down and up again, as around a reboot.
+func testNodeReady(ctx context.Context, t *testing.T, c *cluster.Cluster) {
+	node := c.Nodes[len(c.Nodes)-1]
+	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	start := time.Now()
+	if err := c.SetNodeReady(ctx, node, false); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%s NotReady after %s", node, time.Since(start).Round(10*time.Millisecond))
+	n, err := c.Client.CoreV1().Nodes().Get(ctx, node, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cluster.NodeReady(n) {
+		t.Errorf("%s is Ready after SetNodeReady(false)", node)
+	}
+	start = time.Now()
+	if err := c.SetNodeReady(ctx, node, true); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%s Ready and untainted again after %s", node, time.Since(start).Round(10*time.Millisecond))
+}
+
+// testKustomizeController starts Flux's kustomize-controller next to the
+// cluster and checks that it is ready and keeps running.
+func testKustomizeController(ctx context.Context, t *testing.T, c *cluster.Cluster) {
+	start := time.Now()
+	p, err := c.KustomizeController(ctx, cluster.KustomizeControllerOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("kustomize-controller ready in %s", time.Since(start).Round(10*time.Millisecond))
+	select {
+	case <-p.Done():
+		t.Fatalf("kustomize-controller exited: %v\n%s", p.Err(), p.Tail(20))
+	case <-time.After(time.Second):
+	}
 }

@@ -25,4 +25,11 @@
 // [Cluster.Stop] ends every process the cluster started, by PID (SIGTERM,
 // then SIGKILL after a grace period); on Linux the processes are also
 // killed if the test binary dies first.
+//
+// The package's own test (cluster_test.go) starts a cluster only with
+// FLUXGATE_E2E=1, and then fails at once, naming what is missing, if the
+// binaries are not built; without it, it skips:
+//
+//	make e2e-assets
+//	FLUXGATE_E2E=1 go test ./test/e2e/cluster/
 package cluster

@@ -1,7 +1,6 @@
 package cluster_test
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"testing"
@@ -26,9 +25,6 @@ func TestMain(m *testing.M) {
 		}
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "FAIL: %s=1 but the cluster cannot start: %v\n", E2EEnv, err)
-			if errors.Is(err, cluster.ErrNoBinaries) {
-				fmt.Fprintln(os.Stderr, "build them with `make e2e-assets`")
-			}
 			os.Exit(1)
 		}
 	}

@@ -98,13 +98,16 @@ func (c *Cluster) setUnschedulable(ctx context.Context, node string, unschedulab
 
 // SetNodeReady simulates a node going down (ready false) or coming back
 // (ready true), as around a reboot, and waits until the node's Ready
-// condition says so. kwok does the reporting, through its node-not-ready
-// stage, selected by the [NotReadyLabel] label: the node keeps its lease,
-// as a kubelet whose node is unhealthy would. On the way down, the node
-// lifecycle controller taints the node not-ready (NoSchedule, and
-// NoExecute, which evicts pods after their toleration, 300 s by default)
-// and marks its pods not ready; coming back, the taints go and kwok
-// reports the pods ready again. It does not cordon or drain the node.
+// condition says so (about 1 s), and for true until its taints are gone.
+// kwok does the reporting, through its node-not-ready stage, selected by
+// the [NotReadyLabel] label; the node keeps its lease, as a kubelet that
+// reports an unhealthy node would. While the node is down, the node
+// lifecycle controller taints it node.kubernetes.io/not-ready NoSchedule
+// at once and NoExecute a few seconds later (pods without a matching
+// toleration are evicted when theirs, 300 s by default, runs out). The
+// pods on the node keep their Ready condition: kwok does not mark them
+// not ready, and the controller only does for nodes whose status is
+// Unknown. It does not cordon or drain the node.
 func (c *Cluster) SetNodeReady(ctx context.Context, node string, ready bool) error {
 	var value any = "true"
 	if ready {
