@@ -20,6 +20,7 @@ type readiness struct {
 	policiesSynced func() bool
 	cacheSynced    func() bool
 	webhookStarted func(*http.Request) error
+	certificate    func(*http.Request) error
 }
 
 // PolicySetStatus describes the active policy set in /readyz.
@@ -53,7 +54,9 @@ func (r *readiness) status(req *http.Request) ReadyStatus {
 	case !r.cacheSynced():
 		st.Reason = "informer caches for related objects not synced yet"
 	default:
-		if err := r.webhookStarted(req); err != nil {
+		if err := r.certificate(req); err != nil {
+			st.Reason = fmt.Sprintf("webhook certificate: %v", err)
+		} else if err := r.webhookStarted(req); err != nil {
 			st.Reason = fmt.Sprintf("webhook server not serving yet: %v", err)
 		} else {
 			st.Ready = true

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"net/http"
 	"sync/atomic"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 	policyv1 "k8s.io/api/policy/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -25,6 +27,7 @@ import (
 	ctrlwebhook "sigs.k8s.io/controller-runtime/pkg/webhook"
 
 	"github.com/fluxgate/fluxgate/api/v1alpha1"
+	"github.com/fluxgate/fluxgate/certs"
 	"github.com/fluxgate/fluxgate/controllers"
 	"github.com/fluxgate/fluxgate/maintenance/signals"
 	"github.com/fluxgate/fluxgate/policy"
@@ -44,6 +47,15 @@ type Options struct {
 	WebhookPort    int
 	WebhookCertDir string
 	EnableHTTP2    bool
+
+	// CertSecret, when set, names the Secret in Namespace where fluxgate
+	// keeps its own CA and serving certificate (package certs) instead of
+	// reading WebhookCertDir. CertHosts are the names the certificate
+	// covers, and the CA bundle goes into the named webhook configurations.
+	CertSecret                     string
+	CertHosts                      []string
+	MutatingWebhookConfiguration   string
+	ValidatingWebhookConfiguration string
 
 	HealthProbeBindAddress string
 	MetricsBindAddress     string
@@ -116,6 +128,13 @@ func Run(ctx context.Context, cfg *rest.Config, o Options) error {
 		// HTTP/2 multiplexing lets one client starve the server (CVE-2023-44487, CVE-2023-39325).
 		tlsOpts = append(tlsOpts, func(c *tls.Config) { c.NextProtos = []string{"http/1.1"} })
 	}
+	rotator, err := newRotator(cfg, scheme, o)
+	if err != nil {
+		return err
+	}
+	if rotator != nil {
+		tlsOpts = append(tlsOpts, func(c *tls.Config) { c.GetCertificate = rotator.GetCertificate })
+	}
 	policyConfigMaps := labels.SelectorFromSet(labels.Set{controllers.PolicyLabel: "true"})
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                  scheme,
@@ -142,6 +161,12 @@ func Run(ctx context.Context, cfg *rest.Config, o Options) error {
 	})
 	if err != nil {
 		return fmt.Errorf("create manager: %w", err)
+	}
+
+	if rotator != nil {
+		if err := mgr.Add(rotator); err != nil {
+			return fmt.Errorf("add certificate rotator: %w", err)
+		}
 	}
 
 	metrics, err := webhook.NewMetrics(ctrlmetrics.Registry)
@@ -204,6 +229,7 @@ func Run(ctx context.Context, cfg *rest.Config, o Options) error {
 			policiesSynced: reconciler.Synced,
 			cacheSynced:    cacheSynced.Load,
 			webhookStarted: srv.StartedChecker(),
+			certificate:    certificateReady(rotator),
 		}}
 		if err := mgr.Add(probes); err != nil {
 			return fmt.Errorf("add health probes: %w", err)
@@ -216,6 +242,42 @@ func Run(ctx context.Context, cfg *rest.Config, o Options) error {
 		return fmt.Errorf("run manager: %w", err)
 	}
 	return nil
+}
+
+// newRotator returns the certificate rotator the options ask for, or nil
+// when the certificate comes from WebhookCertDir (cert-manager, or files).
+func newRotator(cfg *rest.Config, scheme *runtime.Scheme, o Options) (*certs.Rotator, error) {
+	if o.CertSecret == "" {
+		return nil, nil
+	}
+	if len(o.CertHosts) == 0 {
+		return nil, errors.New("--cert-secret needs --cert-hosts: the names the API server calls the webhook by")
+	}
+	// Uncached: the rotator touches three named objects, and a cache
+	// would need list and watch on every Secret of the namespace.
+	c, err := client.New(cfg, client.Options{Scheme: scheme})
+	if err != nil {
+		return nil, fmt.Errorf("create certificate rotator client: %w", err)
+	}
+	r := &certs.Rotator{
+		Client: c, Secret: types.NamespacedName{Namespace: o.Namespace, Name: o.CertSecret},
+		Hosts: o.CertHosts, Log: o.Log.WithName("certs"),
+	}
+	if o.MutatingWebhookConfiguration != "" {
+		r.MutatingWebhooks = []string{o.MutatingWebhookConfiguration}
+	}
+	if o.ValidatingWebhookConfiguration != "" {
+		r.ValidatingWebhooks = []string{o.ValidatingWebhookConfiguration}
+	}
+	return r, nil
+}
+
+// certificateReady is the rotator's readiness, or always ready without one.
+func certificateReady(r *certs.Rotator) func(*http.Request) error {
+	if r == nil {
+		return func(*http.Request) error { return nil }
+	}
+	return r.Ready
 }
 
 // cacheSyncWatcher flips synced once every informer has synced.

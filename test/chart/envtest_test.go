@@ -1,10 +1,8 @@
 package chart
 
 import (
-	"bytes"
 	"context"
 	"path/filepath"
-	"strconv"
 	"testing"
 	"time"
 
@@ -72,41 +70,4 @@ func TestServerSideDryRun(t *testing.T) {
 			}
 		})
 	}
-
-	t.Run("generated certificate kept and renewed", func(t *testing.T) {
-		first := renderWithClient(t, nil, cfg)
-		secret := convert[corev1.Secret](t, first["Secret/fluxgate-webhook-tls"])
-		checkGenerated(t, secret, first)
-		if err := c.Create(ctx, secret); err != nil {
-			t.Fatal(err)
-		}
-
-		// An upgrade finds the Secret and keeps it.
-		again := renderWithClient(t, nil, cfg)
-		kept := convert[corev1.Secret](t, again["Secret/fluxgate-webhook-tls"])
-		if !bytes.Equal(kept.Data["tls.crt"], secret.Data["tls.crt"]) || !bytes.Equal(kept.Data["ca.crt"], secret.Data["ca.crt"]) {
-			t.Errorf("upgrade replaced a certificate far from expiry")
-		}
-		checkGenerated(t, kept, again)
-
-		// An upgrade close to expiry replaces it, trusting both CAs while
-		// the pods reload.
-		soon := time.Now().Add(10 * 24 * time.Hour).Unix()
-		secret.Annotations["fluxgate.dev/not-after"] = strconv.FormatInt(soon, 10)
-		if err := c.Update(ctx, secret); err != nil {
-			t.Fatal(err)
-		}
-		renewed := renderWithClient(t, nil, cfg)
-		fresh := convert[corev1.Secret](t, renewed["Secret/fluxgate-webhook-tls"])
-		if bytes.Equal(fresh.Data["ca.crt"], secret.Data["ca.crt"]) || bytes.Equal(fresh.Data["tls.crt"], secret.Data["tls.crt"]) {
-			t.Fatalf("upgrade within renewDaysBefore kept the certificate")
-		}
-		checkGenerated(t, fresh, renewed)
-		m, v := webhooks(t, renewed)
-		for _, bundle := range [][]byte{m.Webhooks[0].ClientConfig.CABundle, v.Webhooks[0].ClientConfig.CABundle} {
-			if !bytes.Contains(bundle, secret.Data["ca.crt"]) {
-				t.Errorf("caBundle dropped the previous CA during renewal")
-			}
-		}
-	})
 }

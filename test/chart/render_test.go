@@ -4,8 +4,6 @@ package chart
 
 import (
 	"bytes"
-	"crypto/tls"
-	"crypto/x509"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -166,9 +164,6 @@ var valueSets = map[string]map[string]any{
 	"excludeNamespaces": {
 		"webhook": map[string]any{"excludeNamespaces": []any{"flux-system", "monitoring"}},
 	},
-	"ownSecret": {
-		"webhook": map[string]any{"tls": map[string]any{"secretName": "my-webhook-tls", "caBundle": "Q0EK"}},
-	},
 	"everything": {
 		"certManager":       map[string]any{"enabled": true},
 		"metrics":           map[string]any{"serviceMonitor": map[string]any{"enabled": true}},
@@ -189,7 +184,8 @@ func TestRenderedObjects(t *testing.T) {
 	}
 	withPDB := append(slices.Clone(base), "PodDisruptionBudget/fluxgate")
 	certManager := append(slices.Clone(withPDB), "Certificate/fluxgate-webhook", "Issuer/fluxgate-selfsigned")
-	// Without cert-manager the chart generates the certificate's Secret.
+	// Without cert-manager the chart creates the (empty) Secret fluxgate
+	// keeps its certificate in.
 	generated := append(slices.Clone(withPDB), "Secret/fluxgate-webhook-tls")
 	want := map[string][]string{
 		"defaults":          generated,
@@ -197,7 +193,6 @@ func TestRenderedObjects(t *testing.T) {
 		"singleReplica":     append(slices.Clone(base), "Secret/fluxgate-webhook-tls"),
 		"policyConfigMaps":  append(slices.Clone(generated), "ConfigMap/fluxgate-config", "ConfigMap/fluxgate-policy-team"),
 		"excludeNamespaces": generated,
-		"ownSecret":         withPDB,
 		"everything": append(slices.Clone(certManager),
 			"ServiceMonitor/fluxgate", "NetworkPolicy/fluxgate", "MaintenanceGuard/default"),
 	}
@@ -376,6 +371,12 @@ func TestCertManagerInjection(t *testing.T) {
 	if vol := volume(d, "serving-certs"); vol == nil || vol.Secret == nil || vol.Secret.SecretName != secret {
 		t.Errorf("serving-certs volume %+v does not mount the Certificate's Secret %s", vol, secret)
 	}
+	args := d.Spec.Template.Spec.Containers[0].Args
+	if !slices.Contains(args, "--webhook-cert-dir=/tmp/k8s-webhook-server/serving-certs") || slices.ContainsFunc(args, func(a string) bool {
+		return strings.HasPrefix(a, "--cert-secret")
+	}) {
+		t.Errorf("with cert-manager, args %v should read the mounted Secret and run no rotator", args)
+	}
 	dns, _, _ := unstructured.NestedStringSlice(cert.Object, "spec", "dnsNames")
 	if !slices.Contains(dns, "fluxgate-webhook."+namespace+".svc") {
 		t.Errorf("dnsNames %v lack the webhook Service", dns)
@@ -392,64 +393,55 @@ func TestCertManagerInjection(t *testing.T) {
 	}
 }
 
-// Without cert-manager the chart generates a CA and a serving certificate
-// for the webhook Service; both webhook configurations trust that CA.
-func TestGeneratedCertificate(t *testing.T) {
-	objs := render(t, nil)
-	secret := convert[corev1.Secret](t, objs["Secret/fluxgate-webhook-tls"])
-	checkGenerated(t, secret, objs)
-	d := convert[appsv1.Deployment](t, objs["Deployment/fluxgate"])
-	if vol := volume(d, "serving-certs"); vol == nil || vol.Secret == nil || vol.Secret.SecretName != secret.Name {
-		t.Errorf("serving-certs volume %+v does not mount %s", vol, secret.Name)
+// Without cert-manager fluxgate keeps its own certificate: the chart
+// renders no key material, only an empty Secret, the flags that name it,
+// the Service's DNS names and both webhook configurations, and the
+// permissions for exactly those objects.
+func TestSelfManagedCertificate(t *testing.T) {
+	tests := map[string]struct {
+		values                      map[string]any
+		wantMutatingArg, wantValArg bool
+	}{
+		"both webhooks": {values: nil, wantMutatingArg: true, wantValArg: true},
+		"validate only": {values: map[string]any{"webhook": map[string]any{"mutate": map[string]any{"enabled": false}}}, wantValArg: true},
+		"mutate only":   {values: map[string]any{"webhook": map[string]any{"validate": map[string]any{"enabled": false}}}, wantMutatingArg: true},
 	}
-}
-
-// checkGenerated checks that secret holds a key pair for the webhook
-// Service signed by its ca.crt, and that the webhook configurations of
-// objs trust that CA.
-func checkGenerated(t *testing.T, secret *corev1.Secret, objs map[string]*unstructured.Unstructured) {
-	t.Helper()
-	pair, err := tls.X509KeyPair(secret.Data["tls.crt"], secret.Data["tls.key"])
-	if err != nil {
-		t.Fatalf("tls.crt/tls.key: %v", err)
-	}
-	leaf, err := x509.ParseCertificate(pair.Certificate[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, v := webhooks(t, objs)
-	for _, bundle := range [][]byte{m.Webhooks[0].ClientConfig.CABundle, v.Webhooks[0].ClientConfig.CABundle} {
-		if !bytes.Contains(bundle, secret.Data["ca.crt"]) {
-			t.Errorf("caBundle does not contain the Secret's ca.crt")
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(bundle) {
-			t.Fatalf("caBundle holds no certificate:\n%s", bundle)
-		}
-		if _, err := leaf.Verify(x509.VerifyOptions{DNSName: "fluxgate-webhook." + namespace + ".svc", Roots: pool}); err != nil {
-			t.Errorf("serving certificate does not verify against caBundle: %v", err)
-		}
-	}
-}
-
-func TestOwnSecret(t *testing.T) {
-	objs := render(t, valueSets["ownSecret"])
-	m, v := webhooks(t, objs)
-	if string(m.Webhooks[0].ClientConfig.CABundle) != "CA\n" || string(v.Webhooks[0].ClientConfig.CABundle) != "CA\n" {
-		t.Errorf("caBundle %q %q, want the value's", m.Webhooks[0].ClientConfig.CABundle, v.Webhooks[0].ClientConfig.CABundle)
-	}
-	d := convert[appsv1.Deployment](t, objs["Deployment/fluxgate"])
-	if vol := volume(d, "serving-certs"); vol == nil || vol.Secret == nil || vol.Secret.SecretName != "my-webhook-tls" {
-		t.Errorf("serving-certs volume %+v", vol)
-	}
-	// secretName without caBundle is an error, not a webhook nobody can call.
-	c := loadChart(t)
-	rv, err := renderValues(c, map[string]any{"webhook": map[string]any{"tls": map[string]any{"secretName": "my-webhook-tls"}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := (engine.Engine{Strict: true}).Render(c, rv); err == nil || !strings.Contains(err.Error(), "webhook.tls.caBundle is required") {
-		t.Errorf("secretName without caBundle: err %v", err)
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			objs := render(t, tt.values)
+			secret := convert[corev1.Secret](t, objs["Secret/fluxgate-webhook-tls"])
+			if len(secret.Data) != 0 || len(secret.StringData) != 0 {
+				t.Errorf("the chart rendered key material into %s", secret.Name)
+			}
+			d := convert[appsv1.Deployment](t, objs["Deployment/fluxgate"])
+			args := d.Spec.Template.Spec.Containers[0].Args
+			want := map[string]bool{
+				"--cert-secret=fluxgate-webhook-tls": true,
+				"--cert-hosts=fluxgate-webhook." + namespace + ".svc,fluxgate-webhook." + namespace + ".svc.cluster.local": true,
+				"--mutating-webhook-configuration=fluxgate":                                                                tt.wantMutatingArg,
+				"--validating-webhook-configuration=fluxgate":                                                              tt.wantValArg,
+			}
+			for arg, wanted := range want {
+				if slices.Contains(args, arg) != wanted {
+					t.Errorf("arg %s present = %v, want %v (args %v)", arg, !wanted, wanted, args)
+				}
+			}
+			if vol := volume(d, "serving-certs"); vol != nil {
+				t.Errorf("a serving-certs volume %+v, though fluxgate serves from memory", vol)
+			}
+			for _, k := range []string{"MutatingWebhookConfiguration/fluxgate", "ValidatingWebhookConfiguration/fluxgate"} {
+				if obj := objs[k]; obj != nil {
+					if _, found, _ := unstructured.NestedFieldNoCopy(obj.Object, "webhooks"); !found {
+						t.Fatalf("%s has no webhooks", k)
+					}
+					for _, w := range obj.Object["webhooks"].([]any) {
+						if _, found, _ := unstructured.NestedFieldNoCopy(w.(map[string]any), "clientConfig", "caBundle"); found {
+							t.Errorf("%s renders a caBundle; fluxgate injects it", k)
+						}
+					}
+				}
+			}
+		})
 	}
 }
 
@@ -466,7 +458,7 @@ func TestDeployment(t *testing.T) {
 	c := d.Spec.Template.Spec.Containers[0]
 	for _, arg := range []string{
 		"serve", "--namespace=$(POD_NAMESPACE)", "--leader-elect=true",
-		"--webhook-cert-dir=/tmp/k8s-webhook-server/serving-certs",
+		"--cert-secret=fluxgate-webhook-tls",
 		"--health-probe-bind-address=:8081", "--metrics-bind-address=:8080",
 		"--service-account=system:serviceaccount:" + namespace + ":fluxgate",
 	} {

@@ -49,68 +49,13 @@ app.kubernetes.io/part-of: fluxgate
 
 {{/* The Secret with the webhook server's certificate. */}}
 {{- define "fluxgate.tlsSecretName" -}}
-{{- if and (not .Values.certManager.enabled) .Values.webhook.tls.secretName -}}
-{{- .Values.webhook.tls.secretName -}}
-{{- else -}}
 {{- printf "%s-webhook-tls" (include "fluxgate.fullname" .) | trunc 63 | trimSuffix "-" -}}
-{{- end -}}
-{{- end -}}
-
-{{/* Whether the chart generates the webhook certificate itself. */}}
-{{- define "fluxgate.generateTLS" -}}
-{{- if and (not .Values.certManager.enabled) (not .Values.webhook.tls.secretName) -}}true{{- end -}}
 {{- end -}}
 
 {{/* The DNS names of the webhook Service, as a comma-separated string. */}}
 {{- define "fluxgate.webhookDNSNames" -}}
 {{- $svc := include "fluxgate.webhookServiceName" . -}}
 {{- printf "%s.%s.svc,%s.%s.svc.cluster.local" $svc .Release.Namespace $svc .Release.Namespace -}}
-{{- end -}}
-
-{{/*
-The generated webhook certificate, computed once per render and kept in
-.Release.fluxgateTLS (the Secret and both webhook configurations read it, so
-they always agree): a dict of the Secret's data (base64 ca.crt, tls.crt,
-tls.key), "caBundle" (base64 PEM, with the previous CA appended while it is
-being replaced) and "notAfter" (Unix seconds). The Secret in the cluster is
-reused (lookup) unless it is missing, was issued for other DNS names, or
-expires within renewDaysBefore. `helm template` cannot look it up and
-renders a new one every time.
-*/}}
-{{- define "fluxgate.generatedTLS" -}}
-{{- if not (hasKey .Release "fluxgateTLS") -}}
-{{- if ge (int .Values.webhook.tls.renewDaysBefore) (int .Values.webhook.tls.validityDays) -}}
-{{- fail "webhook.tls.renewDaysBefore must be less than webhook.tls.validityDays" -}}
-{{- end -}}
-{{- $tls := dict -}}
-{{- $dns := include "fluxgate.webhookDNSNames" . -}}
-{{- $now := now | unixEpoch | atoi -}}
-{{- $renewBefore := mul .Values.webhook.tls.renewDaysBefore 86400 -}}
-{{- $existing := lookup "v1" "Secret" .Release.Namespace (include "fluxgate.tlsSecretName" .) -}}
-{{- $data := dict -}}
-{{- $annotations := dict -}}
-{{- if $existing -}}
-{{- $data = $existing.data | default dict -}}
-{{- $annotations = $existing.metadata.annotations | default dict -}}
-{{- end -}}
-{{- $notAfter := index $annotations "fluxgate.dev/not-after" | default "0" | atoi -}}
-{{- $reuse := and (index $data "ca.crt") (index $data "tls.crt") (index $data "tls.key") (eq (index $annotations "fluxgate.dev/dns-names" | default "") $dns) (gt (sub $notAfter $renewBefore) $now) -}}
-{{- if $reuse -}}
-{{- $tls = dict "ca.crt" (index $data "ca.crt") "tls.crt" (index $data "tls.crt") "tls.key" (index $data "tls.key") "caBundle" (index $data "ca.crt") "notAfter" (toString $notAfter) -}}
-{{- else -}}
-{{- $days := int .Values.webhook.tls.validityDays -}}
-{{- $ca := genCA (printf "%s-webhook-ca" (include "fluxgate.fullname" .)) $days -}}
-{{- $svc := include "fluxgate.webhookServiceName" . -}}
-{{- $names := list (printf "%s.%s.svc" $svc .Release.Namespace) (printf "%s.%s.svc.cluster.local" $svc .Release.Namespace) -}}
-{{- $cert := genSignedCert (first $names) nil $names $days $ca -}}
-{{- $bundle := $ca.Cert -}}
-{{- with index $data "ca.crt" -}}
-{{- $bundle = printf "%s\n%s" (trimSuffix "\n" $ca.Cert) (b64dec .) -}}
-{{- end -}}
-{{- $tls = dict "ca.crt" ($ca.Cert | b64enc) "tls.crt" ($cert.Cert | b64enc) "tls.key" ($cert.Key | b64enc) "caBundle" ($bundle | b64enc) "notAfter" (toString (add $now (mul $days 86400))) -}}
-{{- end -}}
-{{- $_ := set .Release "fluxgateTLS" $tls -}}
-{{- end -}}
 {{- end -}}
 
 {{/* The configuration ConfigMap name. */}}
@@ -188,12 +133,6 @@ clientConfig:
     namespace: {{ $.Release.Namespace }}
     path: {{ index . 1 }}
     port: {{ $.Values.service.webhookPort }}
-  {{- if not $.Values.certManager.enabled }}
-  {{- if $.Values.webhook.tls.secretName }}
-  caBundle: {{ required "webhook.tls.caBundle is required with webhook.tls.secretName (or set certManager.enabled)" $.Values.webhook.tls.caBundle }}
-  {{- else }}
-  {{- include "fluxgate.generatedTLS" $ }}
-  caBundle: {{ index $.Release.fluxgateTLS "caBundle" }}
-  {{- end }}
-  {{- end }}
+  {{- /* No caBundle: fluxgate or cert-manager injects it, and Helm's
+  three-way merge keeps the injected one across upgrades. */}}
 {{- end -}}

@@ -1,0 +1,427 @@
+package chart
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"helm.sh/helm/v3/pkg/action"
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	appsv1 "k8s.io/api/apps/v1"
+	coordinationv1 "k8s.io/api/coordination/v1"
+	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	"github.com/fluxgate/fluxgate/internal/testenv"
+	"github.com/fluxgate/fluxgate/server"
+)
+
+// installValues turn on everything the process can be asked to do, so
+// that every permission the chart grants gets exercised.
+var installValues = map[string]any{
+	"maintenanceGuard": map[string]any{"create": true, "spec": map[string]any{
+		"debounce": "0s", "settle": "1s",
+		"signals": map[string]any{
+			"nodes":                   map[string]any{"enabled": true},
+			"controlPlane":            map[string]any{"enabled": true},
+			"kured":                   map[string]any{"enabled": true},
+			"systemUpgradeController": map[string]any{"enabled": true},
+			"nodeMaintenance":         map[string]any{"enabled": true},
+		},
+	}},
+	"policyConfigMaps": map[string]any{
+		"team": map[string]any{"team.rego": "package fluxgate.team\n"},
+	},
+}
+
+// The chart, installed with Helm's SDK into a real API server, runs
+// `fluxgate serve` as a separate process under the chart's ServiceAccount
+// (impersonated) and with nothing but the chart's RBAC, behind the
+// rendered webhook configurations. The API server calls it: a Deployment
+// is mutated and a bad PDB denied. The guard pauses a Kustomization during
+// a cordon and resumes it after. The API server's audit log then shows that
+// no request was forbidden and that every verb the chart grants was used.
+// Deleting the MaintenanceGuard resumes what it paused, and `helm
+// uninstall` then leaves no webhook configuration behind.
+func TestInstallServeUninstall(t *testing.T) {
+	fluxCRDs, err := testenv.FluxCRDs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	auditPolicy, auditLog := auditFiles(t)
+	env := &envtest.Environment{
+		BinaryAssetsDirectory: envtestAssets(t),
+		// The chart's own CRD is installed by Helm, from crds/.
+		CRDDirectoryPaths:     []string{fluxCRDs, "../../maintenance/signals/testdata/crds"},
+		ErrorIfCRDPathMissing: true,
+	}
+	env.ControlPlane.GetAPIServer().Configure().
+		Set("audit-policy-file", auditPolicy).
+		Set("audit-log-path", auditLog)
+	cfg, err := env.Start()
+	if err != nil {
+		t.Fatalf("start envtest: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := env.Stop(); err != nil {
+			t.Errorf("stop envtest: %v", err)
+		}
+	})
+	scheme, err := server.NewScheme()
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin, err := client.New(cfg, client.Options{Scheme: scheme})
+	if err != nil {
+		t.Fatal(err)
+	}
+	adminUser, err := env.AddUser(envtest.User{Name: "helm-admin", Groups: []string{"system:masters"}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	adminKubeconfig, err := adminUser.KubeConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	kubeconfigPath := filepath.Join(t.TempDir(), "admin.kubeconfig")
+	if err := os.WriteFile(kubeconfigPath, adminKubeconfig, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+
+	helm := helmClient(t, kubeconfigPath)
+	install := action.NewInstall(helm)
+	install.ReleaseName, install.Namespace, install.CreateNamespace = releaseName, namespace, true
+	install.Timeout = time.Minute
+	if _, err := install.RunWithContext(ctx, loadChart(t), installValues); err != nil {
+		t.Fatalf("helm install: %v", err)
+	}
+
+	// The API server here cannot reach a Service, so the installed webhook
+	// configurations are pointed at the process on 127.0.0.1, the one edit
+	// a real cluster does not need; rules, selectors, conditions and
+	// failure policies stay as rendered.
+	port := freePort(t)
+	pointWebhooksAt(t, admin, fmt.Sprintf("https://127.0.0.1:%d", port))
+
+	dep := &appsv1.Deployment{}
+	if err := admin.Get(ctx, client.ObjectKey{Namespace: namespace, Name: releaseName}, dep); err != nil {
+		t.Fatal(err)
+	}
+	probes := "127.0.0.1:" + strconv.Itoa(freePort(t))
+	args := localArgs(t, dep.Spec.Template.Spec.Containers[0].Args, map[string]string{
+		"--namespace":                 namespace,
+		"--webhook-port":              strconv.Itoa(port),
+		"--health-probe-bind-address": probes,
+		"--metrics-bind-address":      "0",
+	})
+	args = append(args, "--webhook-host=127.0.0.1",
+		"--kubeconfig="+impersonatingKubeconfig(t, adminKubeconfig, namespace, dep.Spec.Template.Spec.ServiceAccountName))
+	for i, a := range args {
+		if strings.HasPrefix(a, "--cert-hosts=") {
+			args[i] = a + ",127.0.0.1"
+		}
+	}
+	proc := startFluxgate(t, fluxgateBinary(t), args)
+
+	proc.eventually(t, "ready", func(context.Context) error {
+		resp, err := http.Get("http://" + probes + "/readyz")
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return errors.New(resp.Status)
+		}
+		return nil
+	})
+	proc.eventually(t, "leader election Lease", func(ctx context.Context) error {
+		var l coordinationv1.Lease
+		if err := admin.Get(ctx, client.ObjectKey{Namespace: namespace, Name: server.LeaderElectionID}, &l); err != nil {
+			return err
+		}
+		if l.Spec.HolderIdentity == nil {
+			return errors.New("no holder")
+		}
+		return nil
+	})
+
+	t.Run("a Deployment without a strategy is mutated through the API server", func(t *testing.T) {
+		createNamespace(t, admin, "apps")
+		d := appDeployment("apps", "web")
+		d.Spec.Strategy = appsv1.DeploymentStrategy{}
+		if err := admin.Create(ctx, d); err != nil {
+			t.Fatal(err)
+		}
+		ru := d.Spec.Strategy.RollingUpdate
+		if ru == nil || ru.MaxUnavailable.String() != "0" || ru.MaxSurge.String() != "25%" {
+			t.Fatalf("strategy %+v, want the zero-downtime default", d.Spec.Strategy)
+		}
+	})
+	t.Run("a PDB that blocks every drain is denied through the API server", func(t *testing.T) {
+		pdb := &policyv1.PodDisruptionBudget{
+			ObjectMeta: metav1.ObjectMeta{Namespace: "apps", Name: "web"},
+			Spec: policyv1.PodDisruptionBudgetSpec{
+				MaxUnavailable: ptr.To(intstr.FromInt32(0)),
+				Selector:       &metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}},
+			},
+		}
+		err := admin.Create(ctx, pdb)
+		if !apierrors.IsForbidden(err) && !apierrors.IsInvalid(err) || !strings.Contains(fmt.Sprint(err), "pdb-drain-safe") {
+			t.Fatalf("create PDB maxUnavailable 0: %v, want a pdb-drain-safe denial", err)
+		}
+	})
+	t.Run("the guard pauses a Kustomization during a cordon and resumes it after", func(t *testing.T) {
+		ks, hr := kustomization("apps", "web"), helmRelease("apps", "web")
+		for _, obj := range []client.Object{ks, hr} {
+			if err := admin.Create(ctx, obj); err != nil {
+				t.Fatal(err)
+			}
+		}
+		node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "node-1"}, Spec: corev1.NodeSpec{Unschedulable: true}}
+		if err := admin.Create(ctx, node); err != nil {
+			t.Fatal(err)
+		}
+		proc.eventually(t, "Kustomization suspended", suspendedIs(admin, ks, true))
+		proc.eventually(t, "HelmRelease suspended", suspendedIs(admin, hr, true))
+		node.Spec.Unschedulable = false
+		if err := admin.Update(ctx, node); err != nil {
+			t.Fatal(err)
+		}
+		proc.eventually(t, "Kustomization resumed", suspendedIs(admin, ks, false))
+		proc.eventually(t, "HelmRelease resumed", suspendedIs(admin, hr, false))
+		proc.eventually(t, "Events recorded", func(ctx context.Context) error {
+			var events eventsv1.EventList
+			if err := admin.List(ctx, &events, client.InNamespace("apps")); err != nil {
+				return err
+			}
+			if len(events.Items) == 0 {
+				return errors.New("no Events in apps")
+			}
+			return nil
+		})
+	})
+
+	// Uninstalling takes two steps (docs/install.md): delete the
+	// MaintenanceGuards while fluxgate still runs, so that their finalizer
+	// resumes what they paused, then helm uninstall. (Helm deletes the RBAC
+	// before the custom resources, so a guard deleted by Helm itself could
+	// not resume anything.)
+	t.Run("deleting the MaintenanceGuard resumes what it paused", func(t *testing.T) {
+		node := &corev1.Node{}
+		if err := admin.Get(ctx, client.ObjectKey{Name: "node-1"}, node); err != nil {
+			t.Fatal(err)
+		}
+		node.Spec.Unschedulable = true
+		if err := admin.Update(ctx, node); err != nil {
+			t.Fatal(err)
+		}
+		ks := kustomization("apps", "web")
+		proc.eventually(t, "Kustomization suspended again", suspendedIs(admin, ks, true))
+		guard := &unstructured.Unstructured{}
+		guard.SetAPIVersion("fluxgate.dev/v1alpha1")
+		guard.SetKind("MaintenanceGuard")
+		guard.SetName("default")
+		if err := admin.Delete(ctx, guard); err != nil {
+			t.Fatal(err)
+		}
+		proc.eventually(t, "MaintenanceGuard gone (finalizer done)", func(ctx context.Context) error {
+			err := admin.Get(ctx, client.ObjectKey{Name: "default"}, guard)
+			if apierrors.IsNotFound(err) {
+				return nil
+			}
+			return fmt.Errorf("still there (%v): finalizers %v", err, guard.GetFinalizers())
+		})
+		if err := suspendedIs(admin, ks, false)(ctx); err != nil {
+			t.Errorf("after the guard's deletion: %v", err)
+		}
+	})
+
+	uninstalled := time.Now()
+	t.Run("helm uninstall leaves no webhook configuration behind", func(t *testing.T) {
+		uninstall := action.NewUninstall(helm)
+		uninstall.Wait, uninstall.Timeout = true, time.Minute
+		if _, err := uninstall.Run(releaseName); err != nil {
+			t.Fatalf("helm uninstall: %v", err)
+		}
+		selector := client.MatchingLabels{"app.kubernetes.io/instance": releaseName}
+		var m admissionregistrationv1.MutatingWebhookConfigurationList
+		var v admissionregistrationv1.ValidatingWebhookConfigurationList
+		if err := admin.List(ctx, &m, selector); err != nil {
+			t.Fatal(err)
+		}
+		if err := admin.List(ctx, &v, selector); err != nil {
+			t.Fatal(err)
+		}
+		if len(m.Items)+len(v.Items) != 0 {
+			t.Fatalf("uninstall left %d mutating and %d validating webhook configurations", len(m.Items), len(v.Items))
+		}
+		// A write nobody will answer for any more goes through.
+		if err := admin.Create(ctx, appDeployment("apps", "after-uninstall")); err != nil {
+			t.Errorf("a Deployment after uninstall: %v", err)
+		}
+	})
+	proc.stop(t)
+
+	objs := render(t, installValues)
+	// From uninstall on, the RBAC is gone while the process still runs.
+	events := readAudit(t, auditLog, "system:serviceaccount:"+namespace+":fluxgate", uninstalled)
+	if len(events) == 0 {
+		t.Fatal("the audit log holds no request from the ServiceAccount")
+	}
+	if denied := forbidden(events); len(denied) > 0 {
+		t.Errorf("the chart's RBAC refused %d requests:\n%s", len(denied), strings.Join(slices.Compact(denied), "\n"))
+	}
+	seen := used(events)
+	for _, p := range granted(t, objs) {
+		if !seen[p] {
+			t.Errorf("the chart grants %s, which fluxgate never used", p)
+		}
+	}
+}
+
+// helmClient is Helm's action configuration for the test cluster.
+func helmClient(t *testing.T, kubeconfig string) *action.Configuration {
+	t.Helper()
+	flags := genericclioptions.NewConfigFlags(false)
+	flags.KubeConfig = ptr.To(kubeconfig)
+	flags.Namespace = ptr.To(namespace)
+	cfg := &action.Configuration{}
+	if err := cfg.Init(flags, namespace, "secret", t.Logf); err != nil {
+		t.Fatalf("helm: %v", err)
+	}
+	return cfg
+}
+
+// pointWebhooksAt replaces the service reference of every installed
+// fluxgate webhook by a URL on base, keeping its path.
+func pointWebhooksAt(t *testing.T, c client.Client, base string) {
+	t.Helper()
+	ctx := context.Background()
+	url := func(cc *admissionregistrationv1.WebhookClientConfig) {
+		u := base + ptr.Deref(cc.Service.Path, "/")
+		cc.Service, cc.URL = nil, &u
+	}
+	m := &admissionregistrationv1.MutatingWebhookConfiguration{}
+	if err := c.Get(ctx, client.ObjectKey{Name: releaseName}, m); err != nil {
+		t.Fatal(err)
+	}
+	for i := range m.Webhooks {
+		url(&m.Webhooks[i].ClientConfig)
+	}
+	if err := c.Update(ctx, m); err != nil {
+		t.Fatal(err)
+	}
+	v := &admissionregistrationv1.ValidatingWebhookConfiguration{}
+	if err := c.Get(ctx, client.ObjectKey{Name: releaseName}, v); err != nil {
+		t.Fatal(err)
+	}
+	for i := range v.Webhooks {
+		url(&v.Webhooks[i].ClientConfig)
+	}
+	if err := c.Update(ctx, v); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// localArgs takes the rendered container args, replacing the value of each
+// flag in set (a pod's addresses and $(POD_NAMESPACE) mean nothing to a
+// local process).
+func localArgs(t *testing.T, rendered []string, set map[string]string) []string {
+	t.Helper()
+	var out []string
+	for _, a := range rendered {
+		name, _, _ := strings.Cut(a, "=")
+		if v, ok := set[name]; ok {
+			a = name + "=" + v
+		}
+		if strings.Contains(a, "$(") {
+			t.Fatalf("unexpanded variable in %q", a)
+		}
+		out = append(out, a)
+	}
+	return out
+}
+
+func createNamespace(t *testing.T, c client.Client, name string) {
+	t.Helper()
+	if err := c.Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// appDeployment passes every built-in policy apart from the strategy.
+func appDeployment(ns, name string) *appsv1.Deployment {
+	labels := map[string]string{"app": name}
+	return &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
+		Spec: appsv1.DeploymentSpec{
+			Replicas: ptr.To[int32](1),
+			Selector: &metav1.LabelSelector{MatchLabels: labels},
+			Strategy: appsv1.DeploymentStrategy{Type: appsv1.RollingUpdateDeploymentStrategyType, RollingUpdate: &appsv1.RollingUpdateDeployment{
+				MaxSurge: ptr.To(intstr.FromString("25%")), MaxUnavailable: ptr.To(intstr.FromInt32(0)),
+			}},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: labels},
+				Spec: corev1.PodSpec{Containers: []corev1.Container{{
+					Name: "web", Image: "nginx:1.27",
+					ReadinessProbe: &corev1.Probe{ProbeHandler: corev1.ProbeHandler{
+						HTTPGet: &corev1.HTTPGetAction{Path: "/", Port: intstr.FromInt32(80)},
+					}},
+				}}},
+			},
+		},
+	}
+}
+
+func kustomization(ns, name string) *unstructured.Unstructured {
+	return &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
+		"metadata": map[string]any{"name": name, "namespace": ns},
+		"spec": map[string]any{
+			"interval": "10m", "prune": true, "path": "./",
+			"sourceRef": map[string]any{"kind": "GitRepository", "name": name},
+		},
+	}}
+}
+
+func helmRelease(ns, name string) *unstructured.Unstructured {
+	return &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "helm.toolkit.fluxcd.io/v2", "kind": "HelmRelease",
+		"metadata": map[string]any{"name": name, "namespace": ns},
+		"spec": map[string]any{
+			"interval": "10m",
+			"chartRef": map[string]any{"kind": "OCIRepository", "name": name},
+		},
+	}}
+}
+
+// suspendedIs checks a Kustomization's spec.suspend.
+func suspendedIs(c client.Client, ks *unstructured.Unstructured, want bool) func(context.Context) error {
+	return func(ctx context.Context) error {
+		if err := c.Get(ctx, client.ObjectKeyFromObject(ks), ks); err != nil {
+			return err
+		}
+		if got, _, _ := unstructured.NestedBool(ks.Object, "spec", "suspend"); got != want {
+			return fmt.Errorf("spec.suspend %v, annotations %v", got, ks.GetAnnotations())
+		}
+		return nil
+	}
+}
