@@ -44,6 +44,13 @@ FLUX_CRDS                    := $(BIN)/flux-crds
 KUSTOMIZE_CONTROLLER_VERSION := v1.9.5
 SOURCE_CONTROLLER_VERSION    := v1.10.1
 
+# The CRDs of the integrations the chart renders objects for, from their
+# Go modules, so that the chart's tests check those objects against the
+# real schemas (hack/integration-crds.sh).
+INTEGRATION_CRDS     := $(BIN)/integration-crds
+CERT_MANAGER_VERSION := v1.21.2
+PROM_OPERATOR_VERSION := v0.85.0
+
 # The simulated cluster the end-to-end tests start (test/e2e/cluster):
 # etcd, kube-apiserver, kube-controller-manager and kube-scheduler from
 # hack/tools/kubernetes, kwok (the kubelets of fake nodes) and its stage
@@ -77,8 +84,10 @@ build: ## Build bin/fluxgate.
 	go build $(GO_FLAGS) -ldflags '$(LDFLAGS)' -o $(FLUXGATE) ./cmd/fluxgate
 
 .PHONY: test
-test: lint build envtest-assets flux-crds controller-gen ## Run every test: Go and Rego unit tests, envtest suites, the CLI on examples/.
-	KUBEBUILDER_ASSETS=$(KUBE_ASSETS) FLUX_CRDS=$(FLUX_CRDS) CONTROLLER_GEN=$(CONTROLLER_GEN) go test -count=1 ./...
+test: lint build envtest-assets flux-crds integration-crds controller-gen e2e-assets ## Run every test: Go and Rego unit tests, envtest suites, the chart installed, the end-to-end scenarios, the CLI on examples/.
+	KUBEBUILDER_ASSETS=$(KUBE_ASSETS) FLUX_CRDS=$(FLUX_CRDS) INTEGRATION_CRDS=$(INTEGRATION_CRDS) \
+		CONTROLLER_GEN=$(CONTROLLER_GEN) FLUXGATE_BIN=$(FLUXGATE) FLUXGATE_E2E=1 FLUXGATE_E2E_BIN=$(E2E_BIN) \
+		go test -count=1 -timeout 30m ./...
 	$(FLUXGATE) policy test examples/policies
 	@echo "--- fluxgate check examples/apps/compliant (must pass)"
 	$(FLUXGATE) check examples/apps/compliant
@@ -169,6 +178,15 @@ $(FLUX_CRDS)/VERSIONS: Makefile go.mod hack/flux-crds.sh $(CONTROLLER_GEN)
 	CONTROLLER_GEN=$(CONTROLLER_GEN) hack/flux-crds.sh $(FLUX_CRDS) \
 		github.com/fluxcd/kustomize-controller@$(KUSTOMIZE_CONTROLLER_VERSION) \
 		github.com/fluxcd/source-controller@$(SOURCE_CONTROLLER_VERSION)
+
+.PHONY: integration-crds
+integration-crds: $(INTEGRATION_CRDS)/VERSIONS ## Put cert-manager's and the Prometheus Operator's CRDs, from their Go modules, into bin/integration-crds/.
+
+$(INTEGRATION_CRDS)/VERSIONS: Makefile hack/integration-crds.sh
+	hack/integration-crds.sh $(INTEGRATION_CRDS) \
+		github.com/cert-manager/cert-manager@$(CERT_MANAGER_VERSION):deploy/crds/cert-manager.io_certificates.yaml \
+		github.com/cert-manager/cert-manager@$(CERT_MANAGER_VERSION):deploy/crds/cert-manager.io_issuers.yaml \
+		github.com/prometheus-operator/prometheus-operator@$(PROM_OPERATOR_VERSION):example/prometheus-operator-crd/monitoring.coreos.com_servicemonitors.yaml
 
 .PHONY: clean
 clean: ## Remove bin/.

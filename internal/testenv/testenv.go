@@ -65,3 +65,22 @@ func repoRoot() (string, error) {
 		dir = parent
 	}
 }
+
+// IntegrationCRDs returns the directory of the CRDs of the integrations the
+// chart renders objects for (cert-manager, Prometheus Operator), copied
+// from their Go modules by `make integration-crds`: $INTEGRATION_CRDS, else
+// the repository's bin/integration-crds.
+func IntegrationCRDs() (string, error) {
+	dir := os.Getenv("INTEGRATION_CRDS")
+	if dir == "" {
+		root, err := repoRoot()
+		if err != nil {
+			return "", err
+		}
+		dir = filepath.Join(root, "bin", "integration-crds")
+	}
+	if _, err := os.Stat(filepath.Join(dir, "VERSIONS")); err != nil {
+		return "", fmt.Errorf("no integration CRDs in %s: run `make integration-crds` (or `make test`), or set INTEGRATION_CRDS: %w", dir, err)
+	}
+	return dir, nil
+}
