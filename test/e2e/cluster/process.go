@@ -130,6 +130,17 @@ func (p *Process) Stop(grace time.Duration) {
 	<-p.done
 }
 
+// Kill sends SIGKILL, as a crash or an OOM kill would end it, and waits
+// for the process to end.
+func (p *Process) Kill() {
+	p.stopOnce.Do(func() { close(p.stopping) })
+	if p.Exited() {
+		return
+	}
+	_ = p.cmd.Process.Kill()
+	<-p.done
+}
+
 // describeExit says how the process ended, with the tail of its log.
 func (p *Process) describeExit() string {
 	return fmt.Sprintf("%s (pid %d) exited: %v; last lines of %s:\n%s",

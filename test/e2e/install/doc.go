@@ -1,0 +1,10 @@
+// Package install puts fluxgate into a test cluster the way users do:
+// `helm install` of charts/fluxgate with Helm's Go SDK, then `fluxgate
+// serve` as a local process with the arguments of the installed
+// Deployment, under the chart's ServiceAccount (impersonated), behind the
+// installed webhook configurations.
+//
+// The one edit a real cluster does not need: the test API server cannot
+// reach a Service, so the webhook configurations are pointed at the
+// process on 127.0.0.1 and its certificate also covers that address.
+package install

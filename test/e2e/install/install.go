@@ -1,0 +1,335 @@
+package install
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"helm.sh/helm/v3/pkg/action"
+	"helm.sh/helm/v3/pkg/chart/loader"
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	appsv1 "k8s.io/api/apps/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/utils/ptr"
+)
+
+// Defaults of [Options].
+const (
+	DefaultRelease   = "fluxgate"
+	DefaultNamespace = "fluxgate-system"
+)
+
+// Options say what to install.
+type Options struct {
+	// Kubeconfig is an administrator's kubeconfig (it installs the chart
+	// and impersonates the ServiceAccount).
+	Kubeconfig string
+	// Binary is the fluxgate binary; default $FLUXGATE_BIN, else
+	// bin/fluxgate of the repository.
+	Binary string
+	// ChartDir defaults to the repository's charts/fluxgate.
+	ChartDir string
+	// Release and Namespace default to DefaultRelease and DefaultNamespace.
+	Release, Namespace string
+	// Values are the chart values.
+	Values map[string]any
+	// Dir holds the process's kubeconfig; a temporary folder by default.
+	Dir string
+	// Log receives Helm's messages.
+	Log io.Writer
+	// Start runs the process; see [Starter].
+	Start Starter
+}
+
+// Starter starts the fluxgate process, so that a harness can own its
+// lifecycle (test/e2e/cluster's StartProcess fits).
+type Starter func(name string, cmd *exec.Cmd) (Process, error)
+
+// Process is the running fluxgate, as its harness sees it.
+type Process interface {
+	Stop(grace time.Duration)
+	Kill()
+	Exited() bool
+	Tail(n int) string
+}
+
+// Fluxgate is an installed release with its process.
+type Fluxgate struct {
+	// Release and Namespace name the Helm release.
+	Release, Namespace string
+	// ReadyzURL is the process's /readyz.
+	ReadyzURL string
+
+	opts    Options
+	args    []string
+	process Process
+	restart int
+}
+
+// Install runs `helm install`, points the webhook configurations at a
+// local port, starts `fluxgate serve` with the installed Deployment's
+// arguments and waits until /readyz answers 200 (certificate issued and
+// injected, policies loaded, caches synced).
+func Install(ctx context.Context, o Options) (*Fluxgate, error) {
+	o, err := o.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	if err := helmInstall(ctx, o); err != nil {
+		return nil, err
+	}
+	cs, err := clientset(o.Kubeconfig)
+	if err != nil {
+		return nil, err
+	}
+	webhookPort, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	probePort, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	if err := pointWebhooksAt(ctx, cs, o.Release, fmt.Sprintf("https://127.0.0.1:%d", webhookPort)); err != nil {
+		return nil, err
+	}
+	dep, err := cs.AppsV1().Deployments(o.Namespace).Get(ctx, o.Release, metav1.GetOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("read the installed Deployment: %w", err)
+	}
+	kubeconfig, err := impersonating(o, dep)
+	if err != nil {
+		return nil, err
+	}
+	probes := fmt.Sprintf("127.0.0.1:%d", probePort)
+	args, err := localArgs(dep.Spec.Template.Spec.Containers[0].Args, map[string]string{
+		"--namespace":                 o.Namespace,
+		"--webhook-port":              strconv.Itoa(webhookPort),
+		"--health-probe-bind-address": probes,
+		"--metrics-bind-address":      "0",
+	})
+	if err != nil {
+		return nil, err
+	}
+	args = append(args, "--webhook-host=127.0.0.1", "--kubeconfig="+kubeconfig)
+	f := &Fluxgate{Release: o.Release, Namespace: o.Namespace, ReadyzURL: "http://" + probes + "/readyz", opts: o, args: args}
+	if err := f.Start(ctx); err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+// Start starts the process (again, after [Fluxgate.Kill] or
+// [Fluxgate.Stop]) and waits until it is ready.
+func (f *Fluxgate) Start(ctx context.Context) error {
+	f.restart++
+	name := "fluxgate"
+	if f.restart > 1 {
+		name = fmt.Sprintf("fluxgate-%d", f.restart)
+	}
+	cmd := exec.Command(f.opts.Binary, f.args...)
+	cmd.Env = append(os.Environ(), "KUBECONFIG=")
+	p, err := f.opts.Start(name, cmd)
+	if err != nil {
+		return fmt.Errorf("start fluxgate: %w", err)
+	}
+	f.process = p
+	if err := waitReady(ctx, f.ReadyzURL, p); err != nil {
+		return fmt.Errorf("fluxgate not ready: %w\n%s", err, p.Tail(40))
+	}
+	return nil
+}
+
+// Stop ends the process with SIGTERM, as the kubelet does.
+func (f *Fluxgate) Stop() { f.process.Stop(20 * time.Second) }
+
+// Kill ends the process with SIGKILL: no chance to clean up.
+func (f *Fluxgate) Kill() { f.process.Kill() }
+
+// Tail returns the last n lines of the process's log.
+func (f *Fluxgate) Tail(n int) string { return f.process.Tail(n) }
+
+func (o Options) withDefaults() (Options, error) {
+	if o.Kubeconfig == "" {
+		return o, errors.New("install fluxgate: no kubeconfig")
+	}
+	if o.Start == nil {
+		return o, errors.New("install fluxgate: no Starter")
+	}
+	if o.Release == "" {
+		o.Release = DefaultRelease
+	}
+	if o.Namespace == "" {
+		o.Namespace = DefaultNamespace
+	}
+	if o.Log == nil {
+		o.Log = io.Discard
+	}
+	root, err := repoRoot()
+	if err != nil {
+		return o, err
+	}
+	if o.ChartDir == "" {
+		o.ChartDir = filepath.Join(root, "charts", "fluxgate")
+	}
+	if o.Binary == "" {
+		o.Binary = os.Getenv("FLUXGATE_BIN")
+	}
+	if o.Binary == "" {
+		o.Binary = filepath.Join(root, "bin", "fluxgate")
+	}
+	if _, err := os.Stat(o.Binary); err != nil {
+		return o, fmt.Errorf("no fluxgate binary (run `make build` or set FLUXGATE_BIN): %w", err)
+	}
+	if o.Dir == "" {
+		if o.Dir, err = os.MkdirTemp("", "fluxgate-install-"); err != nil {
+			return o, fmt.Errorf("install fluxgate: %w", err)
+		}
+	}
+	return o, nil
+}
+
+// helmInstall is `helm install --create-namespace` through the SDK.
+func helmInstall(ctx context.Context, o Options) error {
+	chart, err := loader.Load(o.ChartDir)
+	if err != nil {
+		return fmt.Errorf("load chart %s: %w", o.ChartDir, err)
+	}
+	flags := genericclioptions.NewConfigFlags(false)
+	flags.KubeConfig, flags.Namespace = ptr.To(o.Kubeconfig), ptr.To(o.Namespace)
+	cfg := &action.Configuration{}
+	logf := func(format string, v ...any) { fmt.Fprintf(o.Log, "helm: "+format+"\n", v...) }
+	if err := cfg.Init(flags, o.Namespace, "secret", logf); err != nil {
+		return fmt.Errorf("helm: %w", err)
+	}
+	install := action.NewInstall(cfg)
+	install.ReleaseName, install.Namespace, install.CreateNamespace = o.Release, o.Namespace, true
+	install.Timeout = time.Minute
+	if _, err := install.RunWithContext(ctx, chart, o.Values); err != nil {
+		return fmt.Errorf("helm install %s: %w", o.Release, err)
+	}
+	return nil
+}
+
+// pointWebhooksAt replaces each webhook's service reference by a URL on
+// base with the same path.
+func pointWebhooksAt(ctx context.Context, cs kubernetes.Interface, name, base string) error {
+	url := func(cc *admissionregistrationv1.WebhookClientConfig) {
+		path := "/"
+		if cc.Service != nil && cc.Service.Path != nil {
+			path = *cc.Service.Path
+		}
+		u := base + path
+		cc.Service, cc.URL = nil, &u
+	}
+	m, err := cs.AdmissionregistrationV1().MutatingWebhookConfigurations().Get(ctx, name, metav1.GetOptions{})
+	if err == nil {
+		for i := range m.Webhooks {
+			url(&m.Webhooks[i].ClientConfig)
+		}
+		_, err = cs.AdmissionregistrationV1().MutatingWebhookConfigurations().Update(ctx, m, metav1.UpdateOptions{})
+	}
+	if err != nil {
+		return fmt.Errorf("point the mutating webhooks at %s: %w", base, err)
+	}
+	v, err := cs.AdmissionregistrationV1().ValidatingWebhookConfigurations().Get(ctx, name, metav1.GetOptions{})
+	if err == nil {
+		for i := range v.Webhooks {
+			url(&v.Webhooks[i].ClientConfig)
+		}
+		_, err = cs.AdmissionregistrationV1().ValidatingWebhookConfigurations().Update(ctx, v, metav1.UpdateOptions{})
+	}
+	if err != nil {
+		return fmt.Errorf("point the validating webhooks at %s: %w", base, err)
+	}
+	return nil
+}
+
+// impersonating writes the admin kubeconfig acting as the Deployment's
+// ServiceAccount, so the process has the chart's RBAC and nothing more.
+func impersonating(o Options, dep *appsv1.Deployment) (string, error) {
+	cfg, err := clientcmd.LoadFromFile(o.Kubeconfig)
+	if err != nil {
+		return "", fmt.Errorf("read kubeconfig: %w", err)
+	}
+	sa := dep.Spec.Template.Spec.ServiceAccountName
+	for _, auth := range cfg.AuthInfos {
+		auth.Impersonate = "system:serviceaccount:" + o.Namespace + ":" + sa
+		auth.ImpersonateGroups = []string{"system:serviceaccounts", "system:serviceaccounts:" + o.Namespace, "system:authenticated"}
+	}
+	path := filepath.Join(o.Dir, "fluxgate.kubeconfig")
+	if err := clientcmd.WriteToFile(*cfg, path); err != nil {
+		return "", fmt.Errorf("write kubeconfig: %w", err)
+	}
+	return path, nil
+}
+
+// localArgs takes the Deployment's arguments, replacing the value of each
+// flag in set, and adds 127.0.0.1 to the certificate's hosts.
+func localArgs(rendered []string, set map[string]string) ([]string, error) {
+	var out []string
+	for _, a := range rendered {
+		name, _, _ := strings.Cut(a, "=")
+		if v, ok := set[name]; ok {
+			a = name + "=" + v
+		}
+		if name == "--cert-hosts" {
+			a += ",127.0.0.1"
+		}
+		if strings.Contains(a, "$(") {
+			return nil, fmt.Errorf("unexpanded variable in argument %q", a)
+		}
+		out = append(out, a)
+	}
+	return out, nil
+}
+
+func clientset(kubeconfig string) (kubernetes.Interface, error) {
+	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+	if err != nil {
+		return nil, fmt.Errorf("read kubeconfig: %w", err)
+	}
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("client: %w", err)
+	}
+	return cs, nil
+}
+
+func freePort() (int, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("find a free port: %w", err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port, nil
+}
+
+// repoRoot walks up from the working directory to go.mod.
+func repoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", fmt.Errorf("find the repository: %w", err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("find the repository: no go.mod above the working directory")
+		}
+		dir = parent
+	}
+}
