@@ -16,21 +16,34 @@ const ArtifactName = "fleet"
 
 // Publish makes rev the artifact kustomize-controller sees.
 func (e *Env) Publish(ctx context.Context, rev string) error {
-	if _, err := e.Source.Publish(ctx, e.Client, FluxNamespace, ArtifactName, rev); err != nil {
-		return fmt.Errorf("publish %s: %w", rev, err)
+	return e.PublishAs(ctx, ArtifactName, rev)
+}
+
+// PublishAs makes rev the content of the ExternalArtifact
+// flux-system/artifact, so that a scenario's sources do not move under
+// another's.
+func (e *Env) PublishAs(ctx context.Context, artifact, rev string) error {
+	if _, err := e.Source.Publish(ctx, e.Client, FluxNamespace, artifact, rev); err != nil {
+		return fmt.Errorf("publish %s as %s: %w", rev, artifact, err)
 	}
 	return nil
 }
 
 // Kustomization returns a Flux Kustomization applying path of the
-// artifact.
+// artifact flux-system/fleet.
 func Kustomization(namespace, name, path string) *unstructured.Unstructured {
+	return KustomizationOf(ArtifactName, namespace, name, path)
+}
+
+// KustomizationOf returns a Flux Kustomization applying path of the
+// ExternalArtifact flux-system/artifact.
+func KustomizationOf(artifact, namespace, name, path string) *unstructured.Unstructured {
 	return &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
 		"metadata": map[string]any{"name": name, "namespace": namespace},
 		"spec": map[string]any{
 			"interval": "10m", "retryInterval": "2s", "timeout": "1m", "prune": true, "path": path,
-			"sourceRef": map[string]any{"kind": "ExternalArtifact", "name": ArtifactName, "namespace": FluxNamespace},
+			"sourceRef": map[string]any{"kind": "ExternalArtifact", "name": artifact, "namespace": FluxNamespace},
 		},
 	}}
 }
