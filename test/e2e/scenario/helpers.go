@@ -112,3 +112,23 @@ func (e *Env) RequestReconcile(ctx context.Context, key types.NamespacedName, ti
 func Poll(ctx context.Context, timeout time.Duration, check func(context.Context) error) error {
 	return poll(ctx, timeout, check)
 }
+
+// GuardSpec is a MaintenanceGuard spec pausing, on the default signals
+// (a cordoned node among them), only the Kustomizations of namespaces
+// labelled namespaceLabels, so that scenarios sharing the cluster pause
+// none of each other's objects. HelmReleases are left alone: no
+// helm-controller runs.
+func GuardSpec(namespaceLabels map[string]string, debounce, settle string) map[string]any {
+	labels := map[string]any{}
+	for k, v := range namespaceLabels {
+		labels[k] = v
+	}
+	return map[string]any{
+		"debounce": debounce,
+		"settle":   settle,
+		"targets": map[string]any{
+			"kustomizations": map[string]any{"namespaceSelector": map[string]any{"matchLabels": labels}},
+			"helmReleases":   map[string]any{"enabled": false},
+		},
+	}
+}
