@@ -7,7 +7,9 @@ import (
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/fluxgate/fluxgate/maintenance/pause"
 	"github.com/fluxgate/fluxgate/test/e2e/recorder"
@@ -24,7 +26,13 @@ const (
 	revertGuard    = "e2e-parent-revert"
 )
 
-var revertChildren = []string{"child-a", "child-b"}
+// revertChildren are the children; the last one, revertUnshielded, has
+// its shield taken off by hand during the pause, to show the parent does
+// revert an unshielded child (so the test would see a revert) and the
+// guard pauses it again.
+var revertChildren = []string{"child-a", "child-b", revertUnshielded}
+
+const revertUnshielded = "child-c"
 
 // revertFiles renders the parent's folder (the children's manifests) and
 // one folder per child with a compliant app.
@@ -59,7 +67,8 @@ spec:
 // paused, however often it reconciles during the maintenance (flux2
 // issue 3462): the guard marks them `kustomize.toolkit.fluxcd.io/
 // reconcile: disabled`, so the parent skips them, and it would re-pause
-// any the parent reverted anyway. Afterwards the children are resumed.
+// any the parent reverted anyway, which a control child, its shield taken
+// off by hand, shows (PauseReverted). Afterwards the children are resumed.
 func TestParentRevertDoesNotUndoAPause(t *testing.T) {
 	e := requireEnv(t)
 	ctx := context.Background()
@@ -67,11 +76,14 @@ func TestParentRevertDoesNotUndoAPause(t *testing.T) {
 	selected := map[string]string{"fluxgate.dev/e2e-scenario": "parent-revert"}
 	parent := types.NamespacedName{Namespace: revertParentNS, Name: "flux-system"}
 	var children []types.NamespacedName
-	var childKeys []string
+	var shieldedKeys []string
 	for _, c := range revertChildren {
 		children = append(children, types.NamespacedName{Namespace: revertAppsNS, Name: c})
-		childKeys = append(childKeys, revertAppsNS+"/"+c)
+		if c != revertUnshielded {
+			shieldedKeys = append(shieldedKeys, revertAppsNS+"/"+c)
+		}
 	}
+	unshielded := types.NamespacedName{Namespace: revertAppsNS, Name: revertUnshielded}
 
 	for _, ns := range []struct {
 		name   string
@@ -112,7 +124,7 @@ func TestParentRevertDoesNotUndoAPause(t *testing.T) {
 
 	// The recorder's watch sees every write to the children, so a revert
 	// the guard undoes at once still shows as a resume and a suspend.
-	rec := recorder.New(recorder.Options{Namespaces: []string{revertAppsNS}, Kustomizations: childKeys})
+	rec := recorder.New(recorder.Options{Namespaces: []string{revertAppsNS}})
 	watchCtx, stopWatch := context.WithCancel(ctx)
 	t.Cleanup(stopWatch)
 	if err := rec.Start(watchCtx, e.Cluster.RESTConfig()); err != nil {
@@ -135,6 +147,16 @@ func TestParentRevertDoesNotUndoAPause(t *testing.T) {
 		}
 	}
 
+	// A held object whose shield is gone is not shielded again until a
+	// parent reverts it: the control case below.
+	unshield := scenario.NewKustomization()
+	unshield.SetNamespace(unshielded.Namespace)
+	unshield.SetName(unshielded.Name)
+	patch := fmt.Appendf(nil, `{"metadata":{"annotations":{%q:null}}}`, pause.FluxReconcileAnnotation)
+	if err := e.Client.Patch(ctx, unshield, client.RawPatch(types.MergePatchType, patch)); err != nil {
+		t.Fatal(err)
+	}
+
 	// The parent reconciles its Git, which says suspend: false, several
 	// times while the node stays cordoned.
 	for i := range 3 {
@@ -149,8 +171,18 @@ func TestParentRevertDoesNotUndoAPause(t *testing.T) {
 			t.Errorf("parent reconcile %d: %+v, want Ready=True (skipping a disabled child is no error)", i+1, st)
 		}
 	}
-	if err := e.WaitKustomizations(ctx, children, time.Second, func(st scenario.KustomizationState) bool { return st.Suspended }); err != nil {
+	// The unshielded child was reverted and paused again at once.
+	if err := e.WaitKustomizations(ctx, children, 10*time.Second, func(st scenario.KustomizationState) bool { return st.Suspended }); err != nil {
 		t.Errorf("after the parent's reconciles: %v", err)
+	}
+	if err := e.Client.Get(ctx, unshielded, unshield); err != nil {
+		t.Fatal(err)
+	}
+	if got := unshield.GetAnnotations()[pause.FluxReconcileAnnotation]; got != pause.FluxReconcileDisabled {
+		t.Errorf("re-paused child %s: %s=%q, want %q again", unshielded, pause.FluxReconcileAnnotation, got, pause.FluxReconcileDisabled)
+	}
+	if n, err := countEvents(ctx, e, unshielded, "PauseReverted"); err != nil || n == 0 {
+		t.Errorf("PauseReverted Events on %s: %d (%v), want at least one", unshielded, n, err)
 	}
 
 	if err := e.Cluster.Uncordon(ctx, node); err != nil {
@@ -174,9 +206,30 @@ func TestParentRevertDoesNotUndoAPause(t *testing.T) {
 	}
 	stopWatch()
 
-	if err := pausedThroughout(rec.Timeline(), childKeys, node); err != nil {
+	timeline := rec.Timeline()
+	if err := pausedThroughout(timeline, shieldedKeys, node); err != nil {
 		t.Error(err)
 	}
+	// The control: without the shield the parent does revert, so the
+	// check above would see it.
+	if err := pausedThroughout(timeline, []string{unshielded.String()}, node); err == nil {
+		t.Errorf("%s, unshielded, was never reverted by its parent: the parent did not apply suspend: false, so this test proves nothing", unshielded)
+	}
+}
+
+// countEvents counts the Events of a reason regarding a Kustomization.
+func countEvents(ctx context.Context, e *scenario.Env, key types.NamespacedName, reason string) (int, error) {
+	events := &corev1.EventList{}
+	if err := e.Client.List(ctx, events, client.InNamespace(key.Namespace)); err != nil {
+		return 0, fmt.Errorf("list Events of %s: %w", key.Namespace, err)
+	}
+	n := 0
+	for _, ev := range events.Items {
+		if ev.Reason == reason && ev.InvolvedObject.Kind == "Kustomization" && ev.InvolvedObject.Name == key.Name {
+			n++
+		}
+	}
+	return n, nil
 }
 
 // pausedThroughout checks a timeline: once each child is first suspended,
