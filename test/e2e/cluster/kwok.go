@@ -39,6 +39,10 @@ func (c *Cluster) startKwok(ctx context.Context) error {
 		"--manage-nodes-with-annotation-selector="+KwokNodeAnnotation+"="+KwokNodeValue,
 		"--server-address="+fmt.Sprintf("127.0.0.1:%d", port),
 		"--node-ip=127.0.0.1",
+		// Renew each node's Lease as a kubelet does; without it the node
+		// lifecycle controller finds every node's heartbeat stale after
+		// its grace period (40 s) and marks all pods not ready.
+		"--node-lease-duration-seconds=40",
 	))
 	if err != nil {
 		return err

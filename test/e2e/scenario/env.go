@@ -77,8 +77,6 @@ func Setup(ctx context.Context, o Options) (_ *Env, err error) {
 	start := time.Now()
 	if e.Cluster, err = cluster.Start(ctx, cluster.Options{
 		Nodes: o.Nodes, Dir: filepath.Join(e.dir, "cluster"), Log: o.Log,
-		// A node whose kubelet stops is noticed in seconds, not 40.
-		ControllerManagerFlags: []string{"--node-monitor-grace-period=10s"},
 	}); err != nil {
 		return nil, err
 	}
