@@ -26,9 +26,9 @@ func (r *MaintenanceGuardReconciler) setStatus(g *v1alpha1.MaintenanceGuard, d t
 	st := &g.Status
 	prevPhase := st.Phase
 	st.Phase = v1alpha1.Phase(d.Next.Phase)
-	st.SignalSince = timePtr(d.Next.SignalSince)
+	st.SignalSince = timePtr(ceilSecond(d.Next.SignalSince))
 	if d.Next.Phase == timing.Settling {
-		st.LastSignalClearTime = timePtr(d.Next.ClearSince)
+		st.LastSignalClearTime = timePtr(ceilSecond(d.Next.ClearSince))
 	}
 	if d.Action == timing.Pause && prevPhase != v1alpha1.PhasePaused && prevPhase != v1alpha1.PhaseSettling {
 		st.LastPauseTime = timePtr(d.Next.PausedSince)
@@ -138,6 +138,16 @@ func markNotReady(g *v1alpha1.MaintenanceGuard, reason, msg string) {
 		Type: v1alpha1.ReadyCondition, Status: metav1.ConditionFalse, Reason: reason,
 		Message: truncate(msg, 1024), ObservedGeneration: g.Generation,
 	})
+}
+
+// ceilSecond rounds t up to a whole second. The API keeps status times in
+// whole seconds; the starts of the debounce and settle waits are rounded up
+// rather than down so that, read back, neither ends early.
+func ceilSecond(t time.Time) time.Time {
+	if c := t.Truncate(time.Second); !c.Equal(t) {
+		return c.Add(time.Second)
+	}
+	return t
 }
 
 func timePtr(t time.Time) *metav1.Time {

@@ -28,8 +28,12 @@ type Options struct {
 	Nodes int
 	// Dir is the working folder (default: a temporary one Stop removes).
 	Dir string
-	// Log receives the harness's messages (default: discarded).
+	// Log receives one line per environment part started (default:
+	// discarded).
 	Log io.Writer
+	// ProcessLog receives the cluster harness's messages about each
+	// process (default: discarded).
+	ProcessLog io.Writer
 	// FluxgateValues are extra chart values.
 	FluxgateValues map[string]any
 }
@@ -76,7 +80,7 @@ func Setup(ctx context.Context, o Options) (_ *Env, err error) {
 
 	start := time.Now()
 	if e.Cluster, err = cluster.Start(ctx, cluster.Options{
-		Nodes: o.Nodes, Dir: filepath.Join(e.dir, "cluster"), Log: o.Log,
+		Nodes: o.Nodes, Dir: filepath.Join(e.dir, "cluster"), Log: o.ProcessLog,
 	}); err != nil {
 		return nil, err
 	}
