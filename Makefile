@@ -127,7 +127,12 @@ docker-build: ## Build the container image IMG (needs a Docker engine; none runs
 ##@ Demo
 
 .PHONY: demo
-demo: build ## Check the example apps: one compliant, one that breaks every rule.
+demo: build e2e-assets ## Start a local cluster with Flux and fluxgate, and narrate node maintenance without downtime (first time: builds ~10 min).
+	@echo "=== everything is built; starting the demo"
+	FLUXGATE_BIN=$(FLUXGATE) FLUXGATE_E2E_BIN=$(E2E_BIN) FLUX_CRDS=$(FLUX_CRDS) go run ./test/e2e/demo
+
+.PHONY: demo-check
+demo-check: build ## Check the example apps offline: one compliant, one that breaks every rule.
 	@echo "=== fluxgate policy list"
 	@$(FLUXGATE) policy list
 	@echo

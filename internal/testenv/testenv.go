@@ -18,7 +18,7 @@ func Assets() (string, error) {
 	if dir := os.Getenv("KUBEBUILDER_ASSETS"); dir != "" {
 		return dir, nil
 	}
-	root, err := repoRoot()
+	root, err := RepoRoot()
 	if err != nil {
 		return "", err
 	}
@@ -35,7 +35,7 @@ func Assets() (string, error) {
 func FluxCRDs() (string, error) {
 	dir := os.Getenv("FLUX_CRDS")
 	if dir == "" {
-		root, err := repoRoot()
+		root, err := RepoRoot()
 		if err != nil {
 			return "", err
 		}
@@ -47,9 +47,10 @@ func FluxCRDs() (string, error) {
 	return dir, nil
 }
 
-// repoRoot walks up from the working directory (a test's package
-// directory) to the directory holding go.mod.
-func repoRoot() (string, error) {
+// RepoRoot walks up from the working directory (a test's package
+// directory, or the repository when run with `go run`) to the directory
+// holding go.mod.
+func RepoRoot() (string, error) {
 	dir, err := os.Getwd()
 	if err != nil {
 		return "", fmt.Errorf("find the repository: %w", err)
@@ -73,7 +74,7 @@ func repoRoot() (string, error) {
 func IntegrationCRDs() (string, error) {
 	dir := os.Getenv("INTEGRATION_CRDS")
 	if dir == "" {
-		root, err := repoRoot()
+		root, err := RepoRoot()
 		if err != nil {
 			return "", err
 		}
