@@ -4,16 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"helm.sh/helm/v3/pkg/action"
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	coordinationv1 "k8s.io/api/coordination/v1"
@@ -24,13 +22,13 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/intstr"
-	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	"github.com/fluxgate/fluxgate/internal/testenv"
 	"github.com/fluxgate/fluxgate/server"
+	"github.com/fluxgate/fluxgate/test/e2e/install"
 )
 
 // installValues turn on everything the process can be asked to do, so
@@ -106,53 +104,21 @@ func TestInstallServeUninstall(t *testing.T) {
 	}
 	ctx := context.Background()
 
-	helm := helmClient(t, kubeconfigPath)
-	install := action.NewInstall(helm)
-	install.ReleaseName, install.Namespace, install.CreateNamespace = releaseName, namespace, true
-	install.Timeout = time.Minute
-	if _, err := install.RunWithContext(ctx, loadChart(t), installValues); err != nil {
-		t.Fatalf("helm install: %v", err)
-	}
-
-	// The API server here cannot reach a Service, so the installed webhook
-	// configurations are pointed at the process on 127.0.0.1, the one edit
-	// a real cluster does not need; rules, selectors, conditions and
-	// failure policies stay as rendered.
-	port := freePort(t)
-	pointWebhooksAt(t, admin, fmt.Sprintf("https://127.0.0.1:%d", port))
-
-	dep := &appsv1.Deployment{}
-	if err := admin.Get(ctx, client.ObjectKey{Namespace: namespace, Name: releaseName}, dep); err != nil {
+	// `helm install`, then `fluxgate serve` with the installed Deployment's
+	// arguments. The API server here cannot reach a Service, so the
+	// installed webhook configurations are pointed at the process on
+	// 127.0.0.1, the one edit a real cluster does not need; rules,
+	// selectors, conditions and failure policies stay as rendered.
+	fg, err := install.Install(ctx, install.Options{
+		Kubeconfig: kubeconfigPath, Binary: fluxgateBinary(t), ChartDir: chartDir,
+		Release: releaseName, Namespace: namespace, Values: installValues, Dir: t.TempDir(),
+		Start: func(_ string, cmd *exec.Cmd) (install.Process, error) { return startProcess(t, cmd) },
+	})
+	if err != nil {
 		t.Fatal(err)
 	}
-	probes := "127.0.0.1:" + strconv.Itoa(freePort(t))
-	args := localArgs(t, dep.Spec.Template.Spec.Containers[0].Args, map[string]string{
-		"--namespace":                 namespace,
-		"--webhook-port":              strconv.Itoa(port),
-		"--health-probe-bind-address": probes,
-		"--metrics-bind-address":      "0",
-	})
-	args = append(args, "--webhook-host=127.0.0.1",
-		"--kubeconfig="+impersonatingKubeconfig(t, adminKubeconfig, namespace, dep.Spec.Template.Spec.ServiceAccountName))
-	for i, a := range args {
-		if strings.HasPrefix(a, "--cert-hosts=") {
-			args[i] = a + ",127.0.0.1"
-		}
-	}
-	proc := startFluxgate(t, fluxgateBinary(t), args)
-
-	proc.eventually(t, "ready", func(context.Context) error {
-		resp, err := http.Get("http://" + probes + "/readyz")
-		if err != nil {
-			return err
-		}
-		defer resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return errors.New(resp.Status)
-		}
-		return nil
-	})
-	proc.eventually(t, "leader election Lease", func(ctx context.Context) error {
+	t.Cleanup(fg.Stop)
+	eventually(t, fg, "leader election Lease", func(ctx context.Context) error {
 		var l coordinationv1.Lease
 		if err := admin.Get(ctx, client.ObjectKey{Namespace: namespace, Name: server.LeaderElectionID}, &l); err != nil {
 			return err
@@ -199,15 +165,15 @@ func TestInstallServeUninstall(t *testing.T) {
 		if err := admin.Create(ctx, node); err != nil {
 			t.Fatal(err)
 		}
-		proc.eventually(t, "Kustomization suspended", suspendedIs(admin, ks, true))
-		proc.eventually(t, "HelmRelease suspended", suspendedIs(admin, hr, true))
+		eventually(t, fg, "Kustomization suspended", suspendedIs(admin, ks, true))
+		eventually(t, fg, "HelmRelease suspended", suspendedIs(admin, hr, true))
 		node.Spec.Unschedulable = false
 		if err := admin.Update(ctx, node); err != nil {
 			t.Fatal(err)
 		}
-		proc.eventually(t, "Kustomization resumed", suspendedIs(admin, ks, false))
-		proc.eventually(t, "HelmRelease resumed", suspendedIs(admin, hr, false))
-		proc.eventually(t, "Events recorded", func(ctx context.Context) error {
+		eventually(t, fg, "Kustomization resumed", suspendedIs(admin, ks, false))
+		eventually(t, fg, "HelmRelease resumed", suspendedIs(admin, hr, false))
+		eventually(t, fg, "Events recorded", func(ctx context.Context) error {
 			var events eventsv1.EventList
 			if err := admin.List(ctx, &events, client.InNamespace("apps")); err != nil {
 				return err
@@ -234,7 +200,7 @@ func TestInstallServeUninstall(t *testing.T) {
 			t.Fatal(err)
 		}
 		ks := kustomization("apps", "web")
-		proc.eventually(t, "Kustomization suspended again", suspendedIs(admin, ks, true))
+		eventually(t, fg, "Kustomization suspended again", suspendedIs(admin, ks, true))
 		guard := &unstructured.Unstructured{}
 		guard.SetAPIVersion("fluxgate.dev/v1alpha1")
 		guard.SetKind("MaintenanceGuard")
@@ -242,7 +208,7 @@ func TestInstallServeUninstall(t *testing.T) {
 		if err := admin.Delete(ctx, guard); err != nil {
 			t.Fatal(err)
 		}
-		proc.eventually(t, "MaintenanceGuard gone (finalizer done)", func(ctx context.Context) error {
+		eventually(t, fg, "MaintenanceGuard gone (finalizer done)", func(ctx context.Context) error {
 			err := admin.Get(ctx, client.ObjectKey{Name: "default"}, guard)
 			if apierrors.IsNotFound(err) {
 				return nil
@@ -256,10 +222,8 @@ func TestInstallServeUninstall(t *testing.T) {
 
 	uninstalled := time.Now()
 	t.Run("helm uninstall leaves no webhook configuration behind", func(t *testing.T) {
-		uninstall := action.NewUninstall(helm)
-		uninstall.Wait, uninstall.Timeout = true, time.Minute
-		if _, err := uninstall.Run(releaseName); err != nil {
-			t.Fatalf("helm uninstall: %v", err)
+		if err := fg.Uninstall(); err != nil {
+			t.Fatal(err)
 		}
 		selector := client.MatchingLabels{"app.kubernetes.io/instance": releaseName}
 		var m admissionregistrationv1.MutatingWebhookConfigurationList
@@ -278,7 +242,7 @@ func TestInstallServeUninstall(t *testing.T) {
 			t.Errorf("a Deployment after uninstall: %v", err)
 		}
 	})
-	proc.stop(t)
+	fg.Stop()
 
 	objs := render(t, installValues)
 	// From uninstall on, the RBAC is gone while the process still runs.
@@ -295,69 +259,6 @@ func TestInstallServeUninstall(t *testing.T) {
 			t.Errorf("the chart grants %s, which fluxgate never used", p)
 		}
 	}
-}
-
-// helmClient is Helm's action configuration for the test cluster.
-func helmClient(t *testing.T, kubeconfig string) *action.Configuration {
-	t.Helper()
-	flags := genericclioptions.NewConfigFlags(false)
-	flags.KubeConfig = ptr.To(kubeconfig)
-	flags.Namespace = ptr.To(namespace)
-	cfg := &action.Configuration{}
-	if err := cfg.Init(flags, namespace, "secret", t.Logf); err != nil {
-		t.Fatalf("helm: %v", err)
-	}
-	return cfg
-}
-
-// pointWebhooksAt replaces the service reference of every installed
-// fluxgate webhook by a URL on base, keeping its path.
-func pointWebhooksAt(t *testing.T, c client.Client, base string) {
-	t.Helper()
-	ctx := context.Background()
-	url := func(cc *admissionregistrationv1.WebhookClientConfig) {
-		u := base + ptr.Deref(cc.Service.Path, "/")
-		cc.Service, cc.URL = nil, &u
-	}
-	m := &admissionregistrationv1.MutatingWebhookConfiguration{}
-	if err := c.Get(ctx, client.ObjectKey{Name: releaseName}, m); err != nil {
-		t.Fatal(err)
-	}
-	for i := range m.Webhooks {
-		url(&m.Webhooks[i].ClientConfig)
-	}
-	if err := c.Update(ctx, m); err != nil {
-		t.Fatal(err)
-	}
-	v := &admissionregistrationv1.ValidatingWebhookConfiguration{}
-	if err := c.Get(ctx, client.ObjectKey{Name: releaseName}, v); err != nil {
-		t.Fatal(err)
-	}
-	for i := range v.Webhooks {
-		url(&v.Webhooks[i].ClientConfig)
-	}
-	if err := c.Update(ctx, v); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// localArgs takes the rendered container args, replacing the value of each
-// flag in set (a pod's addresses and $(POD_NAMESPACE) mean nothing to a
-// local process).
-func localArgs(t *testing.T, rendered []string, set map[string]string) []string {
-	t.Helper()
-	var out []string
-	for _, a := range rendered {
-		name, _, _ := strings.Cut(a, "=")
-		if v, ok := set[name]; ok {
-			a = name + "=" + v
-		}
-		if strings.Contains(a, "$(") {
-			t.Fatalf("unexpanded variable in %q", a)
-		}
-		out = append(out, a)
-	}
-	return out
 }
 
 func createNamespace(t *testing.T, c client.Client, name string) {

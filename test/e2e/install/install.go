@@ -202,18 +202,41 @@ func (o Options) withDefaults() (Options, error) {
 	return o, nil
 }
 
+// Uninstall is `helm uninstall --wait`; the process keeps running.
+func (f *Fluxgate) Uninstall() error {
+	cfg, err := helmConfig(f.opts)
+	if err != nil {
+		return err
+	}
+	uninstall := action.NewUninstall(cfg)
+	uninstall.Wait, uninstall.Timeout = true, time.Minute
+	if _, err := uninstall.Run(f.Release); err != nil {
+		return fmt.Errorf("helm uninstall %s: %w", f.Release, err)
+	}
+	return nil
+}
+
+// helmConfig is Helm's action configuration for the cluster.
+func helmConfig(o Options) (*action.Configuration, error) {
+	flags := genericclioptions.NewConfigFlags(false)
+	flags.KubeConfig, flags.Namespace = ptr.To(o.Kubeconfig), ptr.To(o.Namespace)
+	cfg := &action.Configuration{}
+	logf := func(format string, v ...any) { fmt.Fprintf(o.Log, "helm: "+format+"\n", v...) }
+	if err := cfg.Init(flags, o.Namespace, "secret", logf); err != nil {
+		return nil, fmt.Errorf("helm: %w", err)
+	}
+	return cfg, nil
+}
+
 // helmInstall is `helm install --create-namespace` through the SDK.
 func helmInstall(ctx context.Context, o Options) error {
 	chart, err := loader.Load(o.ChartDir)
 	if err != nil {
 		return fmt.Errorf("load chart %s: %w", o.ChartDir, err)
 	}
-	flags := genericclioptions.NewConfigFlags(false)
-	flags.KubeConfig, flags.Namespace = ptr.To(o.Kubeconfig), ptr.To(o.Namespace)
-	cfg := &action.Configuration{}
-	logf := func(format string, v ...any) { fmt.Fprintf(o.Log, "helm: "+format+"\n", v...) }
-	if err := cfg.Init(flags, o.Namespace, "secret", logf); err != nil {
-		return fmt.Errorf("helm: %w", err)
+	cfg, err := helmConfig(o)
+	if err != nil {
+		return err
 	}
 	install := action.NewInstall(cfg)
 	install.ReleaseName, install.Namespace, install.CreateNamespace = o.Release, o.Namespace, true

@@ -13,7 +13,7 @@ import (
 func waitReady(ctx context.Context, url string, p Process) error {
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	last := errors.New("no answer yet")
+	var last error
 	for {
 		if p.Exited() {
 			return errors.New("the process exited")
