@@ -31,6 +31,10 @@ func run() int {
 	fmt.Println()
 	fmt.Println("== starting a local cluster (no Docker, nothing leaves 127.0.0.1)")
 	env, err := scenario.Setup(ctx, scenario.Options{Nodes: 4, Log: os.Stdout})
+	if ctx.Err() != nil {
+		fmt.Println("\ninterrupted: stopped what had started")
+		return 130
+	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "demo:", err)
 		return 1
@@ -47,6 +51,10 @@ func run() int {
 	fmt.Println()
 	fmt.Println("== the story: drain, reboot and uncordon every node while a new Git revision arrives")
 	res, err := scenario.ZeroDowntime(ctx, env, opts)
+	if ctx.Err() != nil {
+		fmt.Println("\ninterrupted: stopping")
+		return 130
+	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "demo:", err)
 		return 1
