@@ -32,20 +32,20 @@ func (e *Env) PublishAs(ctx context.Context, artifact, rev string) error {
 // Kustomization returns a Flux Kustomization applying path of the
 // artifact flux-system/fleet.
 func Kustomization(namespace, name, path string) *unstructured.Unstructured {
-	return KustomizationOf(ArtifactName, namespace, name, path)
-}
-
-// KustomizationOf returns a Flux Kustomization applying path of the
-// ExternalArtifact flux-system/artifact.
-func KustomizationOf(artifact, namespace, name, path string) *unstructured.Unstructured {
 	return &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
 		"metadata": map[string]any{"name": name, "namespace": namespace},
 		"spec": map[string]any{
 			"interval": "10m", "retryInterval": "2s", "timeout": "1m", "prune": true, "path": path,
-			"sourceRef": map[string]any{"kind": "ExternalArtifact", "name": artifact, "namespace": FluxNamespace},
+			"sourceRef": map[string]any{"kind": "ExternalArtifact", "name": ArtifactName, "namespace": FluxNamespace},
 		},
 	}}
+}
+
+// KustomizationOf returns a Flux Kustomization applying path of the
+// ExternalArtifact flux-system/artifact.
+func KustomizationOf(artifact, namespace, name, path string) *unstructured.Unstructured {
+	return KustomizationFrom(namespace, name, path, types.NamespacedName{Namespace: FluxNamespace, Name: artifact})
 }
 
 // KustomizationState is what a Kustomization reports.

@@ -9,7 +9,6 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -67,7 +66,7 @@ func ZeroDowntime(ctx context.Context, e *Env, o ZeroDowntimeOptions) (*ZeroDown
 	res := &ZeroDowntimeResult{}
 
 	// 1. The fleet at 1.0.0, delivered by one Kustomization per team.
-	if err := e.namespace(ctx, ns, map[string]string{"fluxgate.dev/e2e": ns}); err != nil {
+	if err := e.CreateNamespace(ctx, ns, map[string]string{"fluxgate.dev/e2e": ns}); err != nil {
 		return nil, err
 	}
 	var err error
@@ -100,12 +99,7 @@ func ZeroDowntime(ctx context.Context, e *Env, o ZeroDowntimeOptions) (*ZeroDown
 	say("Flux applied it; every Deployment is ready")
 
 	// 2. The guard, and a recorder watching everything from now on.
-	if err := e.Guard(ctx, ns, map[string]any{
-		"debounce": o.Debounce.String(), "settle": o.Settle.String(),
-		"targets": map[string]any{"kustomizations": map[string]any{
-			"namespaceSelector": map[string]any{"matchLabels": map[string]any{"fluxgate.dev/e2e": ns}},
-		}},
-	}); err != nil {
+	if err := e.Guard(ctx, ns, GuardSpec(map[string]string{"fluxgate.dev/e2e": ns}, o.Debounce.String(), o.Settle.String())); err != nil {
 		return nil, err
 	}
 	res.Recorder = recorder.New(recorder.Options{Namespaces: namespaces, Kustomizations: res.Kustomizations})
@@ -201,15 +195,6 @@ func ZeroDowntime(ctx context.Context, e *Env, o ZeroDowntimeOptions) (*ZeroDown
 	say("guard resumed every Kustomization %.1fs after the last uncordon (reconcile.fluxcd.io/requestedAt); Flux applied %s; rollout done %.1fs after the last uncordon",
 		res.ToAllResumed.Seconds(), short(res.After), res.ToRolledOut.Seconds())
 	return res, e.DeleteGuard(ctx, ns)
-}
-
-// namespace creates a labelled namespace.
-func (e *Env) namespace(ctx context.Context, name string, labels map[string]string) error {
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels}}
-	if err := e.Client.Create(ctx, ns); err != nil {
-		return fmt.Errorf("create namespace %s: %w", name, err)
-	}
-	return nil
 }
 
 // podsOn counts the pods a drain of node will evict.
