@@ -143,15 +143,7 @@ func TestNodeCordoned(t *testing.T) {
 			if len(problems) > 0 {
 				t.Errorf("problems: %v", problems)
 			}
-			if tt.wantDetail == "" {
-				if len(active) > 0 {
-					t.Fatalf("want no signal, got %+v", active)
-				}
-				return
-			}
-			sig := only(t, active, NodeCordoned)
-			assertEqual(t, "detail", sig.Detail, tt.wantDetail)
-			assertEqual(t, "objects", sig.Objects, tt.wantObjects)
+			expectSignal(t, active, NodeCordoned, tt.wantDetail, tt.wantObjects)
 		})
 	}
 }
@@ -254,15 +246,7 @@ func TestControlPlaneUpgrade(t *testing.T) {
 			if len(problems) > 0 {
 				t.Errorf("problems: %v", problems)
 			}
-			if tt.wantDetail == "" {
-				if len(active) > 0 {
-					t.Fatalf("want no signal, got %+v", active)
-				}
-				return
-			}
-			sig := only(t, active, ControlPlaneUpgrade)
-			assertEqual(t, "detail", sig.Detail, tt.wantDetail)
-			assertEqual(t, "objects", sig.Objects, tt.wantObjects)
+			expectSignal(t, active, ControlPlaneUpgrade, tt.wantDetail, tt.wantObjects)
 		})
 	}
 }
@@ -379,16 +363,8 @@ func TestKuredReboot(t *testing.T) {
 			if len(problems) != tt.wantProblems {
 				t.Errorf("problems: %q, want %d", problems, tt.wantProblems)
 			}
-			if tt.wantDetail == "" {
-				if len(active) > 0 {
-					t.Fatalf("want no signal, got %+v", active)
-				}
-				return
-			}
-			sig := only(t, active, KuredReboot)
-			assertEqual(t, "detail", sig.Detail, tt.wantDetail)
-			assertEqual(t, "objects", sig.Objects, tt.wantObjects)
-			if tt.wantProblems > 0 && problems[0] != sig.Detail {
+			sig, found := expectSignal(t, active, KuredReboot, tt.wantDetail, tt.wantObjects)
+			if found && tt.wantProblems > 0 && problems[0] != sig.Detail {
 				t.Errorf("problem %q should read like the detail", problems[0])
 			}
 		})
@@ -454,15 +430,7 @@ func TestSystemUpgrade(t *testing.T) {
 			}
 			active, problems := Detect(Config{SystemUpgrade: SystemUpgradeConfig{Enabled: true}}, snap)
 			assertEqual(t, "problems", problems, tt.wantProblems)
-			if tt.wantDetail == "" {
-				if len(active) > 0 {
-					t.Fatalf("want no signal, got %+v", active)
-				}
-				return
-			}
-			sig := only(t, active, SystemUpgrade)
-			assertEqual(t, "detail", sig.Detail, tt.wantDetail)
-			assertEqual(t, "objects", sig.Objects, tt.wantObjects)
+			expectSignal(t, active, SystemUpgrade, tt.wantDetail, tt.wantObjects)
 		})
 	}
 }
@@ -515,15 +483,7 @@ func TestNodeMaintenance(t *testing.T) {
 			if len(problems) > 0 {
 				t.Errorf("problems: %v", problems)
 			}
-			if tt.wantDetail == "" {
-				if len(active) > 0 {
-					t.Fatalf("want no signal, got %+v", active)
-				}
-				return
-			}
-			sig := only(t, active, NodeMaintenance)
-			assertEqual(t, "detail", sig.Detail, tt.wantDetail)
-			assertEqual(t, "objects", sig.Objects, tt.wantObjects)
+			expectSignal(t, active, NodeMaintenance, tt.wantDetail, tt.wantObjects)
 		})
 	}
 }
@@ -585,15 +545,7 @@ func TestManual(t *testing.T) {
 			if len(problems) > 0 {
 				t.Errorf("problems: %v", problems)
 			}
-			if tt.wantDetail == "" {
-				if len(active) > 0 {
-					t.Fatalf("want no signal, got %+v", active)
-				}
-				return
-			}
-			sig := only(t, active, Manual)
-			assertEqual(t, "detail", sig.Detail, tt.wantDetail)
-			assertEqual(t, "objects", sig.Objects, tt.wantObjects)
+			expectSignal(t, active, Manual, tt.wantDetail, tt.wantObjects)
 		})
 	}
 }

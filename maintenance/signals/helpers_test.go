@@ -148,6 +148,23 @@ func only(t *testing.T, active []Signal, typ Type) Signal {
 	return active[0]
 }
 
+// expectSignal checks that active holds exactly one signal of typ with
+// the wanted detail and objects, or no signal at all when wantDetail is
+// empty; it returns the signal and whether there was one.
+func expectSignal(t *testing.T, active []Signal, typ Type, wantDetail string, wantObjects []string) (Signal, bool) {
+	t.Helper()
+	if wantDetail == "" {
+		if len(active) > 0 {
+			t.Fatalf("want no signal, got %+v", active)
+		}
+		return Signal{}, false
+	}
+	sig := only(t, active, typ)
+	assertEqual(t, "detail", sig.Detail, wantDetail)
+	assertEqual(t, "objects", sig.Objects, wantObjects)
+	return sig, true
+}
+
 func assertEqual(t *testing.T, what string, got, want any) {
 	t.Helper()
 	if !reflect.DeepEqual(got, want) {
