@@ -1,9 +1,11 @@
 package chart
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -154,6 +156,30 @@ func TestInstallServeUninstall(t *testing.T) {
 			t.Fatalf("create PDB maxUnavailable 0: %v, want a pdb-drain-safe denial", err)
 		}
 	})
+	// Nothing is rendered into the Secret's data or the caBundle: Helm's
+	// three-way merge must leave what fluxgate wrote there alone.
+	t.Run("helm upgrade keeps the issued certificate and the injected CA bundle", func(t *testing.T) {
+		before := issued(t, admin)
+		upgraded := maps.Clone(installValues)
+		upgraded["commonLabels"] = map[string]any{"upgraded": "yes"}
+		if err := fg.Upgrade(ctx, upgraded); err != nil {
+			t.Fatal(err)
+		}
+		after := issued(t, admin)
+		if len(after.caBundles) != 2 || !maps.EqualFunc(before.data, after.data, bytes.Equal) {
+			t.Fatalf("the upgrade changed the certificate Secret's data or dropped a webhook")
+		}
+		for i := range after.caBundles {
+			if !bytes.Equal(after.caBundles[i], before.caBundles[i]) || len(after.caBundles[i]) == 0 {
+				t.Errorf("webhook %d: caBundle %q after the upgrade, %q before", i, after.caBundles[i], before.caBundles[i])
+			}
+		}
+		d := appDeployment("apps", "after-upgrade")
+		d.Spec.Strategy = appsv1.DeploymentStrategy{}
+		if err := admin.Create(ctx, d); err != nil || d.Spec.Strategy.RollingUpdate == nil {
+			t.Fatalf("a Deployment after the upgrade: %v, strategy %+v", err, d.Spec.Strategy)
+		}
+	})
 	t.Run("the guard pauses a Kustomization during a cordon and resumes it after", func(t *testing.T) {
 		ks, hr := kustomization("apps", "web"), helmRelease("apps", "web")
 		for _, obj := range []client.Object{ks, hr} {
@@ -259,6 +285,38 @@ func TestInstallServeUninstall(t *testing.T) {
 			t.Errorf("the chart grants %s, which fluxgate never used", p)
 		}
 	}
+}
+
+// certState is what fluxgate wrote: the certificate Secret's data and the
+// caBundle of every webhook.
+type certState struct {
+	data      map[string][]byte
+	caBundles [][]byte
+}
+
+func issued(t *testing.T, c client.Client) certState {
+	t.Helper()
+	ctx := context.Background()
+	secret := &corev1.Secret{}
+	if err := c.Get(ctx, client.ObjectKey{Namespace: namespace, Name: "fluxgate-webhook-tls"}, secret); err != nil {
+		t.Fatal(err)
+	}
+	st := certState{data: secret.Data}
+	m := &admissionregistrationv1.MutatingWebhookConfiguration{}
+	if err := c.Get(ctx, client.ObjectKey{Name: releaseName}, m); err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range m.Webhooks {
+		st.caBundles = append(st.caBundles, w.ClientConfig.CABundle)
+	}
+	v := &admissionregistrationv1.ValidatingWebhookConfiguration{}
+	if err := c.Get(ctx, client.ObjectKey{Name: releaseName}, v); err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range v.Webhooks {
+		st.caBundles = append(st.caBundles, w.ClientConfig.CABundle)
+	}
+	return st
 }
 
 func createNamespace(t *testing.T, c client.Client, name string) {

@@ -6,5 +6,6 @@
 //
 // The one edit a real cluster does not need: the test API server cannot
 // reach a Service, so the webhook configurations are pointed at the
-// process on 127.0.0.1 and its certificate also covers that address.
+// process on 127.0.0.1 (and back for `helm upgrade`) and its certificate
+// also covers that address.
 package install

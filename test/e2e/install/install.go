@@ -2,6 +2,7 @@ package install
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -73,10 +74,12 @@ type Fluxgate struct {
 	// ReadyzURL is the process's /readyz.
 	ReadyzURL string
 
-	opts    Options
-	args    []string
-	process Process
-	restart int
+	opts       Options
+	args       []string
+	webhookURL string
+	clients    kubernetes.Interface
+	process    Process
+	restart    int
 }
 
 // Install runs `helm install`, points the webhook configurations at a
@@ -103,7 +106,8 @@ func Install(ctx context.Context, o Options) (*Fluxgate, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := pointWebhooksAt(ctx, cs, o.Release, fmt.Sprintf("https://127.0.0.1:%d", webhookPort)); err != nil {
+	webhookURL := fmt.Sprintf("https://127.0.0.1:%d", webhookPort)
+	if err := webhooksAtURL(ctx, cs, o.Release, webhookURL); err != nil {
 		return nil, err
 	}
 	dep, err := cs.AppsV1().Deployments(o.Namespace).Get(ctx, o.Release, metav1.GetOptions{})
@@ -125,7 +129,8 @@ func Install(ctx context.Context, o Options) (*Fluxgate, error) {
 		return nil, err
 	}
 	args = append(args, "--webhook-host=127.0.0.1", "--kubeconfig="+kubeconfig)
-	f := &Fluxgate{Release: o.Release, Namespace: o.Namespace, ReadyzURL: "http://" + probes + "/readyz", opts: o, args: args}
+	f := &Fluxgate{Release: o.Release, Namespace: o.Namespace, ReadyzURL: "http://" + probes + "/readyz",
+		opts: o, args: args, webhookURL: webhookURL, clients: cs}
 	if err := f.Start(ctx); err != nil {
 		return nil, err
 	}
@@ -202,6 +207,29 @@ func (o Options) withDefaults() (Options, error) {
 	return o, nil
 }
 
+// Upgrade is `helm upgrade` with values, run on the webhook
+// configurations as the chart left them (the URL edit undone, and redone
+// after); the process keeps running.
+func (f *Fluxgate) Upgrade(ctx context.Context, values map[string]any) error {
+	if err := webhooksAtService(ctx, f.clients, f.Release); err != nil {
+		return err
+	}
+	chart, err := loader.Load(f.opts.ChartDir)
+	if err != nil {
+		return fmt.Errorf("load chart %s: %w", f.opts.ChartDir, err)
+	}
+	cfg, err := helmConfig(f.opts)
+	if err != nil {
+		return err
+	}
+	upgrade := action.NewUpgrade(cfg)
+	upgrade.Namespace, upgrade.Timeout = f.Namespace, time.Minute
+	if _, err := upgrade.RunWithContext(ctx, f.Release, chart, values); err != nil {
+		return fmt.Errorf("helm upgrade %s: %w", f.Release, err)
+	}
+	return webhooksAtURL(ctx, f.clients, f.Release, f.webhookURL)
+}
+
 // Uninstall is `helm uninstall --wait`; the process keeps running.
 func (f *Fluxgate) Uninstall() error {
 	cfg, err := helmConfig(f.opts)
@@ -247,39 +275,84 @@ func helmInstall(ctx context.Context, o Options) error {
 	return nil
 }
 
-// pointWebhooksAt replaces each webhook's service reference by a URL on
-// base with the same path.
-func pointWebhooksAt(ctx context.Context, cs kubernetes.Interface, name, base string) error {
-	url := func(cc *admissionregistrationv1.WebhookClientConfig) {
-		path := "/"
-		if cc.Service != nil && cc.Service.Path != nil {
-			path = *cc.Service.Path
+// webhooksAtURL points every webhook of the release's two configurations
+// at a URL on base with the path of its service reference; the caBundle
+// stays.
+func webhooksAtURL(ctx context.Context, cs kubernetes.Interface, name, base string) error {
+	return editClientConfigs(ctx, cs, name, func(cc *admissionregistrationv1.WebhookClientConfig) {
+		if cc.Service == nil {
+			return
 		}
-		u := base + path
-		cc.Service, cc.URL = nil, &u
+		u := base + ptr.Deref(cc.Service.Path, "/")
+		cc.URL = &u
+	})
+}
+
+// webhooksAtService undoes webhooksAtURL: the chart's service references
+// again, as a real cluster has them.
+func webhooksAtService(ctx context.Context, cs kubernetes.Interface, name string) error {
+	return editClientConfigs(ctx, cs, name, func(cc *admissionregistrationv1.WebhookClientConfig) { cc.URL = nil })
+}
+
+// editClientConfigs applies edit to every webhook of both configurations
+// named name, then drops the service reference wherever a URL is set. The
+// service reference is remembered in an annotation, so that it can be
+// restored for `helm upgrade`.
+func editClientConfigs(ctx context.Context, cs kubernetes.Interface, name string, edit func(*admissionregistrationv1.WebhookClientConfig)) error {
+	apply := func(meta *metav1.ObjectMeta, configs []*admissionregistrationv1.WebhookClientConfig) error {
+		for i, cc := range configs {
+			key := fmt.Sprintf("%s%d", serviceAnnotation, i)
+			if cc.Service == nil && meta.Annotations[key] != "" {
+				svc := &admissionregistrationv1.ServiceReference{}
+				if err := json.Unmarshal([]byte(meta.Annotations[key]), svc); err != nil {
+					return fmt.Errorf("restore the service reference: %w", err)
+				}
+				cc.Service = svc
+			}
+			edit(cc)
+			if cc.URL != nil && cc.Service != nil {
+				raw, err := json.Marshal(cc.Service)
+				if err != nil {
+					return fmt.Errorf("remember the service reference: %w", err)
+				}
+				metav1.SetMetaDataAnnotation(meta, key, string(raw))
+				cc.Service = nil
+			}
+		}
+		return nil
 	}
 	m, err := cs.AdmissionregistrationV1().MutatingWebhookConfigurations().Get(ctx, name, metav1.GetOptions{})
 	if err == nil {
+		var configs []*admissionregistrationv1.WebhookClientConfig
 		for i := range m.Webhooks {
-			url(&m.Webhooks[i].ClientConfig)
+			configs = append(configs, &m.Webhooks[i].ClientConfig)
 		}
-		_, err = cs.AdmissionregistrationV1().MutatingWebhookConfigurations().Update(ctx, m, metav1.UpdateOptions{})
+		if err = apply(&m.ObjectMeta, configs); err == nil {
+			_, err = cs.AdmissionregistrationV1().MutatingWebhookConfigurations().Update(ctx, m, metav1.UpdateOptions{})
+		}
 	}
 	if err != nil {
-		return fmt.Errorf("point the mutating webhooks at %s: %w", base, err)
+		return fmt.Errorf("edit the mutating webhooks: %w", err)
 	}
 	v, err := cs.AdmissionregistrationV1().ValidatingWebhookConfigurations().Get(ctx, name, metav1.GetOptions{})
 	if err == nil {
+		var configs []*admissionregistrationv1.WebhookClientConfig
 		for i := range v.Webhooks {
-			url(&v.Webhooks[i].ClientConfig)
+			configs = append(configs, &v.Webhooks[i].ClientConfig)
 		}
-		_, err = cs.AdmissionregistrationV1().ValidatingWebhookConfigurations().Update(ctx, v, metav1.UpdateOptions{})
+		if err = apply(&v.ObjectMeta, configs); err == nil {
+			_, err = cs.AdmissionregistrationV1().ValidatingWebhookConfigurations().Update(ctx, v, metav1.UpdateOptions{})
+		}
 	}
 	if err != nil {
-		return fmt.Errorf("point the validating webhooks at %s: %w", base, err)
+		return fmt.Errorf("edit the validating webhooks: %w", err)
 	}
 	return nil
 }
+
+// serviceAnnotation prefixes the annotations remembering each webhook's
+// service reference while it points at a URL.
+const serviceAnnotation = "test.fluxgate.dev/service-"
 
 // impersonating writes the admin kubeconfig acting as the Deployment's
 // ServiceAccount, so the process has the chart's RBAC and nothing more.
