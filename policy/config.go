@@ -20,6 +20,10 @@ const (
 // says: a policy mistake must not stop the cluster's own components.
 var AlwaysExemptNamespaces = []string{"kube-system"}
 
+// DefaultFluxNamespace is the namespace Flux runs in unless the
+// configuration's fluxNamespace says otherwise.
+const DefaultFluxNamespace = "flux-system"
+
 // Config is the one configuration file shared by `fluxgate check` and
 // `fluxgate serve`. See docs/configuration.md.
 type Config struct {
@@ -28,6 +32,13 @@ type Config struct {
 	// ExemptNamespaces are namespaces whose objects are never evaluated, in
 	// addition to AlwaysExemptNamespaces.
 	ExemptNamespaces []string `json:"exemptNamespaces,omitempty"`
+	// FluxNamespace is the namespace Flux itself runs in, never evaluated:
+	// kustomize-controller dry-runs and applies Flux's own install on
+	// every reconcile of flux-system, and Flux's source-controller rolls
+	// with Recreate, so a policy that judged it would stop Flux from
+	// upgrading itself, or from delivering the fix to the policy. Nil means
+	// DefaultFluxNamespace; an empty string exempts no namespace for Flux.
+	FluxNamespace *string `json:"fluxNamespace,omitempty"`
 	// Policies configures policies by id.
 	Policies map[string]PolicyConfig `json:"policies,omitempty"`
 }
@@ -130,9 +141,35 @@ func (c *Config) resolve(set *Set) (map[string]resolved, error) {
 	return out, nil
 }
 
+// FluxNamespaceOrDefault is the namespace exempt as Flux's own, "" for
+// none.
+func (c *Config) FluxNamespaceOrDefault() string {
+	if c.FluxNamespace == nil {
+		return DefaultFluxNamespace
+	}
+	return *c.FluxNamespace
+}
+
+// exemptReason says why objects of namespace ns are never evaluated, if
+// they are not.
+func (c *Config) exemptReason(ns string) (string, bool) {
+	switch {
+	case ns == "":
+		return "", false
+	case slices.Contains(AlwaysExemptNamespaces, ns):
+		return fmt.Sprintf("namespace %s is always exempt", ns), true
+	case ns == c.FluxNamespaceOrDefault():
+		return fmt.Sprintf("namespace %s is Flux's own (fluxNamespace), never evaluated so Flux can always upgrade itself", ns), true
+	case slices.Contains(c.ExemptNamespaces, ns):
+		return fmt.Sprintf("namespace %s is exempt", ns), true
+	}
+	return "", false
+}
+
 // exempt reports whether objects of namespace ns are never evaluated.
 func (c *Config) exempt(ns string) bool {
-	return ns != "" && (slices.Contains(AlwaysExemptNamespaces, ns) || slices.Contains(c.ExemptNamespaces, ns))
+	_, ok := c.exemptReason(ns)
+	return ok
 }
 
 func policyIDs(set *Set) []string {

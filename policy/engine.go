@@ -93,8 +93,8 @@ func NewEngine(set *Set, cfg *Config) (*Engine, error) {
 func (e *Engine) Set() *Set { return e.set }
 
 // ExemptNamespace reports whether objects of namespace ns are never
-// evaluated: AlwaysExemptNamespaces and the configuration's
-// exemptNamespaces.
+// evaluated: AlwaysExemptNamespaces, the configuration's fluxNamespace
+// (flux-system by default) and its exemptNamespaces.
 func (e *Engine) ExemptNamespace(ns string) bool { return e.cfg.exempt(ns) }
 
 // Action returns the effective action of policy id.
@@ -149,8 +149,8 @@ type evaluation struct {
 func (e *Engine) begin(in *Input) (*evaluation, *Decision, error) {
 	d := &Decision{}
 	req := &in.Request
-	if e.cfg.exempt(req.Namespace) {
-		d.Skipped = fmt.Sprintf("namespace %s is exempt", req.Namespace)
+	if reason, ok := e.cfg.exemptReason(req.Namespace); ok {
+		d.Skipped = reason
 		return nil, d, nil
 	}
 	obj := req.object()

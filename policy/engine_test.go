@@ -113,7 +113,30 @@ func TestEngineReview(t *testing.T) {
 		{
 			name:    "kube-system is always exempt",
 			in:      request(deployment("kube-system", 1, nil, nil)),
-			skipped: "namespace kube-system is exempt",
+			skipped: "namespace kube-system is always exempt",
+		},
+		{
+			name:    "Flux's namespace is exempt by default",
+			in:      request(deployment("flux-system", 1, nil, nil)),
+			skipped: "namespace flux-system is Flux's own (fluxNamespace), never evaluated so Flux can always upgrade itself",
+		},
+		{
+			name:    "Flux's namespace as configured",
+			cfg:     &Config{FluxNamespace: ptrTo("gitops")},
+			in:      request(deployment("gitops", 1, nil, nil)),
+			skipped: "namespace gitops is Flux's own (fluxNamespace), never evaluated so Flux can always upgrade itself",
+		},
+		{
+			name: "flux-system evaluated once fluxNamespace names another",
+			cfg:  &Config{FluxNamespace: ptrTo("gitops")},
+			in:   request(deployment("flux-system", 1, nil, labelled)),
+			want: []string{"deny min-replicas: web has 1 replicas, want 2"}, denied: true,
+		},
+		{
+			name: "an empty fluxNamespace exempts no namespace for Flux",
+			cfg:  &Config{FluxNamespace: ptrTo("")},
+			in:   request(deployment("flux-system", 1, nil, labelled)),
+			want: []string{"deny min-replicas: web has 1 replicas, want 2"}, denied: true,
 		},
 		{
 			name: "kind no policy applies to",
@@ -330,3 +353,5 @@ func TestChangeFreezeSeesMaintenance(t *testing.T) {
 		}
 	}
 }
+
+func ptrTo[T any](v T) *T { return &v }

@@ -11,9 +11,13 @@ import (
 	"github.com/open-policy-agent/opa/v1/rego"
 )
 
-// unsafeBuiltins may not be called by any policy: admission decisions must
-// be pure functions of their input, never wait on the network or read the
-// host, and never differ between the webhook and `fluxgate check`.
+// unsafeBuiltins may not be called by any policy, beside every built-in
+// OPA marks nondeterministic (time.now_ns, rand.intn, uuid.rfc4122,
+// http.send, io.jwt.encode_sign ...): admission decisions must be pure
+// functions of their input, never wait on the network or read the host,
+// and give the same answer in the webhook, in `fluxgate check` and in the
+// Flux dry run that precedes every apply. These are deterministic in
+// OPA's sense but still read the host or the runtime.
 var unsafeBuiltins = map[string]struct{}{
 	"http.send":          {},
 	"net.lookup_ip_addr": {},
@@ -21,14 +25,17 @@ var unsafeBuiltins = map[string]struct{}{
 	"trace":              {},
 }
 
-// capabilities are this OPA version's, without the unsafe built-ins: a
+// refusedBuiltin reports whether policies may not call b.
+func refusedBuiltin(b *ast.Builtin) bool {
+	_, unsafe := unsafeBuiltins[b.Name]
+	return unsafe || b.IsNondeterministic()
+}
+
+// capabilities are this OPA version's, without the refused built-ins: a
 // policy that calls one fails to compile as calling an undefined function.
 var capabilities = sync.OnceValue(func() *ast.Capabilities {
 	caps := ast.CapabilitiesForThisVersion()
-	caps.Builtins = slices.DeleteFunc(caps.Builtins, func(b *ast.Builtin) bool {
-		_, unsafe := unsafeBuiltins[b.Name]
-		return unsafe
-	})
+	caps.Builtins = slices.DeleteFunc(caps.Builtins, refusedBuiltin)
 	return caps
 })
 
@@ -111,6 +118,7 @@ func collectMetadata(files []string, parsed map[string]*ast.Module) ([]*Metadata
 	byPkg := map[string]*Metadata{}
 	byID := map[string]*Metadata{}
 	rules := map[string]map[string]bool{}
+	misshapen := map[string][]Problem{}
 	for _, f := range files {
 		mod := parsed[f]
 		pkg := mod.Package.Path.String()
@@ -118,9 +126,13 @@ func collectMetadata(files []string, parsed map[string]*ast.Module) ([]*Metadata
 			rules[pkg] = map[string]bool{}
 		}
 		for _, r := range mod.Rules {
-			rules[pkg][r.Head.Name.String()] = true
+			name := r.Head.Name.String()
 			if len(r.Head.Reference) > 0 {
-				rules[pkg][r.Head.Reference[0].String()] = true
+				name = r.Head.Reference[0].String()
+			}
+			rules[pkg][name] = true
+			if p, bad := resultRuleShape(f, name, r); bad {
+				misshapen[pkg] = append(misshapen[pkg], p)
 			}
 		}
 		md, ps := metadataFromModule(f, mod)
@@ -140,6 +152,7 @@ func collectMetadata(files []string, parsed map[string]*ast.Module) ([]*Metadata
 	}
 	metas := make([]*Metadata, 0, len(byID))
 	for pkg, md := range byPkg {
+		problems = append(problems, misshapen[pkg]...)
 		r := rules[pkg]
 		md.hasDeny, md.hasWarn, md.hasPatch = r["deny"], r["warn"], r["patch"]
 		if !md.hasDeny && !md.hasWarn && !md.hasPatch {
@@ -150,6 +163,44 @@ func collectMetadata(files []string, parsed map[string]*ast.Module) ([]*Metadata
 	sort.Slice(metas, func(i, j int) bool { return metas[i].ID < metas[j].ID })
 	sortProblems(problems)
 	return metas, problems
+}
+
+// resultRules are the rules the engine reads from a policy package. Each
+// must be a set ("deny contains msg if ..."): the engine reads every
+// member, so a single value ("deny := msg if ...") or an object
+// ("deny[k] := v") would compile, load and never take effect.
+var resultRules = map[string]string{
+	"deny":  "deny contains msg if { ... }",
+	"warn":  "warn contains msg if { ... }",
+	"patch": `patch contains {"op": ..., "path": ..., "value": ...} if { ... }`,
+}
+
+// resultRuleShape reports a rule named like a result rule that is not a
+// plain partial set rule, located at the rule.
+func resultRuleShape(file, name string, r *ast.Rule) (Problem, bool) {
+	want, ok := resultRules[name]
+	if !ok {
+		return Problem{}, false
+	}
+	var got string
+	switch {
+	case len(r.Head.Args) > 0:
+		got = "a function"
+	case r.Head.RuleKind() != ast.MultiValue:
+		got = "a single value"
+		if len(r.Head.Reference) > 1 {
+			got = "an object"
+		}
+	case len(r.Head.Reference) > 1:
+		got = "a nested set"
+	default:
+		return Problem{}, false
+	}
+	p := Problem{File: file, Message: fmt.Sprintf("rule %s is %s, but the engine reads %s as a set of results; write %s", name, got, name, want)}
+	if r.Location != nil {
+		p.Line, p.Column = r.Location.Row, r.Location.Col
+	}
+	return p, true
 }
 
 // validationQuery asks for deny and warn in one evaluation; a rule the

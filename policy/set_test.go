@@ -4,6 +4,8 @@ import (
 	"context"
 	"strings"
 	"testing"
+
+	"github.com/open-policy-agent/opa/v1/ast"
 )
 
 func goodModules(t *testing.T) []Module {
@@ -68,6 +70,49 @@ func TestCompileRejectsBrokenModules(t *testing.T) {
 			wantFile: "net.rego", wantLine: 8, wantMsg: "http.send",
 		},
 		{
+			name:     "nondeterministic builtin time.now_ns",
+			modules:  []Module{{File: "now.rego", Text: meta("now", "package x.now\n\ndeny contains m if {\n\ttime.now_ns() > 0\n\tm := \"late\"\n}\n")}},
+			wantFile: "now.rego", wantLine: 8, wantMsg: "time.now_ns",
+		},
+		{
+			name:     "nondeterministic builtin rand.intn",
+			modules:  []Module{{File: "rand.rego", Text: meta("rand", "package x.rand\n\ndeny contains m if {\n\trand.intn(\"x\", 2) == 0\n\tm := \"unlucky\"\n}\n")}},
+			wantFile: "rand.rego", wantLine: 8, wantMsg: "rand.intn",
+		},
+		{
+			name:     "nondeterministic builtin uuid.rfc4122",
+			modules:  []Module{{File: "uuid.rego", Text: meta("uuid", "package x.uuid\n\nwarn contains m if {\n\tm := uuid.rfc4122(\"x\")\n}\n")}},
+			wantFile: "uuid.rego", wantLine: 8, wantMsg: "uuid.rfc4122",
+		},
+		{
+			name:     "deny as a single value",
+			modules:  []Module{{File: "single.rego", Text: meta("single", "package x.single\n\ndeny := msg if {\n\tinput.request.object.spec.replicas < 2\n\tmsg := \"too few\"\n}\n")}},
+			wantFile: "single.rego", wantLine: 7, wantMsg: "rule deny is a single value",
+		},
+		{
+			name:     "warn as an object",
+			modules:  []Module{{File: "obj.rego", Text: meta("obj", "package x.obj\n\nwarn[k] := msg if {\n\tk := \"a\"\n\tmsg := \"b\"\n}\n")}},
+			wantFile: "obj.rego", wantLine: 7, wantMsg: "rule warn is an object",
+		},
+		{
+			name:     "default deny",
+			modules:  []Module{{File: "def.rego", Text: meta("def", "package x.def\n\ndefault deny := set()\n\nwarn contains \"w\" if false\n")}},
+			wantFile: "def.rego", wantLine: 7, wantMsg: "rule deny is a single value",
+		},
+		{
+			name:     "patch as a function",
+			modules:  []Module{{File: "fn.rego", Text: meta("fn", "package x.fn\n\npatch(x) := [x]\n\ndeny contains \"x\" if false\n")}},
+			wantFile: "fn.rego", wantLine: 7, wantMsg: "rule patch is a function",
+		},
+		{
+			name: "deny in a second file of the package",
+			modules: []Module{
+				{File: "a.rego", Text: meta("split", "package x.split\n\nwarn contains \"w\" if false\n")},
+				{File: "b.rego", Text: "package x.split\n\ndeny := \"d\"\n"},
+			},
+			wantFile: "b.rego", wantLine: 3, wantMsg: "rule deny is a single value",
+		},
+		{
 			name:     "Rego v0 syntax",
 			modules:  []Module{{File: "v0.rego", Text: meta("v0", "package x.v0\n\ndeny[msg] {\n\tmsg := \"x\"\n}\n")}},
 			wantFile: "v0.rego", wantLine: 7, wantMsg: "rego_parse_error",
@@ -124,6 +169,30 @@ func TestCompileRejectsBrokenModules(t *testing.T) {
 				t.Fatalf("error text %q does not list %q", err, p)
 			}
 		})
+	}
+}
+
+// Every built-in OPA marks nondeterministic is refused, whatever this OPA
+// version adds, and none of the deterministic ones is.
+func TestCapabilitiesRefuseNondeterministicBuiltins(t *testing.T) {
+	allowed := map[string]bool{}
+	for _, b := range capabilities().Builtins {
+		allowed[b.Name] = true
+	}
+	for _, name := range []string{"http.send", "time.now_ns", "rand.intn", "uuid.rfc4122", "net.lookup_ip_addr", "opa.runtime", "trace", "io.jwt.encode_sign"} {
+		if allowed[name] {
+			t.Errorf("%s is allowed", name)
+		}
+	}
+	for _, b := range ast.CapabilitiesForThisVersion().Builtins {
+		if b.IsNondeterministic() && allowed[b.Name] {
+			t.Errorf("nondeterministic %s is allowed", b.Name)
+		}
+	}
+	for _, name := range []string{"sprintf", "object.get", "regex.match", "time.parse_rfc3339_ns", "units.parse"} {
+		if !allowed[name] {
+			t.Errorf("deterministic %s is refused", name)
+		}
 	}
 }
 
