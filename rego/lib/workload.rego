@@ -85,3 +85,14 @@ is_under_review(kind, name) if {
 	k8s.kind == kind
 	k8s.name == name
 }
+
+# resource_claims are the PersistentVolumeClaims the pods of the object
+# under review mount, sorted: every pod shares them (generic ephemeral
+# volumes, one claim per pod, are not among them).
+resource_claims := sort({name |
+	volumes := input.request.object.spec.template.spec.volumes
+	is_array(volumes)
+	some v in volumes
+	name := v.persistentVolumeClaim.claimName
+	is_string(name)
+})

@@ -116,3 +116,16 @@ test_resource_rules_match_the_functions if {
 	}
 	replicas_of("garbage") == resource_replicas with input as review("garbage", {})
 }
+
+test_resource_claims_lists_shared_claims_only if {
+	obj := {"spec": {"template": {"spec": {"volumes": [
+		{"name": "b", "persistentVolumeClaim": {"claimName": "zeta"}},
+		{"name": "a", "persistentVolumeClaim": {"claimName": "alpha"}},
+		{"name": "c", "emptyDir": {}},
+		{"name": "d", "ephemeral": {"volumeClaimTemplate": {}}},
+		{"name": "e", "persistentVolumeClaim": {"claimName": 7}},
+		"not a volume",
+	]}}}}
+	workload.resource_claims == ["alpha", "zeta"] with input as {"request": {"object": obj}}
+	workload.resource_claims == [] with input as {"request": {"object": {"spec": {"template": {"spec": {"volumes": "x"}}}}}}
+}

@@ -22,10 +22,21 @@ deny contains msg if {
 	k8s.kind in {"Deployment", "StatefulSet"}
 	not workload.resource_autoscaled
 	msg := sprintf(
-		"%s: spec.replicas is %s, so a node drain or eviction leaves no pod serving; set replicas: 2 or more, or add a HorizontalPodAutoscaler with minReplicas: 2 or more",
-		[k8s.subject, shown_replicas],
+		"%s: spec.replicas is %s, so a node drain or eviction leaves no pod serving; %s",
+		[k8s.subject, shown_replicas, advice],
 	)
 }
+
+# A second replica of a Deployment whose pods share a PersistentVolumeClaim
+# cannot mount a ReadWriteOnce claim on another node, so "add a replica"
+# would leave it stuck; the advice names what does work.
+advice := sprintf(
+	"its pods share PersistentVolumeClaim %s, so a second replica needs a ReadWriteMany claim: use one and set replicas: 2, or run it as a StatefulSet with volumeClaimTemplates and replicas: 2 or more",
+	[concat(", ", workload.resource_claims)],
+) if {
+	k8s.kind == "Deployment"
+	count(workload.resource_claims) > 0
+} else := "set replicas: 2 or more, or add a HorizontalPodAutoscaler with minReplicas: 2 or more"
 
 shown_replicas := sprintf("%v", [r]) if {
 	r := input.request.object.spec.replicas

@@ -59,3 +59,11 @@ test_malformed_input_does_not_error if {
 	count(policy.deny) == 0 with input as {"request": {"operation": "CREATE", "kind": {"kind": "Deployment"}, "object": {"spec": {"replicas": [1]}}}}
 	count(policy.deny) == 0 with input as {}
 }
+
+test_shared_claim_gets_advice_that_works if {
+	spec := {"replicas": 1, "template": {"spec": {
+		"containers": [{"name": "app"}],
+		"volumes": [{"name": "data", "persistentVolumeClaim": {"claimName": "web-data"}}],
+	}}}
+	policy.deny == {"Deployment team-a/web: spec.replicas is 1, so a node drain or eviction leaves no pod serving; its pods share PersistentVolumeClaim web-data, so a second replica needs a ReadWriteMany claim: use one and set replicas: 2, or run it as a StatefulSet with volumeClaimTemplates and replicas: 2 or more"} with input as create(spec)
+}

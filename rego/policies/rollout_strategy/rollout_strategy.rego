@@ -1,6 +1,6 @@
 # METADATA
 # title: Rollout strategy
-# description: Workloads roll out without dropping below their ready capacity, so maintenance causes no downtime. Deployments and DaemonSets start a new pod before removing an old one; StatefulSets, which cannot surge, replace one pod at a time.
+# description: Workloads roll out without dropping below their ready capacity, so maintenance causes no downtime. Deployments and DaemonSets start a new pod before removing an old one; StatefulSets, which cannot surge, replace one pod at a time, and so do DaemonSets bound to host ports or the host network. Deployments whose pods mount a PersistentVolumeClaim cannot run old and new pods side by side, so Recreate is only a warning there.
 # custom:
 #   id: rollout-strategy
 #   action: deny
@@ -13,6 +13,7 @@ package fluxgate.policies.rollout_strategy
 
 import data.fluxgate.lib.intstr
 import data.fluxgate.lib.k8s
+import data.fluxgate.lib.workload
 
 # The object under review and the parameters are read through refs rooted
 # at input, and derived values are complete rules, computed at most once
@@ -35,6 +36,21 @@ deployment if {
 	k8s.is_write
 	k8s.kind == "Deployment"
 	has_spec
+}
+
+# A Deployment whose pods mount a PersistentVolumeClaim may not be able to
+# run an old and a new pod at once: a ReadWriteOncePod claim never can, a
+# ReadWriteOnce claim only on the same node (elsewhere the new pod waits
+# on a Multi-Attach error and, with maxUnavailable 0, the rollout stalls).
+# The claim's access mode is not part of the Deployment, so any claim
+# counts: for these, Recreate (or maxSurge 0 with maxUnavailable 1) is the
+# only strategy guaranteed to finish, and fluxgate neither denies nor
+# rewrites it.
+claim_bound if count(workload.resource_claims) > 0
+
+surging_deployment if {
+	deployment
+	not claim_bound
 }
 
 # A ref through a missing or wrongly typed spec.strategy is undefined, and
@@ -71,20 +87,20 @@ default_rolling_update := {
 # Each patch rule checks that the parent it writes into is an object before
 # object.get looks into it; deployment implies that spec is one.
 patch contains {"op": "add", "path": "/spec/strategy", "value": value} if {
-	deployment
+	surging_deployment
 	object.get(input.request.object.spec, "strategy", null) in {null, false}
 	value := {"type": "RollingUpdate", "rollingUpdate": default_rolling_update}
 }
 
 patch contains {"op": "add", "path": "/spec/strategy/rollingUpdate", "value": default_rolling_update} if {
-	deployment
+	surging_deployment
 	is_object(input.request.object.spec.strategy)
 	strategy_type == "RollingUpdate"
 	object.get(input.request.object.spec.strategy, "rollingUpdate", null) in {null, false}
 }
 
 patch contains {"op": "add", "path": "/spec/strategy/rollingUpdate/maxSurge", "value": input.parameters.maxSurge} if {
-	deployment
+	surging_deployment
 	is_object(input.request.object.spec.strategy.rollingUpdate)
 	strategy_type == "RollingUpdate"
 	object.get(input.request.object.spec.strategy.rollingUpdate, "maxSurge", null) in {null, false}
@@ -93,7 +109,7 @@ patch contains {"op": "add", "path": "/spec/strategy/rollingUpdate/maxSurge", "v
 # An explicit maxSurge of 0 with maxUnavailable 0 is rejected by the API
 # server, so the defaulted maxUnavailable is left for the deny rule then.
 patch contains {"op": "add", "path": "/spec/strategy/rollingUpdate/maxUnavailable", "value": input.parameters.maxUnavailable} if {
-	deployment
+	surging_deployment
 	is_object(input.request.object.spec.strategy.rollingUpdate)
 	strategy_type == "RollingUpdate"
 	object.get(input.request.object.spec.strategy.rollingUpdate, "maxUnavailable", null) in {null, false}
@@ -102,7 +118,7 @@ patch contains {"op": "add", "path": "/spec/strategy/rollingUpdate/maxUnavailabl
 
 patch contains {"op": "replace", "path": "/spec/strategy/rollingUpdate/maxUnavailable", "value": input.parameters.maxUnavailable} if {
 	input.request.object.spec.strategy.rollingUpdate.maxUnavailable == "25%"
-	deployment
+	surging_deployment
 	strategy_type == "RollingUpdate"
 	not intstr.same("25%", input.parameters.maxUnavailable)
 	not surge_is_zero
@@ -110,7 +126,7 @@ patch contains {"op": "replace", "path": "/spec/strategy/rollingUpdate/maxUnavai
 
 deny contains msg if {
 	input.request.object.spec.strategy.type == "Recreate"
-	deployment
+	surging_deployment
 	msg := sprintf(
 		"%s: spec.strategy.type is Recreate, which stops every pod before starting new ones; use type: RollingUpdate with rollingUpdate.maxSurge: %v and rollingUpdate.maxUnavailable: %v",
 		[k8s.subject, input.parameters.maxSurge, input.parameters.maxUnavailable],
@@ -118,7 +134,7 @@ deny contains msg if {
 }
 
 deny contains msg if {
-	deployment
+	surging_deployment
 	strategy_type == "RollingUpdate"
 	not intstr.same(max_unavailable, input.parameters.maxUnavailable)
 	msg := sprintf(
@@ -135,6 +151,18 @@ deny contains msg if {
 	msg := sprintf(
 		"%s: spec.strategy.rollingUpdate.maxSurge and maxUnavailable are both 0, so the rollout can neither add a new pod nor remove an old one; set maxSurge: %v",
 		[k8s.subject, input.parameters.maxSurge],
+	)
+}
+
+# The trade-off stays visible: every rollout of such a Deployment is an
+# outage, and the advice says how to avoid it where the storage allows.
+warn contains msg if {
+	input.request.object.spec.strategy.type == "Recreate"
+	deployment
+	claim_bound
+	msg := sprintf(
+		"%s: spec.strategy.type is Recreate, so every rollout stops all pods before starting new ones; accepted because its pods mount PersistentVolumeClaim %s, which old and new pods cannot share unless it is ReadWriteMany. If the claim is ReadWriteMany, use type: RollingUpdate with maxSurge: %v and maxUnavailable: %v; to run more than one replica without downtime, use a StatefulSet with volumeClaimTemplates",
+		[k8s.subject, concat(", ", workload.resource_claims), input.parameters.maxSurge, input.parameters.maxUnavailable],
 	)
 }
 
@@ -210,9 +238,19 @@ ds_max_surge := v if {
 
 host_ports := k8s.resource_host_ports
 
+host_network if input.request.object.spec.template.spec.hostNetwork == true
+
 # Two pods cannot bind the same hostPort on one node, so the surge pod of a
-# DaemonSet with host ports would never start.
+# DaemonSet with host ports would never start. With hostNetwork every port
+# the process opens is a host port, declared or not, so the same holds.
 uses_host_ports if count(host_ports) > 0
+
+uses_host_ports if host_network
+
+# host_binding names what ties a DaemonSet's pods to the node, for messages.
+host_binding := "it runs with hostNetwork: true, so every port it opens is a host port" if {
+	host_network
+} else := sprintf("container %q uses hostPort %v", [host_ports[0].container, host_ports[0].port])
 
 surging_daemonset if {
 	rolling_daemonset
@@ -278,20 +316,19 @@ deny contains msg if {
 	rolling_daemonset
 	uses_host_ports
 	not intstr.is_zero(ds_max_surge)
-	hp := host_ports[0]
 	msg := sprintf(
-		"%s: spec.updateStrategy.rollingUpdate.maxSurge is %v, but container %q uses hostPort %v, so a surge pod cannot start beside the old one on the same node; set maxSurge: 0 and maxUnavailable: 1",
-		[k8s.subject, ds_max_surge, hp.container, hp.port],
+		"%s: spec.updateStrategy.rollingUpdate.maxSurge is %v, but %s: a surge pod cannot start beside the old one on the same node, and the rollout stalls; set maxSurge: 0 and maxUnavailable: 1 (or more)",
+		[k8s.subject, ds_max_surge, host_binding],
 	)
 }
 
 deny contains msg if {
 	rolling_daemonset
 	uses_host_ports
-	not intstr.same(ds_max_unavailable, 1)
-	hp := host_ports[0]
+	intstr.is_zero(ds_max_surge)
+	intstr.is_zero(ds_max_unavailable)
 	msg := sprintf(
-		"%s: spec.updateStrategy.rollingUpdate.maxUnavailable is %s; set it to 1: container %q uses hostPort %v, so pods cannot surge and nodes must be updated one at a time",
-		[k8s.subject, k8s.shown(update_rolling, "maxUnavailable", 1), hp.container, hp.port],
+		"%s: spec.updateStrategy.rollingUpdate.maxSurge and maxUnavailable are both 0, so the rollout can neither add a new pod nor remove an old one; set maxUnavailable: 1 (or more): it cannot surge because %s",
+		[k8s.subject, host_binding],
 	)
 }

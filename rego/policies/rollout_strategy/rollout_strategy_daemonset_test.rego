@@ -103,16 +103,21 @@ test_host_port_defaults_are_compliant_and_not_patched if {
 }
 
 test_host_port_surge_denied if {
-	policy.deny == {
-		deny_msg("DaemonSet", "spec.updateStrategy.rollingUpdate.maxSurge is 1, but container \"exporter\" uses hostPort 9100, so a surge pod cannot start beside the old one on the same node; set maxSurge: 0 and maxUnavailable: 1"),
-		deny_msg("DaemonSet", "spec.updateStrategy.rollingUpdate.maxUnavailable is 0; set it to 1: container \"exporter\" uses hostPort 9100, so pods cannot surge and nodes must be updated one at a time"),
-	} with input as review("DaemonSet", with_host_port(ds_rolling(1, 0)))
+	policy.deny == {deny_msg("DaemonSet", "spec.updateStrategy.rollingUpdate.maxSurge is 1, but container \"exporter\" uses hostPort 9100: a surge pod cannot start beside the old one on the same node, and the rollout stalls; set maxSurge: 0 and maxUnavailable: 1 (or more)")} with input as review("DaemonSet", with_host_port(ds_rolling(1, 0)))
 }
 
-test_host_port_requires_one_unavailable if {
-	fixture := review("DaemonSet", with_host_port(ds_rolling(0, "20%")))
-	policy.deny == {deny_msg("DaemonSet", "spec.updateStrategy.rollingUpdate.maxUnavailable is 20%; set it to 1: container \"exporter\" uses hostPort 9100, so pods cannot surge and nodes must be updated one at a time")} with input as fixture
-	count(policy.patch) == 0 with input as fixture
+# kube-prometheus' node-exporter rolls with maxUnavailable: 10%: more than
+# one node at a time is a choice, not a stalled rollout.
+test_host_port_any_positive_unavailable_is_compliant if {
+	every unavailable in [1, 3, "10%", "20%"] {
+		fixture := review("DaemonSet", with_host_port(ds_rolling(0, unavailable)))
+		count(policy.deny) == 0 with input as fixture
+		count(policy.patch) == 0 with input as fixture
+	}
+}
+
+test_host_port_nothing_may_move_denied if {
+	policy.deny == {deny_msg("DaemonSet", "spec.updateStrategy.rollingUpdate.maxSurge and maxUnavailable are both 0, so the rollout can neither add a new pod nor remove an old one; set maxUnavailable: 1 (or more): it cannot surge because container \"exporter\" uses hostPort 9100")} with input as review("DaemonSet", with_host_port(ds_rolling(0, "0%")))
 }
 
 test_host_port_in_init_container_counts if {
@@ -123,7 +128,32 @@ test_host_port_in_init_container_counts if {
 	fixture := review("DaemonSet", {"template": template})
 	count(policy.patch) == 0 with input as fixture
 	count(policy.deny) == 0 with input as fixture
-	count(policy.deny) == 2 with input as review("DaemonSet", {"template": template, "updateStrategy": ds_rolling(1, 0).updateStrategy})
+	count(policy.deny) == 1 with input as review("DaemonSet", {"template": template, "updateStrategy": ds_rolling(1, 0).updateStrategy})
+}
+
+# ------------------------------------------------------- with hostNetwork
+
+# Shaped like calico-node: host network, no declared ports.
+host_network_template := {"metadata": {"labels": {"app": "cni"}}, "spec": {
+	"hostNetwork": true,
+	"containers": [{"name": "cni", "readinessProbe": {"exec": {"command": ["true"]}}}],
+}}
+
+test_host_network_defaults_are_compliant_and_not_patched if {
+	every spec in [{}, ds_rolling(0, 1), {"updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 1}}}] {
+		fixture := review("DaemonSet", object.union({"template": host_network_template}, spec))
+		count(policy.deny) == 0 with input as fixture
+		count(policy.patch) == 0 with input as fixture
+	}
+}
+
+test_host_network_surge_denied if {
+	policy.deny == {deny_msg("DaemonSet", "spec.updateStrategy.rollingUpdate.maxSurge is 1, but it runs with hostNetwork: true, so every port it opens is a host port: a surge pod cannot start beside the old one on the same node, and the rollout stalls; set maxSurge: 0 and maxUnavailable: 1 (or more)")} with input as review("DaemonSet", {"template": host_network_template, "updateStrategy": ds_rolling(1, 0).updateStrategy})
+}
+
+test_host_network_false_still_surges if {
+	template := json.patch(host_network_template, [{"op": "replace", "path": "/spec/hostNetwork", "value": false}])
+	count(policy.patch) == 1 with input as review("DaemonSet", {"template": template})
 }
 
 test_container_port_without_host_port_still_surges if {

@@ -192,3 +192,55 @@ test_statefulset_on_delete_warns if {
 	policy.warn == {deny_msg("StatefulSet", "spec.updateStrategy.type is OnDelete, so template changes only reach pods that someone deletes by hand; use RollingUpdate")} with input as fixture
 	count(policy.deny) == 0 with input as fixture
 }
+
+# ------------------------------------------- Deployment with a volume claim
+
+with_claim(spec) := object.union({"template": {
+	"metadata": {"labels": {"app": "web"}},
+	"spec": {
+		"containers": [app],
+		"volumes": [
+			{"name": "scratch", "emptyDir": {}},
+			{"name": "data", "persistentVolumeClaim": {"claimName": "web-data"}},
+		],
+	},
+}}, spec)
+
+test_claim_recreate_warns_not_denies if {
+	fixture := review("Deployment", with_claim({"strategy": {"type": "Recreate"}}))
+	count(policy.deny) == 0 with input as fixture
+	count(policy.patch) == 0 with input as fixture
+	policy.warn == {deny_msg("Deployment", "spec.strategy.type is Recreate, so every rollout stops all pods before starting new ones; accepted because its pods mount PersistentVolumeClaim web-data, which old and new pods cannot share unless it is ReadWriteMany. If the claim is ReadWriteMany, use type: RollingUpdate with maxSurge: 25% and maxUnavailable: 0; to run more than one replica without downtime, use a StatefulSet with volumeClaimTemplates")} with input as fixture
+}
+
+# maxSurge 0 with maxUnavailable 1 stops the old pod before the new one
+# mounts the claim: the rolling form of Recreate, and not denied either.
+test_claim_stop_then_start_is_compliant if {
+	fixture := review("Deployment", with_claim(rolling(0, 1)))
+	count(policy.deny) == 0 with input as fixture
+	count(policy.warn) == 0 with input as fixture
+	count(policy.patch) == 0 with input as fixture
+}
+
+# The API server's default is left alone: rewriting it to maxUnavailable 0
+# would make a single-replica Deployment wait forever on a Multi-Attach
+# error when its new pod lands on another node.
+test_claim_defaults_not_patched if {
+	every spec in [{}, rolling("25%", "25%"), {"strategy": {"type": "RollingUpdate"}}] {
+		fixture := review("Deployment", with_claim(spec))
+		count(policy.patch) == 0 with input as fixture
+		count(policy.deny) == 0 with input as fixture
+	}
+}
+
+test_claim_cannot_do_nothing if {
+	count(policy.deny) == 1 with input as review("Deployment", with_claim(rolling(0, 0)))
+}
+
+test_ephemeral_volume_is_not_a_shared_claim if {
+	spec := {"template": {
+		"metadata": {"labels": {"app": "web"}},
+		"spec": {"containers": [app], "volumes": [{"name": "cache", "ephemeral": {"volumeClaimTemplate": {"spec": {}}}}]},
+	}, "strategy": {"type": "Recreate"}}
+	count(policy.deny) == 1 with input as review("Deployment", spec)
+}
