@@ -142,3 +142,51 @@ warn contains msg if {
 		[k8s.subject],
 	)
 }
+
+# ------------------------------------------------------- overlapping budgets
+
+# The eviction API refuses to evict a pod that more than one budget
+# selects ("This pod has more than one PodDisruptionBudget, which the
+# eviction subresource does not support"), whatever the budgets allow, so
+# a drain of any node running such a pod never completes. Both writes are
+# judged: the budget that creates the overlap, and a workload whose labels
+# fall under two budgets.
+overlap_advice := "the eviction API refuses to evict a pod that more than one budget selects, so every drain of a node running one blocks; keep exactly one budget per pod: delete the extra budget or narrow its selector"
+
+budget_names(ps) := concat(", ", sort({k8s.describe("PodDisruptionBudget", p) | some p in ps}))
+
+# On a PDB write, each workload the budget selects that another budget
+# selects too.
+deny contains msg if {
+	pdb_write
+	some w in pdb.selected(k8s.resource, workload.others)
+	workload.expected(w.kind, w.name, w.object) >= 1
+	others := [p |
+		some p in k8s.related("poddisruptionbudgets")
+		pdb.selects(p, w.object)
+	]
+	count(others) > 0
+	msg := sprintf(
+		"%s selects the pods of %s %s, which %s also %s; %s",
+		[k8s.subject, w.kind, w.name, budget_names(others), select_verb(others), overlap_advice],
+	)
+}
+
+select_verb(ps) := "selects" if count(ps) == 1
+
+else := "select"
+
+# On a workload write, every budget selecting its pods.
+deny contains msg if {
+	workload_write
+	workload.resource_expected >= 1
+	budgets := [p |
+		some p in k8s.related("poddisruptionbudgets")
+		pdb.selects_resource(p)
+	]
+	count(budgets) > 1
+	msg := sprintf(
+		"%s: its pods are selected by %d PodDisruptionBudgets (%s); %s",
+		[k8s.subject, count(budgets), budget_names(budgets), overlap_advice],
+	)
+}

@@ -215,3 +215,41 @@ test_malformed_input_does_not_error if {
 	count(policy.deny) == 0 with input as {"request": {"operation": "CREATE", "kind": {"kind": "PodDisruptionBudget"}}}
 	count(policy.deny) == 0 with input as {}
 }
+
+# ------------------------------------------------------- overlapping budgets
+
+tier_budget := object.union(budget_with({"matchLabels": {"tier": "front"}}, {"maxUnavailable": 1}), {"metadata": {"name": "tier"}})
+
+front := {"app": "web", "tier": "front"}
+
+test_overlapping_budget_denied_on_pdb_write if {
+	fixture := review(tier_budget, {
+		"deployments": [workload("Deployment", "web", 3, front)],
+		"poddisruptionbudgets": [budget({"maxUnavailable": 1})],
+	})
+	policy.deny == {"PodDisruptionBudget team-a/tier selects the pods of Deployment web, which PodDisruptionBudget team-a/web-pdb also selects; the eviction API refuses to evict a pod that more than one budget selects, so every drain of a node running one blocks; keep exactly one budget per pod: delete the extra budget or narrow its selector"} with input as fixture
+}
+
+test_overlapping_budgets_denied_on_workload_write if {
+	fixture := review(workload("Deployment", "web", 3, front), {"poddisruptionbudgets": [tier_budget, budget({"maxUnavailable": 1})]})
+	policy.deny == {"Deployment team-a/web: its pods are selected by 2 PodDisruptionBudgets (PodDisruptionBudget team-a/tier, PodDisruptionBudget team-a/web-pdb); the eviction API refuses to evict a pod that more than one budget selects, so every drain of a node running one blocks; keep exactly one budget per pod: delete the extra budget or narrow its selector"} with input as fixture
+}
+
+test_budgets_over_different_pods_do_not_overlap if {
+	fixture := review(tier_budget, {
+		"deployments": [workload("Deployment", "api", 3, {"tier": "front"}), workload("Deployment", "web", 3, web)],
+		"poddisruptionbudgets": [budget({"maxUnavailable": 1})],
+	})
+	count(policy.deny) == 0 with input as fixture
+}
+
+# A budget alone never overlaps.
+test_single_budget_does_not_overlap if {
+	fixture := review(budget({"maxUnavailable": 1}), {"deployments": [deployment(3)], "poddisruptionbudgets": []})
+	count(policy.deny) == 0 with input as fixture
+}
+
+test_overlap_of_scaled_to_zero_workload_is_not_denied if {
+	fixture := review(workload("Deployment", "web", 0, front), {"poddisruptionbudgets": [tier_budget, budget({"maxUnavailable": 1})]})
+	count(policy.deny) == 0 with input as fixture
+}
