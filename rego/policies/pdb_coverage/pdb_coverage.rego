@@ -33,7 +33,7 @@ covered if {
 }
 
 finding := sprintf(
-	"%s: %v expected pods but no PodDisruptionBudget selects pods labelled %s; add one with spec.maxUnavailable: 1 so node drains evict at most one pod at a time",
+	"%s: %v expected pods but no PodDisruptionBudget selects pods labelled %s; add one with spec.maxUnavailable: 1 and spec.unhealthyPodEvictionPolicy: AlwaysAllow so node drains evict at most one pod at a time",
 	[k8s.subject, expected, selector.describe(k8s.resource_pod_labels)],
 )
 

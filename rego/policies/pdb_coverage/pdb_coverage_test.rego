@@ -40,7 +40,7 @@ check(obj, pdbs) := review_with("CREATE", obj, pdbs, [], {"complete": true})
 
 admission(obj, pdbs) := review_with("CREATE", obj, pdbs, [], {"complete": false})
 
-finding := "Deployment team-a/web: 3 expected pods but no PodDisruptionBudget selects pods labelled app=web,tier=frontend; add one with spec.maxUnavailable: 1 so node drains evict at most one pod at a time"
+finding := "Deployment team-a/web: 3 expected pods but no PodDisruptionBudget selects pods labelled app=web,tier=frontend; add one with spec.maxUnavailable: 1 and spec.unhealthyPodEvictionPolicy: AlwaysAllow so node drains evict at most one pod at a time"
 
 test_covered_workload_is_compliant if {
 	fixture := check(workload("Deployment", 3), [budget({"matchLabels": {"app": "web"}})])
@@ -97,7 +97,7 @@ test_hpa_min_replicas_decides if {
 }
 
 test_statefulset if {
-	policy.deny == {"StatefulSet team-a/web: 2 expected pods but no PodDisruptionBudget selects pods labelled app=web,tier=frontend; add one with spec.maxUnavailable: 1 so node drains evict at most one pod at a time"} with input as check(workload("StatefulSet", 2), [])
+	policy.deny == {"StatefulSet team-a/web: 2 expected pods but no PodDisruptionBudget selects pods labelled app=web,tier=frontend; add one with spec.maxUnavailable: 1 and spec.unhealthyPodEvictionPolicy: AlwaysAllow so node drains evict at most one pod at a time"} with input as check(workload("StatefulSet", 2), [])
 }
 
 test_daemonsets_are_out_of_scope if {

@@ -9,6 +9,7 @@
 package fluxgate.policies.replicas_ha
 
 import data.fluxgate.lib.k8s
+import data.fluxgate.lib.pdb
 import data.fluxgate.lib.workload
 
 # spec.replicas: 0 is an intentional scale-down, not a risk. A workload
@@ -31,12 +32,19 @@ deny contains msg if {
 # cannot mount a ReadWriteOnce claim on another node, so "add a replica"
 # would leave it stuck; the advice names what does work.
 advice := sprintf(
-	"its pods share PersistentVolumeClaim %s, so a second replica needs a ReadWriteMany claim: use one and set replicas: 2, or run it as a StatefulSet with volumeClaimTemplates and replicas: 2 or more",
-	[concat(", ", workload.resource_claims)],
+	"its pods share PersistentVolumeClaim %s, so a second replica needs a ReadWriteMany claim: use one and set replicas: 2, or run it as a StatefulSet with volumeClaimTemplates and replicas: 2 or more%s",
+	[concat(", ", workload.resource_claims), budget_hint],
 ) if {
 	k8s.kind == "Deployment"
 	count(workload.resource_claims) > 0
-} else := "set replicas: 2 or more, or add a HorizontalPodAutoscaler with minReplicas: 2 or more"
+} else := sprintf("set replicas: 2 or more, or add a HorizontalPodAutoscaler with minReplicas: 2 or more%s", [budget_hint])
+
+# Two replicas need a budget (pdb-coverage), so advice that stopped at the
+# replica count would trade this warning for a denial.
+budget_hint := "" if {
+	some p in k8s.related("poddisruptionbudgets")
+	pdb.selects_resource(p)
+} else := ", together with a PodDisruptionBudget selecting its pods with spec.maxUnavailable: 1 and spec.unhealthyPodEvictionPolicy: AlwaysAllow"
 
 shown_replicas := sprintf("%v", [r]) if {
 	r := input.request.object.spec.replicas

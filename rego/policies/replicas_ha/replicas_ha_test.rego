@@ -27,11 +27,11 @@ test_two_replicas_are_compliant if {
 }
 
 test_single_replica if {
-	policy.deny == {"Deployment team-a/web: spec.replicas is 1, so a node drain or eviction leaves no pod serving; set replicas: 2 or more, or add a HorizontalPodAutoscaler with minReplicas: 2 or more"} with input as create({"replicas": 1})
+	policy.deny == {"Deployment team-a/web: spec.replicas is 1, so a node drain or eviction leaves no pod serving; set replicas: 2 or more, or add a HorizontalPodAutoscaler with minReplicas: 2 or more, together with a PodDisruptionBudget selecting its pods with spec.maxUnavailable: 1 and spec.unhealthyPodEvictionPolicy: AlwaysAllow"} with input as create({"replicas": 1})
 }
 
 test_unset_replicas_default_to_one if {
-	policy.deny == {"StatefulSet team-a/web: spec.replicas is unset (defaults to 1), so a node drain or eviction leaves no pod serving; set replicas: 2 or more, or add a HorizontalPodAutoscaler with minReplicas: 2 or more"} with input as review("UPDATE", "StatefulSet", {}, [])
+	policy.deny == {"StatefulSet team-a/web: spec.replicas is unset (defaults to 1), so a node drain or eviction leaves no pod serving; set replicas: 2 or more, or add a HorizontalPodAutoscaler with minReplicas: 2 or more, together with a PodDisruptionBudget selecting its pods with spec.maxUnavailable: 1 and spec.unhealthyPodEvictionPolicy: AlwaysAllow"} with input as review("UPDATE", "StatefulSet", {}, [])
 }
 
 test_scaled_to_zero_is_intentional if {
@@ -65,5 +65,11 @@ test_shared_claim_gets_advice_that_works if {
 		"containers": [{"name": "app"}],
 		"volumes": [{"name": "data", "persistentVolumeClaim": {"claimName": "web-data"}}],
 	}}}
-	policy.deny == {"Deployment team-a/web: spec.replicas is 1, so a node drain or eviction leaves no pod serving; its pods share PersistentVolumeClaim web-data, so a second replica needs a ReadWriteMany claim: use one and set replicas: 2, or run it as a StatefulSet with volumeClaimTemplates and replicas: 2 or more"} with input as create(spec)
+	policy.deny == {"Deployment team-a/web: spec.replicas is 1, so a node drain or eviction leaves no pod serving; its pods share PersistentVolumeClaim web-data, so a second replica needs a ReadWriteMany claim: use one and set replicas: 2, or run it as a StatefulSet with volumeClaimTemplates and replicas: 2 or more, together with a PodDisruptionBudget selecting its pods with spec.maxUnavailable: 1 and spec.unhealthyPodEvictionPolicy: AlwaysAllow"} with input as create(spec)
+}
+
+test_no_budget_hint_when_a_budget_exists if {
+	spec := {"replicas": 1, "template": {"metadata": {"labels": {"app": "web"}}}}
+	fixture := object.union(create(spec), {"related": {"poddisruptionbudgets": [{"spec": {"selector": {"matchLabels": {"app": "web"}}, "minAvailable": 1}}]}})
+	policy.deny == {"Deployment team-a/web: spec.replicas is 1, so a node drain or eviction leaves no pod serving; set replicas: 2 or more, or add a HorizontalPodAutoscaler with minReplicas: 2 or more"} with input as fixture
 }
