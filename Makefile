@@ -51,6 +51,15 @@ INTEGRATION_CRDS     := $(BIN)/integration-crds
 CERT_MANAGER_VERSION := v1.21.2
 PROM_OPERATOR_VERSION := v0.85.0
 
+# The upstream manifests test/upstream checks against reviewed golden
+# findings (Flux's install, ingress-nginx, cert-manager, podinfo, ...),
+# downloaded from their Go modules at the versions and paths
+# test/testdata/upstream/sources.yaml pins (hack/upstream-manifests.sh),
+# never copied into the repository. `make test` passes the folder as
+# FLUXGATE_UPSTREAM; the tests find bin/upstream by themselves when run by
+# hand.
+UPSTREAM := $(BIN)/upstream
+
 # The simulated cluster the end-to-end tests start (test/e2e/cluster):
 # etcd, kube-apiserver, kube-controller-manager and kube-scheduler from
 # hack/tools/kubernetes, kwok (the kubelets of fake nodes) and its stage
@@ -84,8 +93,8 @@ build: ## Build bin/fluxgate.
 	go build $(GO_FLAGS) -ldflags '$(LDFLAGS)' -o $(FLUXGATE) ./cmd/fluxgate
 
 .PHONY: test
-test: lint build envtest-assets flux-crds integration-crds controller-gen e2e-assets ## Run every test: Go and Rego unit tests, envtest suites, the chart installed, the end-to-end scenarios, the CLI on examples/.
-	KUBEBUILDER_ASSETS=$(KUBE_ASSETS) FLUX_CRDS=$(FLUX_CRDS) INTEGRATION_CRDS=$(INTEGRATION_CRDS) \
+test: lint build envtest-assets flux-crds integration-crds controller-gen e2e-assets upstream-manifests ## Run every test: Go and Rego unit tests, envtest suites, the chart installed, the end-to-end scenarios, the CLI on examples/, the golden findings on upstream manifests.
+	KUBEBUILDER_ASSETS=$(KUBE_ASSETS) FLUX_CRDS=$(FLUX_CRDS) INTEGRATION_CRDS=$(INTEGRATION_CRDS) FLUXGATE_UPSTREAM=$(UPSTREAM) \
 		CONTROLLER_GEN=$(CONTROLLER_GEN) FLUXGATE_BIN=$(FLUXGATE) FLUXGATE_E2E=1 FLUXGATE_E2E_BIN=$(E2E_BIN) \
 		go test -count=1 -timeout 30m ./...
 	$(FLUXGATE) policy test examples/policies
@@ -192,6 +201,14 @@ $(INTEGRATION_CRDS)/VERSIONS: Makefile hack/integration-crds.sh
 		github.com/cert-manager/cert-manager@$(CERT_MANAGER_VERSION):deploy/crds/cert-manager.io_certificates.yaml \
 		github.com/cert-manager/cert-manager@$(CERT_MANAGER_VERSION):deploy/crds/cert-manager.io_issuers.yaml \
 		github.com/prometheus-operator/prometheus-operator@$(PROM_OPERATOR_VERSION):example/prometheus-operator-crd/monitoring.coreos.com_servicemonitors.yaml
+
+.PHONY: upstream-manifests
+upstream-manifests: $(UPSTREAM)/VERSIONS ## Download the upstream manifests test/upstream checks (Flux, ingress-nginx, cert-manager, ...) from their Go modules into bin/upstream/.
+
+# Redone when the source list, the script or the code that fetches changes.
+$(UPSTREAM)/VERSIONS: Makefile hack/upstream-manifests.sh test/testdata/upstream/sources.yaml \
+		$(wildcard test/upstream/sources/*.go test/upstream/fetch/*.go)
+	hack/upstream-manifests.sh $(UPSTREAM)
 
 .PHONY: clean
 clean: ## Remove bin/.

@@ -1,7 +1,8 @@
 // Package testenv finds what the envtest suites need: the kube-apiserver
-// and etcd that `make envtest-assets` builds, and the Flux CRDs that
-// `make flux-crds` takes from the Flux Go modules. `make test` passes both
-// in the environment; a suite run by hand finds them under bin/.
+// and etcd that `make envtest-assets` builds, the Flux CRDs that
+// `make flux-crds` takes from the Flux Go modules, and the upstream
+// manifests that `make upstream-manifests` downloads. `make test` passes
+// them in the environment; a suite run by hand finds them under bin/.
 package testenv
 
 import (
@@ -82,6 +83,26 @@ func IntegrationCRDs() (string, error) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "VERSIONS")); err != nil {
 		return "", fmt.Errorf("no integration CRDs in %s: run `make integration-crds` (or `make test`), or set INTEGRATION_CRDS: %w", dir, err)
+	}
+	return dir, nil
+}
+
+// Upstream returns the directory of the upstream manifests (Flux's install,
+// ingress-nginx, cert-manager, ...) that `make upstream-manifests`
+// downloads from their Go modules at the versions
+// test/testdata/upstream/sources.yaml pins: $FLUXGATE_UPSTREAM, else the
+// repository's bin/upstream.
+func Upstream() (string, error) {
+	dir := os.Getenv("FLUXGATE_UPSTREAM")
+	if dir == "" {
+		root, err := RepoRoot()
+		if err != nil {
+			return "", err
+		}
+		dir = filepath.Join(root, "bin", "upstream")
+	}
+	if _, err := os.Stat(filepath.Join(dir, "VERSIONS")); err != nil {
+		return "", fmt.Errorf("no upstream manifests in %s: run `make upstream-manifests` (or `make test`), or set FLUXGATE_UPSTREAM: %w", dir, err)
 	}
 	return dir, nil
 }
