@@ -63,6 +63,7 @@ type Related struct {
 
 type relatedItem struct {
 	kind, name string
+	object     map[string]any // as given to NewRelated, for Object
 	term       *ast.Term
 }
 
@@ -82,9 +83,24 @@ func NewRelated(objs ...map[string]any) (*Related, error) {
 		}
 		meta, _ := obj["metadata"].(map[string]any)
 		name, _ := meta["name"].(string)
-		r.lists[key] = append(r.lists[key], relatedItem{kind: kind, name: name, term: ast.NewTerm(v)})
+		r.lists[key] = append(r.lists[key], relatedItem{kind: kind, name: name, object: obj, term: ast.NewTerm(v)})
 	}
 	return r, nil
+}
+
+// Object returns the related object of kind (one of RelatedKinds) named
+// name, as it was given to NewRelated, or nil when there is none. The map
+// is shared with every other caller and must not be modified.
+func (r *Related) Object(kind, name string) map[string]any {
+	if r == nil {
+		return nil
+	}
+	for _, it := range r.lists[RelatedKinds[kind]] {
+		if it.kind == kind && it.name == name {
+			return it.object
+		}
+	}
+	return nil
 }
 
 // term renders input.related without the object under review: policies

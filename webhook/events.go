@@ -1,10 +1,12 @@
 package webhook
 
 import (
+	"fmt"
+	"strings"
+
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
-	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	"github.com/fluxgate/fluxgate/policy"
 )
@@ -18,78 +20,147 @@ const (
 	EventAction        = "Admission"
 )
 
-// recordEvents records one Warning event per deny and warn finding of d,
-// at most maxEvents, denials first. Dry runs record nothing: the webhooks
-// declare sideEffects: None, and Flux dry-runs every object on every
-// interval. denied is false when the request was admitted in spite of its
-// deny findings (fluxgate's own service account); those are then
-// recorded as warnings.
-func (h *handler) recordEvents(req *admission.Request, in *policy.Input, d *policy.Decision, denied bool) {
+// noteSeparator joins the findings of one Event's note. Notes stay on one
+// line, so `kubectl get events` keeps one row per Event.
+const noteSeparator = " | "
+
+// recordEvents records the deny and warn findings of a real (not dry-run)
+// request as Warning Events on the object under review: one Event per
+// reason, PolicyDenied with every deny finding and PolicyWarning with
+// every warning, each note listing all of them.
+//
+// One Event per reason, rather than one per finding, is what keeps every
+// finding visible: client-go's events broadcaster (tools/events) folds an
+// Event whose type, action, reason, reporting controller and instance,
+// regarding and related objects equal those of an Event it recorded in
+// the last six minutes into that Event's series, and the folded Event's
+// note is never stored. Two findings of one request, recorded apart,
+// would be one Event with only the first note. Regarding the object
+// itself, with its UID (and, once it exists, its resourceVersion), keeps
+// the Events of different workloads, and of successive versions of one,
+// apart.
+//
+// Dry runs record nothing: the webhooks declare sideEffects: None, and
+// Flux dry-runs every object on every interval. denied is false when the
+// request was admitted in spite of its deny findings (fluxgate's own
+// service account); they are then recorded as warnings.
+func (h *handler) recordEvents(in *policy.Input, d *policy.Decision, denied bool) {
 	if h.o.Events == nil || in.Request.DryRun {
 		return
 	}
-	target := eventTarget(req, in.Request.OldObject)
+	target := eventTarget(&in.Request)
 	if target == nil {
 		return
 	}
-	n := 0
-	record := func(action policy.Action, reason string) {
-		for _, f := range d.Findings {
-			if f.Action != action || n >= maxEvents {
-				continue
-			}
-			n++
-			note := truncateBytes(printable(f.Policy+": "+f.Message), maxNoteBytes)
-			h.o.Events.Eventf(target, nil, corev1.EventTypeWarning, reason, EventAction, "%s", note)
+	var denies, warns []string
+	for _, f := range d.Findings {
+		switch f.Action {
+		case policy.ActionDeny:
+			denies = append(denies, f.Policy+": "+f.Message)
+		case policy.ActionWarn:
+			warns = append(warns, f.Policy+": "+f.Message)
 		}
 	}
-	if denied {
-		record(policy.ActionDeny, EventReasonDenied)
-	} else {
-		record(policy.ActionDeny, EventReasonWarning)
+	if !denied {
+		warns, denies = append(denies, warns...), nil
 	}
-	record(policy.ActionWarn, EventReasonWarning)
+	for _, e := range []struct {
+		reason string
+		msgs   []string
+	}{{EventReasonDenied, denies}, {EventReasonWarning, warns}} {
+		if len(e.msgs) > 0 {
+			h.o.Events.Eventf(target, nil, corev1.EventTypeWarning, e.reason, EventAction, "%s", eventNote(e.msgs, maxNoteBytes))
+		}
+	}
+}
+
+// eventNote joins msgs into one printable line of at most limit bytes.
+// When they do not all fit, the note ends with how many were left out
+// ("| and 3 more"); a first message longer than the limit is cut, with an
+// ellipsis.
+func eventNote(msgs []string, limit int) string {
+	more := func(n int) string {
+		if n == 0 {
+			return ""
+		}
+		return fmt.Sprintf("%sand %d more", noteSeparator, n)
+	}
+	clean := make([]string, len(msgs))
+	for i, m := range msgs {
+		clean[i] = printable(m)
+	}
+	if all := strings.Join(clean, noteSeparator); len(all) <= limit {
+		return all
+	}
+	var b strings.Builder
+	for i, m := range clean {
+		sep := ""
+		if i > 0 {
+			sep = noteSeparator
+		}
+		// Room is kept after every message for the tail that would name
+		// the messages after it, so stopping later always fits.
+		tail := more(len(clean) - i - 1)
+		if b.Len()+len(sep)+len(m)+len(tail) <= limit {
+			b.WriteString(sep)
+			b.WriteString(m)
+			continue
+		}
+		if i == 0 {
+			b.WriteString(truncateBytes(m, limit-len(tail)))
+			b.WriteString(tail)
+		} else {
+			b.WriteString(more(len(clean) - i))
+		}
+		break
+	}
+	return b.String()
 }
 
 // eventTarget is what Events about a request are recorded on: the object
-// itself when it already exists (UPDATE, DELETE), otherwise its
-// Namespace. The Namespace reference carries the namespace as its own
-// namespace, so the Event is stored, and listed by `kubectl get events`,
-// beside the workload rather than in "default". A new cluster-scoped
-// object has neither, and gets no Event.
-func eventTarget(req *admission.Request, old map[string]any) *corev1.ObjectReference {
-	if old != nil && req.Operation != "CREATE" {
-		meta, _ := old["metadata"].(map[string]any)
-		ref := &corev1.ObjectReference{
-			APIVersion: schema.GroupVersion{Group: req.Kind.Group, Version: req.Kind.Version}.String(),
-			Kind:       req.Kind.Kind,
-			Namespace:  req.Namespace,
-			Name:       req.Name,
-		}
-		if s, _ := old["apiVersion"].(string); s != "" {
-			ref.APIVersion = s
-		}
-		if s, _ := old["kind"].(string); s != "" {
-			ref.Kind = s
-		}
-		if s, _ := meta["namespace"].(string); s != "" {
-			ref.Namespace = s
-		}
-		if s, _ := meta["name"].(string); s != "" {
-			ref.Name = s
-		}
-		if s, _ := meta["uid"].(string); s != "" {
-			ref.UID = types.UID(s)
-		}
-		if s, _ := meta["resourceVersion"].(string); s != "" {
-			ref.ResourceVersion = s
-		}
-		if ref.Name != "" && ref.Kind != "" {
-			return ref
-		}
+// under review. For CREATE that is the new object, which the API server
+// has named and given its UID before validating webhooks run, so the
+// reference names the object that will exist (and `kubectl describe` and
+// `kubectl events --for` find the Event); for UPDATE and DELETE it is the
+// stored object, with its UID and resourceVersion. When the object names
+// no name (a request fluxgate cannot place), the Event regards the
+// request's Namespace instead; a cluster-scoped object gets no Event, as
+// an Event needs a namespace.
+func eventTarget(r *policy.Request) *corev1.ObjectReference {
+	obj := r.OldObject
+	if r.Operation == policy.OperationCreate || obj == nil {
+		obj = r.Object
 	}
-	if req.Namespace == "" {
+	meta, _ := obj["metadata"].(map[string]any)
+	ref := &corev1.ObjectReference{
+		APIVersion: schema.GroupVersion{Group: r.Kind.Group, Version: r.Kind.Version}.String(),
+		Kind:       r.Kind.Kind,
+		Namespace:  r.Namespace,
+		Name:       r.Name,
+	}
+	if s, _ := obj["apiVersion"].(string); s != "" {
+		ref.APIVersion = s
+	}
+	if s, _ := obj["kind"].(string); s != "" {
+		ref.Kind = s
+	}
+	if s, _ := meta["namespace"].(string); s != "" {
+		ref.Namespace = s
+	}
+	if s, _ := meta["name"].(string); s != "" {
+		ref.Name = s
+	}
+	if s, _ := meta["uid"].(string); s != "" {
+		ref.UID = types.UID(s)
+	}
+	if s, _ := meta["resourceVersion"].(string); s != "" {
+		ref.ResourceVersion = s
+	}
+	if ref.Name != "" && ref.Kind != "" && ref.Namespace != "" {
+		return ref
+	}
+	if r.Namespace == "" {
 		return nil
 	}
-	return &corev1.ObjectReference{APIVersion: "v1", Kind: "Namespace", Name: req.Namespace, Namespace: req.Namespace}
+	return &corev1.ObjectReference{APIVersion: "v1", Kind: "Namespace", Name: r.Namespace, Namespace: r.Namespace}
 }

@@ -107,28 +107,45 @@ func (h *handler) input(ctx context.Context, req *admission.Request) (*policy.In
 		UserInfo:  policy.UserInfo{Username: req.UserInfo.Username, Groups: req.UserInfo.Groups},
 		DryRun:    req.DryRun != nil && *req.DryRun,
 	}}
-	if h.o.Maintenance != nil {
-		m, err := h.o.Maintenance.Maintenance(ctx)
-		if err != nil {
-			h.o.Metrics.error(h.name, ReasonRelated)
-			h.o.Log.Error(err, "reading the maintenance state failed; evaluating as if no maintenance were active",
-				"webhook", h.name, "uid", req.UID)
-		}
-		in.Maintenance = m
-	}
-	if h.o.Related != nil && req.Namespace != "" {
-		rctx, cancel := context.WithTimeout(ctx, h.o.EvalTimeout)
-		defer cancel()
-		rel, err := h.o.Related.Related(rctx, req.Namespace)
-		if err != nil {
-			h.o.Metrics.error(h.name, ReasonRelated)
-			h.o.Log.Error(err, "reading related objects failed; evaluating without them",
-				"webhook", h.name, "uid", req.UID, "namespace", req.Namespace)
-		} else {
-			in.Related = rel
-		}
+	in.Maintenance = h.maintenance(ctx, req)
+	if rel, err := h.related(ctx, req); err == nil {
+		in.Related = rel
 	}
 	return in, nil
+}
+
+// maintenance reads the maintenance state; when it cannot be read the
+// request is evaluated as if no maintenance were active.
+func (h *handler) maintenance(ctx context.Context, req *admission.Request) policy.Maintenance {
+	if h.o.Maintenance == nil {
+		return policy.Maintenance{}
+	}
+	m, err := h.o.Maintenance.Maintenance(ctx)
+	if err != nil {
+		h.o.Metrics.error(h.name, ReasonRelated)
+		h.o.Log.Error(err, "reading the maintenance state failed; evaluating as if no maintenance were active",
+			"webhook", h.name, "uid", req.UID)
+	}
+	return m
+}
+
+// related reads the related objects of the request's namespace under the
+// evaluation deadline. An error is counted and logged here; callers decide
+// what to do without them. No source, or no namespace, gives nil.
+func (h *handler) related(ctx context.Context, req *admission.Request) (*policy.Related, error) {
+	if h.o.Related == nil || req.Namespace == "" {
+		return nil, nil
+	}
+	rctx, cancel := context.WithTimeout(ctx, h.o.EvalTimeout)
+	defer cancel()
+	rel, err := h.o.Related.Related(rctx, req.Namespace)
+	if err != nil {
+		h.o.Metrics.error(h.name, ReasonRelated)
+		h.o.Log.Error(err, "reading related objects failed",
+			"webhook", h.name, "uid", req.UID, "namespace", req.Namespace)
+		return nil, fmt.Errorf("read the related objects of namespace %s: %w", req.Namespace, err)
+	}
+	return rel, nil
 }
 
 // decodeObject decodes one embedded object. Numbers stay json.Number, so

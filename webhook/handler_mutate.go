@@ -45,6 +45,12 @@ func (m *Mutator) handle(ctx context.Context, req *admission.Request) admission.
 		return admission.Allowed(fmt.Sprintf("%s requests are not mutated", req.Operation))
 	}
 
+	// The mutating webhook is not registered for subresources; a Scale
+	// (or a status) is never patched, even if a configuration sends one.
+	if req.SubResource != "" {
+		return admission.Allowed(fmt.Sprintf("the %s subresource is not mutated", req.SubResource))
+	}
+
 	eng := m.engine()
 	if eng == nil {
 		m.o.Metrics.error(m.name, ReasonNotLoaded)

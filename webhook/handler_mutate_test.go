@@ -93,6 +93,13 @@ func TestMutator(t *testing.T) {
 			message: "DELETE requests are not mutated",
 		},
 		{
+			name:    "a scale is not mutated",
+			req:     scaleRequest(t, "deployments", "web", 3, 2),
+			allowed: true,
+			code:    200,
+			message: "the scale subresource is not mutated",
+		},
+		{
 			name:    "fluxgate's own namespace is not mutated",
 			req:     request(t, admissionv1.Create, set(noStrategy(), "metadata.namespace", ownNamespace), nil),
 			allowed: true,

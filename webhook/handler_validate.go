@@ -53,6 +53,16 @@ func (v *Validator) handle(ctx context.Context, req *admission.Request) admissio
 		return admission.Allowed(fmt.Sprintf("namespace %s is exempt", req.Namespace))
 	}
 
+	switch req.SubResource {
+	case "":
+	case "scale":
+		// Before covers: the request's kind is autoscaling/v1 Scale, which
+		// no policy names; the workload it scales is what is judged.
+		return v.scale(ctx, req, eng)
+	default:
+		return admission.Allowed(fmt.Sprintf("the %s subresource is not judged", req.SubResource))
+	}
+
 	if !v.covers(eng, req.Kind.Kind) {
 		return admission.Allowed(fmt.Sprintf("no enabled policy applies to %s", req.Kind.Kind))
 	}
@@ -66,28 +76,41 @@ func (v *Validator) handle(ctx context.Context, req *admission.Request) admissio
 
 	d, reason, err := v.evaluate(ctx, func(ctx context.Context) (*policy.Decision, error) { return eng.Validate(ctx, in) })
 	if err != nil {
-		v.o.Metrics.error(v.name, reason)
-		err = fmt.Errorf("fluxgate could not evaluate %s: %w", subject(req, in.Request.Object), err)
-		v.o.Log.Error(err, "evaluation failed", "webhook", v.name, "uid", req.UID, "reason", reason)
-		if v.ownUser(req) {
-			return admission.Allowed("fluxgate's own service account is never denied").WithWarnings(warnings([]string{err.Error()})...)
-		}
-		return admission.Errored(http.StatusInternalServerError, err)
+		return v.failed(req, subject(req, in.Request.Object), reason, err)
 	}
 
 	if d.Skipped != "" {
 		return admission.Allowed(d.Skipped)
 	}
+	return v.respond(req, in, d)
+}
+
+// failed answers a request whose evaluation failed: fail closed, except
+// for fluxgate's own service account.
+func (v *Validator) failed(req *admission.Request, subject, reason string, err error) admission.Response {
+	v.o.Metrics.error(v.name, reason)
+	err = fmt.Errorf("fluxgate could not evaluate %s: %w", subject, err)
+	v.o.Log.Error(err, "evaluation failed", "webhook", v.name, "uid", req.UID, "reason", reason)
+	if v.ownUser(req) {
+		return admission.Allowed("fluxgate's own service account is never denied").WithWarnings(warnings([]string{err.Error()})...)
+	}
+	return admission.Errored(http.StatusInternalServerError, err)
+}
+
+// respond counts the findings of d, records them as Events and answers:
+// denied with every deny message, one per line, or admitted with the
+// warnings.
+func (v *Validator) respond(req *admission.Request, in *policy.Input, d *policy.Decision) admission.Response {
 	v.count(req, d)
 
 	denies := d.Messages(policy.ActionDeny)
 	warns := d.Messages(policy.ActionWarn)
 	if len(denies) > 0 && v.ownUser(req) {
-		v.recordEvents(req, in, d, false)
+		v.recordEvents(in, d, false)
 		return admission.Allowed("fluxgate's own service account is never denied").
 			WithWarnings(warnings(append(denies, warns...))...)
 	}
-	v.recordEvents(req, in, d, true)
+	v.recordEvents(in, d, true)
 	if len(denies) > 0 {
 		return admission.Denied(strings.Join(denies, "\n")).WithWarnings(warnings(warns)...)
 	}

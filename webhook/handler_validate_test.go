@@ -2,10 +2,13 @@ package webhook
 
 import (
 	"context"
+	"fmt"
 	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	admissionv1 "k8s.io/api/admission/v1"
@@ -20,13 +23,17 @@ import (
 type wantEvent struct {
 	reason string
 	target corev1.ObjectReference
-	note   string // prefix
+	note   string   // prefix
+	and    []string // further substrings of the note, in order
 }
 
 func namespaceRef(ns string) corev1.ObjectReference {
 	return corev1.ObjectReference{APIVersion: "v1", Kind: "Namespace", Name: ns, Namespace: ns}
 }
 
+// webRef is the reference to webDeployment, which carries a UID and a
+// resourceVersion: CREATE requests of it too (the API server sets the UID
+// before validating webhooks run; the resourceVersion is the fixture's).
 var webRef = corev1.ObjectReference{
 	APIVersion: "apps/v1", Kind: "Deployment", Namespace: "shop", Name: "web",
 	UID: "0b5c8a52-3d7e-4a53-9d33-3c9f7f1c2a11", ResourceVersion: "4711",
@@ -83,7 +90,7 @@ func TestValidator(t *testing.T) {
 			code:      http.StatusForbidden,
 			evaluated: true,
 			message:   []string{"rollout-strategy: Deployment shop/web: spec.strategy.rollingUpdate.maxUnavailable is 2; set it to 0"},
-			events:    []wantEvent{{EventReasonDenied, namespaceRef("shop"), "rollout-strategy: Deployment shop/web: spec.strategy.rollingUpdate.maxUnavailable is 2"}},
+			events:    []wantEvent{{EventReasonDenied, webRef, "rollout-strategy: Deployment shop/web: spec.strategy.rollingUpdate.maxUnavailable is 2", nil}},
 		},
 		{
 			name: "container without readiness probe is denied",
@@ -94,7 +101,7 @@ func TestValidator(t *testing.T) {
 			code:      http.StatusForbidden,
 			evaluated: true,
 			message:   []string{`readiness-probe: Deployment shop/web: container "web" (spec.template.spec.containers[0]) has no readinessProbe`},
-			events:    []wantEvent{{EventReasonDenied, namespaceRef("shop"), "readiness-probe: "}},
+			events:    []wantEvent{{EventReasonDenied, webRef, "readiness-probe: ", nil}},
 		},
 		{
 			name:      "budget with minAvailable 100% is denied",
@@ -104,7 +111,9 @@ func TestValidator(t *testing.T) {
 			code:      http.StatusForbidden,
 			evaluated: true,
 			message:   []string{"pdb-drain-safe: PodDisruptionBudget shop/web: spec.minAvailable is 100%, so no pod may ever be evicted"},
-			events:    []wantEvent{{EventReasonDenied, namespaceRef("shop"), "pdb-drain-safe: "}},
+			events: []wantEvent{{EventReasonDenied, corev1.ObjectReference{
+				APIVersion: "policy/v1", Kind: "PodDisruptionBudget", Namespace: "shop", Name: "web",
+			}, "pdb-drain-safe: ", nil}},
 		},
 		{
 			name:      "scale-down under an existing budget is denied naming the budget",
@@ -114,17 +123,40 @@ func TestValidator(t *testing.T) {
 			code:      http.StatusForbidden,
 			evaluated: true,
 			message:   []string{"pdb-drain-safe: Deployment shop/web: PodDisruptionBudget shop/web-blocking (spec.minAvailable: 2) allows no disruption"},
-			events:    []wantEvent{{EventReasonDenied, webRef, "pdb-drain-safe: "}},
+			events:    []wantEvent{{EventReasonDenied, webRef, "pdb-drain-safe: ", nil}},
 		},
 		{
-			name:      "warning on create is recorded on the namespace",
+			name:      "warning on create is recorded on the new object",
 			req:       request(t, admissionv1.Create, set(web(), "spec.replicas", 1), nil),
 			allowed:   true,
 			code:      200,
 			evaluated: true,
 			message:   []string{"admitted with warnings"},
 			warnings:  []string{"replicas-ha: Deployment shop/web: spec.replicas is 1"},
-			events:    []wantEvent{{EventReasonWarning, namespaceRef("shop"), "replicas-ha: Deployment shop/web: spec.replicas is 1"}},
+			events:    []wantEvent{{EventReasonWarning, webRef, "replicas-ha: Deployment shop/web: spec.replicas is 1", nil}},
+		},
+		{
+			name: "two warnings of one request are one Event listing both",
+			req: request(t, admissionv1.Create, set(set(web(), "spec.replicas", 1), "spec.template.spec.containers",
+				[]any{map[string]any{"name": "web", "image": "nginx:1.27.3", "readinessProbe": map[string]any{"tcpSocket": map[string]any{"port": 8080}}}}), nil),
+			allowed:   true,
+			code:      200,
+			evaluated: true,
+			warnings:  []string{"graceful-shutdown: Deployment shop/web", "replicas-ha: Deployment shop/web: spec.replicas is 1"},
+			events: []wantEvent{{EventReasonWarning, webRef, "graceful-shutdown: Deployment shop/web",
+				[]string{noteSeparator + "replicas-ha: Deployment shop/web: spec.replicas is 1"}}},
+		},
+		{
+			name: "two denials of one request are one Event listing both",
+			req: request(t, admissionv1.Create, set(set(web(), "spec.strategy", map[string]any{"type": "Recreate"}),
+				"spec.template.spec.containers", []any{map[string]any{"name": "web", "image": "nginx:1.27.3",
+					"lifecycle": map[string]any{"preStop": map[string]any{"sleep": map[string]any{"seconds": 5}}}}}), nil),
+			allowed:   false,
+			code:      http.StatusForbidden,
+			evaluated: true,
+			message:   []string{"readiness-probe: Deployment shop/web", "\nrollout-strategy: Deployment shop/web: spec.strategy.type is Recreate"},
+			events: []wantEvent{{EventReasonDenied, webRef, "readiness-probe: Deployment shop/web",
+				[]string{noteSeparator + "rollout-strategy: Deployment shop/web: spec.strategy.type is Recreate"}}},
 		},
 		{
 			name:      "warning on update is recorded on the object",
@@ -133,7 +165,7 @@ func TestValidator(t *testing.T) {
 			code:      200,
 			evaluated: true,
 			warnings:  []string{"replicas-ha: Deployment shop/web: spec.replicas is 1"},
-			events:    []wantEvent{{EventReasonWarning, webRef, "replicas-ha: "}},
+			events:    []wantEvent{{EventReasonWarning, webRef, "replicas-ha: ", nil}},
 		},
 		{
 			name:      "dry run answers the same and records no event",
@@ -190,8 +222,8 @@ func TestValidator(t *testing.T) {
 			message:   []string{"rollout-strategy: "},
 			warnings:  []string{"fluxgate: annotation fluxgate.dev/exempt is ignored"},
 			events: []wantEvent{
-				{EventReasonDenied, namespaceRef("shop"), "rollout-strategy: "},
-				{EventReasonWarning, namespaceRef("shop"), "fluxgate: annotation fluxgate.dev/exempt is ignored"},
+				{EventReasonDenied, webRef, "rollout-strategy: ", nil},
+				{EventReasonWarning, webRef, "fluxgate: annotation fluxgate.dev/exempt is ignored", nil},
 			},
 		},
 		{
@@ -202,7 +234,7 @@ func TestValidator(t *testing.T) {
 			evaluated: true,
 			message:   []string{"fluxgate's own service account is never denied"},
 			warnings:  []string{"rollout-strategy: Deployment shop/web: spec.strategy.rollingUpdate.maxUnavailable is 2"},
-			events:    []wantEvent{{EventReasonWarning, namespaceRef("shop"), "rollout-strategy: "}},
+			events:    []wantEvent{{EventReasonWarning, webRef, "rollout-strategy: ", nil}},
 		},
 		{
 			name:    "a kind no policy covers is allowed",
@@ -285,7 +317,7 @@ func TestValidator(t *testing.T) {
 			code:      200,
 			evaluated: true,
 			warnings:  []string{"pdb-coverage: Deployment shop/web: 3 expected pods but no PodDisruptionBudget selects pods labelled"},
-			events:    []wantEvent{{EventReasonWarning, namespaceRef("shop"), "pdb-coverage: "}},
+			events:    []wantEvent{{EventReasonWarning, webRef, "pdb-coverage: ", nil}},
 			errReason: ReasonRelated,
 		},
 		{
@@ -305,13 +337,17 @@ func TestValidator(t *testing.T) {
 			warnings:  []string{"pdb-coverage: Deployment /web"},
 		},
 		{
-			name:      "another namespace gets its own namespace's event",
+			name:      "an object of another namespace gets its Event there",
 			req:       request(t, admissionv1.Create, set(inNamespace("blog"), "spec.strategy.rollingUpdate.maxUnavailable", "50%"), nil),
 			allowed:   false,
 			code:      http.StatusForbidden,
 			evaluated: true,
 			message:   []string{"rollout-strategy: Deployment blog/web: spec.strategy.rollingUpdate.maxUnavailable is 50%"},
-			events:    []wantEvent{{EventReasonDenied, namespaceRef("blog"), "rollout-strategy: "}},
+			events: []wantEvent{{EventReasonDenied, func() corev1.ObjectReference {
+				r := webRef
+				r.Namespace = "blog"
+				return r
+			}(), "rollout-strategy: ", nil}},
 		},
 	}
 	for _, tc := range tests {
@@ -404,6 +440,18 @@ func checkEvents(t *testing.T, got []event, want []wantEvent) {
 		if !strings.HasPrefix(e.Note, w.note) {
 			t.Errorf("event %d note = %q, want prefix %q", i, e.Note, w.note)
 		}
+		rest := e.Note[min(len(w.note), len(e.Note)):]
+		for _, s := range w.and {
+			j := strings.Index(rest, s)
+			if j < 0 {
+				t.Errorf("event %d note = %q, want %q after %q", i, e.Note, s, w.note)
+				break
+			}
+			rest = rest[j+len(s):]
+		}
+		if len(e.Note) > maxNoteBytes {
+			t.Errorf("event %d note of %d bytes", i, len(e.Note))
+		}
 		if e.Related != nil {
 			t.Errorf("event %d has related %v", i, e.Related)
 		}
@@ -414,22 +462,32 @@ func checkEvents(t *testing.T, got []event, want []wantEvent) {
 // recorder accepts it.
 func TestEventTarget(t *testing.T) {
 	web := obj(t, webDeployment)
+	created := del(clone(t, web), "metadata.resourceVersion")
+	createdRef := webRef
+	createdRef.ResourceVersion = ""
+	unnamed := del(del(clone(t, web), "metadata.name"), "metadata.namespace")
+	shopRef := namespaceRef("shop")
 	for _, tc := range []struct {
 		name string
-		req  admission.Request
+		req  policy.Request
 		want *corev1.ObjectReference
 	}{
-		{"create", request(t, admissionv1.Create, web, nil), &corev1.ObjectReference{APIVersion: "v1", Kind: "Namespace", Name: "shop", Namespace: "shop"}},
-		{"update", request(t, admissionv1.Update, web, web), &webRef},
-		{"delete", request(t, admissionv1.Delete, nil, web), &webRef},
-		{"cluster-scoped create", request(t, admissionv1.Create, set(clone(t, web), "metadata.namespace", ""), nil), nil},
+		{"create regards the new object with the UID the API server gave it",
+			policy.Request{Operation: policy.OperationCreate, Kind: deploymentGVK, Namespace: "shop", Name: "web", Object: created}, &createdRef},
+		{"update regards the stored object",
+			policy.Request{Operation: policy.OperationUpdate, Kind: deploymentGVK, Namespace: "shop", Name: "web", Object: set(clone(t, web), "metadata.resourceVersion", "4712"), OldObject: web}, &webRef},
+		{"delete regards the stored object",
+			policy.Request{Operation: policy.OperationDelete, Kind: deploymentGVK, Namespace: "shop", Name: "web", OldObject: web}, &webRef},
+		{"the request names what the object does not",
+			policy.Request{Operation: policy.OperationCreate, Kind: deploymentGVK, Namespace: "shop", Name: "web", Object: unnamed},
+			&corev1.ObjectReference{APIVersion: "apps/v1", Kind: "Deployment", Namespace: "shop", Name: "web", UID: webRef.UID, ResourceVersion: "4711"}},
+		{"an object fluxgate cannot name regards its namespace",
+			policy.Request{Operation: policy.OperationCreate, Kind: deploymentGVK, Namespace: "shop", Object: unnamed}, &shopRef},
+		{"cluster-scoped create gets no event",
+			policy.Request{Operation: policy.OperationCreate, Kind: deploymentGVK, Name: "web", Object: set(clone(t, web), "metadata.namespace", "")}, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			var old map[string]any
-			if len(tc.req.OldObject.Raw) > 0 {
-				old, _ = decodeObject(tc.req.OldObject.Raw)
-			}
-			got := eventTarget(&tc.req, old)
+			got := eventTarget(&tc.req)
 			if (got == nil) != (tc.want == nil) || (got != nil && *got != *tc.want) {
 				t.Fatalf("target = %+v, want %+v", got, tc.want)
 			}
@@ -441,6 +499,57 @@ func TestEventTarget(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+var deploymentGVK = policy.GroupVersionKind{Group: "apps", Version: "v1", Kind: "Deployment"}
+
+// TestEventNote checks that one Event's note lists every finding it can
+// and says how many it left out, within the API's limit.
+func TestEventNote(t *testing.T) {
+	long := func(c string, n int) string { return strings.Repeat(c, n) }
+	tests := []struct {
+		name  string
+		msgs  []string
+		limit int
+		want  string
+	}{
+		{"one finding as is", []string{"replicas-ha: Deployment shop/web: spec.replicas is 1"}, 1024,
+			"replicas-ha: Deployment shop/web: spec.replicas is 1"},
+		{"all that fit, in order", []string{"a: one", "b: two", "c: three"}, 1024, "a: one | b: two | c: three"},
+		{"exactly the limit", []string{"a: one", "b: two"}, len("a: one | b: two"), "a: one | b: two"},
+		{"the rest counted", []string{"a: one", "b: two", "c: three"}, 24, "a: one | and 2 more"},
+		{"the last one counted", []string{"a: one", "b: two", "c: three, and longer"}, 28, "a: one | b: two | and 1 more"},
+		{"a first finding over the limit is cut", []string{long("x", 50)}, 20, long("x", 17) + "…"},
+		{"a first finding over the limit is cut, the rest counted", []string{long("x", 50), "b: two"}, 30,
+			long("x", 30-len(" | and 1 more")-len("…")) + "… | and 1 more"},
+		{"control characters become spaces", []string{"a: one\ntwo"}, 1024, "a: one two"},
+		{"multi-byte runes are never split", []string{long("é", 20)}, 11, long("é", 4) + "…"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := eventNote(tc.msgs, tc.limit)
+			if got != tc.want {
+				t.Errorf("note = %q, want %q", got, tc.want)
+			}
+			if len(got) > tc.limit || !utf8.ValidString(got) {
+				t.Errorf("note of %d bytes (limit %d), valid UTF-8 %v", len(got), tc.limit, utf8.ValidString(got))
+			}
+		})
+	}
+	// Many long findings: the note stays within the API's limit and
+	// counts the ones it left out.
+	var many []string
+	for i := range 40 {
+		many = append(many, fmt.Sprintf("policy-%d: %s", i, long("y", 100)))
+	}
+	got := eventNote(many, maxNoteBytes)
+	if len(got) > maxNoteBytes || !strings.HasPrefix(got, "policy-0: ") || !regexp.MustCompile(` \| and \d+ more$`).MatchString(got) {
+		t.Errorf("note of %d bytes: %q", len(got), got)
+	}
+	shown := strings.Count(got, "policy-")
+	if want := fmt.Sprintf("and %d more", 40-shown); !strings.HasSuffix(got, want) {
+		t.Errorf("%d findings shown, note ends %q, want %q", shown, got[len(got)-20:], want)
 	}
 }
 

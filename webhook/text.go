@@ -15,7 +15,6 @@ const (
 	maxWarnings     = 12
 	maxWarningRunes = 512
 	maxNoteBytes    = 1024
-	maxEvents       = 12
 )
 
 // warnings prepares findings for AdmissionResponse.Warnings: printable,
