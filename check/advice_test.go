@@ -145,7 +145,7 @@ func TestAdviceThatWorks(t *testing.T) {
 			fix: []edit{{"Deployment/web", `{spec: {strategy: {rollingUpdate: {maxSurge: 25%}}}}`}},
 		},
 		{
-			name: "Recreate with a volume claim, when the claim is ReadWriteMany",
+			name:   "Recreate with a volume claim, when the claim is ReadWriteMany",
 			break_: []edit{{"Deployment/web", `{spec: {strategy: {type: Recreate, rollingUpdate: null}, template: {spec: {volumes: [{name: data, persistentVolumeClaim: {claimName: web-data}}]}}}}`}},
 			policy: "rollout-strategy", advice: "If the claim is ReadWriteMany, use type: RollingUpdate with maxSurge: 25% and maxUnavailable: 0",
 			fix: []edit{{"Deployment/web", `{spec: {strategy: {type: RollingUpdate, rollingUpdate: {maxSurge: 25%, maxUnavailable: 0}}}}`}},
