@@ -120,7 +120,7 @@ type edit struct {
 func TestAdviceThatWorks(t *testing.T) {
 	tests := []struct {
 		name   string
-		break_ []edit
+		defect []edit
 		// policy and advice identify the finding: its policy and a part of
 		// its message that says what to write.
 		policy, advice string
@@ -128,175 +128,175 @@ func TestAdviceThatWorks(t *testing.T) {
 	}{
 		{
 			name:   "Recreate",
-			break_: []edit{{"Deployment/web", `{spec: {strategy: {type: Recreate, rollingUpdate: null}}}`}},
+			defect: []edit{{"Deployment/web", `{spec: {strategy: {type: Recreate, rollingUpdate: null}}}`}},
 			policy: "rollout-strategy", advice: "use type: RollingUpdate with rollingUpdate.maxSurge: 25% and rollingUpdate.maxUnavailable: 0",
 			fix: []edit{{"Deployment/web", `{spec: {strategy: {type: RollingUpdate, rollingUpdate: {maxSurge: 25%, maxUnavailable: 0}}}}`}},
 		},
 		{
 			name:   "Deployment maxUnavailable",
-			break_: []edit{{"Deployment/web", `{spec: {strategy: {rollingUpdate: {maxUnavailable: 2}}}}`}},
+			defect: []edit{{"Deployment/web", `{spec: {strategy: {rollingUpdate: {maxUnavailable: 2}}}}`}},
 			policy: "rollout-strategy", advice: "set it to 0 so no ready pod is removed",
 			fix: []edit{{"Deployment/web", `{spec: {strategy: {rollingUpdate: {maxUnavailable: 0}}}}`}},
 		},
 		{
 			name:   "Deployment cannot progress",
-			break_: []edit{{"Deployment/web", `{spec: {strategy: {rollingUpdate: {maxSurge: 0}}}}`}},
+			defect: []edit{{"Deployment/web", `{spec: {strategy: {rollingUpdate: {maxSurge: 0}}}}`}},
 			policy: "rollout-strategy", advice: "set maxSurge: 25%",
 			fix: []edit{{"Deployment/web", `{spec: {strategy: {rollingUpdate: {maxSurge: 25%}}}}`}},
 		},
 		{
 			name:   "Recreate with a volume claim, when the claim is ReadWriteMany",
-			break_: []edit{{"Deployment/web", `{spec: {strategy: {type: Recreate, rollingUpdate: null}, template: {spec: {volumes: [{name: data, persistentVolumeClaim: {claimName: web-data}}]}}}}`}},
+			defect: []edit{{"Deployment/web", `{spec: {strategy: {type: Recreate, rollingUpdate: null}, template: {spec: {volumes: [{name: data, persistentVolumeClaim: {claimName: web-data}}]}}}}`}},
 			policy: "rollout-strategy", advice: "If the claim is ReadWriteMany, use type: RollingUpdate with maxSurge: 25% and maxUnavailable: 0",
 			fix: []edit{{"Deployment/web", `{spec: {strategy: {type: RollingUpdate, rollingUpdate: {maxSurge: 25%, maxUnavailable: 0}}}}`}},
 		},
 		{
 			name:   "StatefulSet maxUnavailable, set to 1",
-			break_: []edit{{"StatefulSet/db", `{spec: {updateStrategy: {type: RollingUpdate, rollingUpdate: {maxUnavailable: 3}}}}`}},
+			defect: []edit{{"StatefulSet/db", `{spec: {updateStrategy: {type: RollingUpdate, rollingUpdate: {maxUnavailable: 3}}}}`}},
 			policy: "rollout-strategy", advice: "remove it or set it to 1",
 			fix: []edit{{"StatefulSet/db", `{spec: {updateStrategy: {rollingUpdate: {maxUnavailable: 1}}}}`}},
 		},
 		{
 			name:   "StatefulSet maxUnavailable, removed",
-			break_: []edit{{"StatefulSet/db", `{spec: {updateStrategy: {type: RollingUpdate, rollingUpdate: {maxUnavailable: 3}}}}`}},
+			defect: []edit{{"StatefulSet/db", `{spec: {updateStrategy: {type: RollingUpdate, rollingUpdate: {maxUnavailable: 3}}}}`}},
 			policy: "rollout-strategy", advice: "remove it or set it to 1",
 			fix: []edit{{"StatefulSet/db", `{spec: {updateStrategy: {rollingUpdate: {maxUnavailable: null}}}}`}},
 		},
 		{
 			name:   "StatefulSet OnDelete",
-			break_: []edit{{"StatefulSet/db", `{spec: {updateStrategy: {type: OnDelete}}}`}},
+			defect: []edit{{"StatefulSet/db", `{spec: {updateStrategy: {type: OnDelete}}}`}},
 			policy: "rollout-strategy", advice: "use RollingUpdate",
 			fix: []edit{{"StatefulSet/db", `{spec: {updateStrategy: {type: RollingUpdate}}}`}},
 		},
 		{
 			name:   "DaemonSet OnDelete",
-			break_: []edit{{"DaemonSet/agent", `{spec: {updateStrategy: {type: OnDelete, rollingUpdate: null}}}`}},
+			defect: []edit{{"DaemonSet/agent", `{spec: {updateStrategy: {type: OnDelete, rollingUpdate: null}}}`}},
 			policy: "rollout-strategy", advice: "use RollingUpdate",
 			fix: []edit{{"DaemonSet/agent", `{spec: {updateStrategy: {type: RollingUpdate}}}`}},
 		},
 		{
 			name:   "DaemonSet without surge",
-			break_: []edit{{"DaemonSet/agent", `{spec: {updateStrategy: {rollingUpdate: {maxSurge: 0, maxUnavailable: 2}}}}`}},
+			defect: []edit{{"DaemonSet/agent", `{spec: {updateStrategy: {rollingUpdate: {maxSurge: 0, maxUnavailable: 2}}}}`}},
 			policy: "rollout-strategy", advice: "set it to 0 with maxSurge: 1",
 			fix: []edit{{"DaemonSet/agent", `{spec: {updateStrategy: {rollingUpdate: {maxSurge: 1, maxUnavailable: 0}}}}`}},
 		},
 		{
 			name:   "DaemonSet cannot progress",
-			break_: []edit{{"DaemonSet/agent", `{spec: {updateStrategy: {rollingUpdate: {maxSurge: 0, maxUnavailable: 0}}}}`}},
+			defect: []edit{{"DaemonSet/agent", `{spec: {updateStrategy: {rollingUpdate: {maxSurge: 0, maxUnavailable: 0}}}}`}},
 			policy: "rollout-strategy", advice: "set maxSurge: 1",
 			fix: []edit{{"DaemonSet/agent", `{spec: {updateStrategy: {rollingUpdate: {maxSurge: 1}}}}`}},
 		},
 		{
 			name:   "host-network DaemonSet surging",
-			break_: []edit{{"DaemonSet/cni", `{spec: {updateStrategy: {rollingUpdate: {maxSurge: 1, maxUnavailable: 0}}}}`}},
+			defect: []edit{{"DaemonSet/cni", `{spec: {updateStrategy: {rollingUpdate: {maxSurge: 1, maxUnavailable: 0}}}}`}},
 			policy: "rollout-strategy", advice: "set maxSurge: 0 and maxUnavailable: 1 (or more)",
 			fix: []edit{{"DaemonSet/cni", `{spec: {updateStrategy: {rollingUpdate: {maxSurge: 0, maxUnavailable: 1}}}}`}},
 		},
 		{
 			name:   "host-port DaemonSet cannot progress",
-			break_: []edit{{"DaemonSet/agent", `{spec: {updateStrategy: {rollingUpdate: {maxSurge: 0, maxUnavailable: 0}}, template: {spec: {containers: [{name: agent, image: agent:1, ports: [{containerPort: 9100, hostPort: 9100}], readinessProbe: {tcpSocket: {port: 9100}}, lifecycle: {preStop: {sleep: {seconds: 5}}}}]}}}}`}},
+			defect: []edit{{"DaemonSet/agent", `{spec: {updateStrategy: {rollingUpdate: {maxSurge: 0, maxUnavailable: 0}}, template: {spec: {containers: [{name: agent, image: agent:1, ports: [{containerPort: 9100, hostPort: 9100}], readinessProbe: {tcpSocket: {port: 9100}}, lifecycle: {preStop: {sleep: {seconds: 5}}}}]}}}}`}},
 			policy: "rollout-strategy", advice: "set maxUnavailable: 1 (or more)",
 			fix: []edit{{"DaemonSet/agent", `{spec: {updateStrategy: {rollingUpdate: {maxUnavailable: 1}}}}`}},
 		},
 		{
 			name:   "no readiness probe",
-			break_: []edit{{"Deployment/web", container(`, readinessProbe: null`)}},
+			defect: []edit{{"Deployment/web", container(`, readinessProbe: null`)}},
 			policy: "readiness-probe", advice: "add one (httpGet, tcpSocket, grpc or exec)",
 			fix: []edit{{"Deployment/web", container(`, readinessProbe: {httpGet: {path: /ready, port: 80}}`)}},
 		},
 		{
 			name:   "native sidecar without readiness probe",
-			break_: []edit{{"Deployment/web", `{spec: {template: {spec: {initContainers: [{name: proxy, image: proxy:1, restartPolicy: Always}]}}}}`}},
+			defect: []edit{{"Deployment/web", `{spec: {template: {spec: {initContainers: [{name: proxy, image: proxy:1, restartPolicy: Always}]}}}}`}},
 			policy: "readiness-probe", advice: "add one so the pod is only marked ready once the sidecar can serve",
 			fix: []edit{{"Deployment/web", `{spec: {template: {spec: {initContainers: [{name: proxy, image: proxy:1, restartPolicy: Always, readinessProbe: {tcpSocket: {port: 15001}}}]}}}}`}},
 		},
 		{
 			name:   "budget with maxUnavailable 0",
-			break_: []edit{{"PodDisruptionBudget/web", `{spec: {maxUnavailable: 0}}`}},
+			defect: []edit{{"PodDisruptionBudget/web", `{spec: {maxUnavailable: 0}}`}},
 			policy: "pdb-drain-safe", advice: "set spec.maxUnavailable: 1 instead",
 			fix: []edit{{"PodDisruptionBudget/web", `{spec: {maxUnavailable: 1}}`}},
 		},
 		{
 			name:   "budget with minAvailable 100%",
-			break_: []edit{{"PodDisruptionBudget/web", `{spec: {maxUnavailable: null, minAvailable: 100%}}`}},
+			defect: []edit{{"PodDisruptionBudget/web", `{spec: {maxUnavailable: null, minAvailable: 100%}}`}},
 			policy: "pdb-drain-safe", advice: "set spec.maxUnavailable: 1 instead",
 			fix: []edit{{"PodDisruptionBudget/web", `{spec: {minAvailable: null, maxUnavailable: 1}}`}},
 		},
 		{
 			name:   "budget allowing no disruption",
-			break_: []edit{{"PodDisruptionBudget/db", `{spec: {maxUnavailable: null, minAvailable: 3}}`}},
+			defect: []edit{{"PodDisruptionBudget/db", `{spec: {maxUnavailable: null, minAvailable: 3}}`}},
 			policy: "pdb-drain-safe", advice: "set spec.maxUnavailable: 1 instead",
 			fix: []edit{{"PodDisruptionBudget/db", `{spec: {minAvailable: null, maxUnavailable: 1}}`}},
 		},
 		{
 			name:   "scale-down under a budget that then allows no disruption",
-			break_: []edit{{"PodDisruptionBudget/web", `{spec: {maxUnavailable: null, minAvailable: 2}}`}, {"Deployment/web", `{spec: {replicas: 2}}`}},
+			defect: []edit{{"PodDisruptionBudget/web", `{spec: {maxUnavailable: null, minAvailable: 2}}`}, {"Deployment/web", `{spec: {replicas: 2}}`}},
 			policy: "pdb-drain-safe", advice: "set spec.maxUnavailable: 1 on the budget instead",
 			fix: []edit{{"PodDisruptionBudget/web", `{spec: {minAvailable: null, maxUnavailable: 1}}`}},
 		},
 		{
 			name:   "budget letting too many go, maxUnavailable lowered",
-			break_: []edit{{"Deployment/web", `{spec: {replicas: 10}}`}, {"PodDisruptionBudget/web", `{spec: {maxUnavailable: 50%}}`}},
+			defect: []edit{{"Deployment/web", `{spec: {replicas: 10}}`}, {"PodDisruptionBudget/web", `{spec: {maxUnavailable: 50%}}`}},
 			policy: "pdb-drain-safe", advice: "set spec.maxUnavailable: 2 or lower",
 			fix: []edit{{"PodDisruptionBudget/web", `{spec: {maxUnavailable: 2}}`}},
 		},
 		{
 			name:   "budget letting too many go, minAvailable instead",
-			break_: []edit{{"Deployment/web", `{spec: {replicas: 10}}`}, {"PodDisruptionBudget/web", `{spec: {maxUnavailable: 50%}}`}},
+			defect: []edit{{"Deployment/web", `{spec: {replicas: 10}}`}, {"PodDisruptionBudget/web", `{spec: {maxUnavailable: 50%}}`}},
 			policy: "pdb-drain-safe", advice: "or spec.minAvailable: 8 or higher",
 			fix: []edit{{"PodDisruptionBudget/web", `{spec: {maxUnavailable: null, minAvailable: 8}}`}},
 		},
 		{
 			name:   "budget without AlwaysAllow",
-			break_: []edit{{"PodDisruptionBudget/web", `{spec: {unhealthyPodEvictionPolicy: null}}`}},
+			defect: []edit{{"PodDisruptionBudget/web", `{spec: {unhealthyPodEvictionPolicy: null}}`}},
 			policy: "pdb-drain-safe", advice: "set spec.unhealthyPodEvictionPolicy: AlwaysAllow",
 			fix: []edit{{"PodDisruptionBudget/web", `{spec: {unhealthyPodEvictionPolicy: AlwaysAllow}}`}},
 		},
 		{
 			name:   "overlapping budgets, extra one deleted",
-			break_: []edit{{"PodDisruptionBudget/front", `{apiVersion: policy/v1, kind: PodDisruptionBudget, metadata: {name: front, namespace: shop}, spec: {maxUnavailable: 1, selector: {matchLabels: {tier: front}}, unhealthyPodEvictionPolicy: AlwaysAllow}}`}},
+			defect: []edit{{"PodDisruptionBudget/front", `{apiVersion: policy/v1, kind: PodDisruptionBudget, metadata: {name: front, namespace: shop}, spec: {maxUnavailable: 1, selector: {matchLabels: {tier: front}}, unhealthyPodEvictionPolicy: AlwaysAllow}}`}},
 			policy: "pdb-drain-safe", advice: "delete the extra budget or narrow its selector",
 			fix: []edit{{"PodDisruptionBudget/front", `null`}},
 		},
 		{
 			name:   "overlapping budgets, selector narrowed",
-			break_: []edit{{"PodDisruptionBudget/front", `{apiVersion: policy/v1, kind: PodDisruptionBudget, metadata: {name: front, namespace: shop}, spec: {maxUnavailable: 1, selector: {matchLabels: {tier: front}}, unhealthyPodEvictionPolicy: AlwaysAllow}}`}},
+			defect: []edit{{"PodDisruptionBudget/front", `{apiVersion: policy/v1, kind: PodDisruptionBudget, metadata: {name: front, namespace: shop}, spec: {maxUnavailable: 1, selector: {matchLabels: {tier: front}}, unhealthyPodEvictionPolicy: AlwaysAllow}}`}},
 			policy: "pdb-drain-safe", advice: "delete the extra budget or narrow its selector",
 			fix: []edit{{"PodDisruptionBudget/front", `{spec: {selector: {matchLabels: {tier: front, app: gateway}}}}`}},
 		},
 		{
 			name:   "no budget",
-			break_: []edit{{"PodDisruptionBudget/web", `null`}},
+			defect: []edit{{"PodDisruptionBudget/web", `null`}},
 			policy: "pdb-coverage", advice: "add one with spec.maxUnavailable: 1 and spec.unhealthyPodEvictionPolicy: AlwaysAllow",
 			fix: []edit{{"PodDisruptionBudget/web", `{apiVersion: policy/v1, kind: PodDisruptionBudget, metadata: {name: web, namespace: shop}, spec: {maxUnavailable: 1, unhealthyPodEvictionPolicy: AlwaysAllow, selector: {matchLabels: {app: web}}}}`}},
 		},
 		{
 			name:   "no preStop hook",
-			break_: []edit{{"Deployment/web", container(`, lifecycle: null`)}},
+			defect: []edit{{"Deployment/web", container(`, lifecycle: null`)}},
 			policy: "graceful-shutdown", advice: "add preStop: {sleep: {seconds: 5}}",
 			fix: []edit{{"Deployment/web", container(``)}},
 		},
 		{
 			name:   "grace period 0",
-			break_: []edit{{"Deployment/web", `{spec: {template: {spec: {terminationGracePeriodSeconds: 0}}}}`}},
+			defect: []edit{{"Deployment/web", `{spec: {template: {spec: {terminationGracePeriodSeconds: 0}}}}`}},
 			policy: "graceful-shutdown", advice: "remove it (defaults to 30)",
 			fix: []edit{{"Deployment/web", `{spec: {template: {spec: {terminationGracePeriodSeconds: null}}}}`}},
 		},
 		{
 			name:   "sleep fills the grace period",
-			break_: []edit{{"Deployment/web", container(`, lifecycle: {preStop: {sleep: {seconds: 40}}}`)}},
+			defect: []edit{{"Deployment/web", container(`, lifecycle: {preStop: {sleep: {seconds: 40}}}`)}},
 			policy: "graceful-shutdown", advice: "set it above 40",
 			fix: []edit{{"Deployment/web", `{spec: {template: {spec: {terminationGracePeriodSeconds: 50}}}}`}},
 		},
 		{
 			name:   "one replica with a budget",
-			break_: []edit{{"Deployment/web", `{spec: {replicas: 1}}`}},
+			defect: []edit{{"Deployment/web", `{spec: {replicas: 1}}`}},
 			policy: "replicas-ha", advice: "set replicas: 2 or more",
 			fix: []edit{{"Deployment/web", `{spec: {replicas: 2}}`}},
 		},
 		{
 			name:   "one replica without a budget",
-			break_: []edit{{"Deployment/web", `{spec: {replicas: 1}}`}, {"PodDisruptionBudget/web", `null`}},
+			defect: []edit{{"Deployment/web", `{spec: {replicas: 1}}`}, {"PodDisruptionBudget/web", `null`}},
 			policy: "replicas-ha", advice: "together with a PodDisruptionBudget selecting its pods with spec.maxUnavailable: 1 and spec.unhealthyPodEvictionPolicy: AlwaysAllow",
 			fix: []edit{
 				{"Deployment/web", `{spec: {replicas: 2}}`},
@@ -305,19 +305,19 @@ func TestAdviceThatWorks(t *testing.T) {
 		},
 		{
 			name:   "one replica, autoscaled instead",
-			break_: []edit{{"Deployment/web", `{spec: {replicas: 1}}`}},
+			defect: []edit{{"Deployment/web", `{spec: {replicas: 1}}`}},
 			policy: "replicas-ha", advice: "or add a HorizontalPodAutoscaler with minReplicas: 2 or more",
 			fix: []edit{{"HorizontalPodAutoscaler/web", `{apiVersion: autoscaling/v2, kind: HorizontalPodAutoscaler, metadata: {name: web, namespace: shop}, spec: {minReplicas: 2, maxReplicas: 5, scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: web}}}`}},
 		},
 		{
 			name:   "one replica sharing a claim",
-			break_: []edit{{"Deployment/web", `{spec: {replicas: 1, template: {spec: {volumes: [{name: data, persistentVolumeClaim: {claimName: web-data}}]}}}}`}},
+			defect: []edit{{"Deployment/web", `{spec: {replicas: 1, template: {spec: {volumes: [{name: data, persistentVolumeClaim: {claimName: web-data}}]}}}}`}},
 			policy: "replicas-ha", advice: "a second replica needs a ReadWriteMany claim: use one and set replicas: 2",
 			fix: []edit{{"Deployment/web", `{spec: {replicas: 2}}`}},
 		},
 		{
 			name:   "exemption without a reason",
-			break_: []edit{{"Deployment/web", `{metadata: {annotations: {fluxgate.dev/exempt: replicas-ha}}}`}},
+			defect: []edit{{"Deployment/web", `{metadata: {annotations: {fluxgate.dev/exempt: replicas-ha}}}`}},
 			policy: "fluxgate", advice: "add fluxgate.dev/exempt-reason",
 			fix: []edit{{"Deployment/web", `{metadata: {annotations: {fluxgate.dev/exempt-reason: scaled by the team's own operator}}}`}},
 		},
@@ -329,7 +329,7 @@ func TestAdviceThatWorks(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			broken := applyEdits(t, base, tt.break_)
+			broken := applyEdits(t, base, tt.defect)
 			before := runObjects(t, ctx, broken)
 			var target *Result
 			for i, r := range before.Results {
