@@ -28,6 +28,8 @@ import (
 	"helm.sh/helm/v3/pkg/engine"
 	"helm.sh/helm/v3/pkg/lint/support"
 	"helm.sh/helm/v3/pkg/releaseutil"
+
+	"github.com/fluxgate/fluxgate/policy"
 )
 
 const (
@@ -164,6 +166,10 @@ var valueSets = map[string]map[string]any{
 	"excludeNamespaces": {
 		"webhook": map[string]any{"excludeNamespaces": []any{"flux-system", "monitoring"}},
 	},
+	// Flux elsewhere: excluded there, and passed to fluxgate.
+	"fluxNamespace": {"fluxNamespace": "gitops"},
+	// Flux's namespace judged like any other.
+	"fluxNamespaceOff": {"fluxNamespace": ""},
 	"everything": {
 		"certManager":       map[string]any{"enabled": true},
 		"metrics":           map[string]any{"serviceMonitor": map[string]any{"enabled": true}},
@@ -193,6 +199,8 @@ func TestRenderedObjects(t *testing.T) {
 		"singleReplica":     append(slices.Clone(base), "Secret/fluxgate-webhook-tls"),
 		"policyConfigMaps":  append(slices.Clone(generated), "ConfigMap/fluxgate-config", "ConfigMap/fluxgate-policy-team"),
 		"excludeNamespaces": generated,
+		"fluxNamespace":     append(slices.Clone(generated), "ConfigMap/fluxgate-config"),
+		"fluxNamespaceOff":  append(slices.Clone(generated), "ConfigMap/fluxgate-config"),
 		"everything": append(slices.Clone(certManager),
 			"ServiceMonitor/fluxgate", "NetworkPolicy/fluxgate", "MaintenanceGuard/default"),
 	}
@@ -246,14 +254,45 @@ func TestWebhookConfigurations(t *testing.T) {
 			objs := render(t, vals)
 			svc := objs["Service/fluxgate-webhook"]
 			for _, w := range both(t, objs) {
+				validate := w.name == "validate.fluxgate.dev"
 				if w.side == nil || *w.side != admissionregistrationv1.SideEffectClassNone {
 					t.Errorf("%s: sideEffects %v, want None", w.name, w.side)
 				}
 				if !slices.Equal(w.versions, []string{"v1"}) {
 					t.Errorf("%s: admissionReviewVersions %v, want [v1]", w.name, w.versions)
 				}
-				if len(w.conds) != 1 || w.conds[0].Name != "spec-changed" {
-					t.Errorf("%s: matchConditions %v", w.name, w.conds)
+				// Validation also skips the autoscaler's scales; mutation
+				// is never sent a scale.
+				wantConds := []string{"spec-changed"}
+				if validate {
+					wantConds = append(wantConds, "not-autoscaler")
+				}
+				var conds []string
+				for _, c := range w.conds {
+					conds = append(conds, c.Name)
+				}
+				if !slices.Equal(conds, wantConds) {
+					t.Errorf("%s: matchConditions %v, want %v", w.name, conds, wantConds)
+				}
+				// `kubectl scale` goes through the scale subresource, which
+				// only validation judges.
+				var scales []string
+				for _, r := range w.rules {
+					for _, res := range r.Resources {
+						if strings.HasSuffix(res, "/scale") {
+							scales = append(scales, res)
+							if !slices.Equal(r.Operations, []admissionregistrationv1.OperationType{admissionregistrationv1.Update}) {
+								t.Errorf("%s: %s operations %v, want [UPDATE]", w.name, res, r.Operations)
+							}
+						}
+					}
+				}
+				wantScales := []string(nil)
+				if validate {
+					wantScales = []string{"deployments/scale", "statefulsets/scale"}
+				}
+				if !slices.Equal(scales, wantScales) {
+					t.Errorf("%s: scale rules %v, want %v", w.name, scales, wantScales)
 				}
 				if w.svc == nil || w.svc.Name != svc.GetName() || w.svc.Namespace != namespace {
 					t.Errorf("%s: clientConfig.service %+v does not name the Service %s/%s", w.name, w.svc, namespace, svc.GetName())
@@ -274,16 +313,24 @@ func TestWebhookConfigurations(t *testing.T) {
 				}
 				excluded := excludedNamespaces(t, w.name, w.selector)
 				want := []string{namespace, "kube-system", "kube-node-lease"}
+				flux, set := vals["fluxNamespace"].(string)
+				if !set {
+					flux = "flux-system"
+				}
+				if flux != "" {
+					want = append(want, flux)
+				}
 				if wh, ok := vals["webhook"].(map[string]any); ok {
 					extra, _ := wh["excludeNamespaces"].([]any)
 					for _, ns := range extra {
 						want = append(want, ns.(string))
 					}
 				}
-				for _, ns := range want {
-					if !slices.Contains(excluded, ns) {
-						t.Errorf("%s: namespace %s is not excluded (NotIn %v)", w.name, ns, excluded)
-					}
+				slices.Sort(want)
+				want = slices.Compact(want)
+				got := slices.Sorted(slices.Values(excluded))
+				if !slices.Equal(got, want) {
+					t.Errorf("%s: excluded namespaces (NotIn) %v, want %v", w.name, got, want)
 				}
 			}
 		})
@@ -340,6 +387,14 @@ func TestWebhooksMatchConfigWebhook(t *testing.T) {
 		}
 		if g.svc.Path == nil || w.svc.Path == nil || *g.svc.Path != *w.svc.Path {
 			t.Errorf("%s: path differs from config/webhook", g.name)
+		}
+		// The same namespaces are left out (the test's release namespace
+		// is the one config/webhook names).
+		ge, we := excludedNamespaces(t, g.name, g.selector), excludedNamespaces(t, w.name, w.selector)
+		slices.Sort(ge)
+		slices.Sort(we)
+		if !slices.Equal(ge, we) {
+			t.Errorf("%s: excluded namespaces\n chart  %v\n config %v", g.name, ge, we)
 		}
 	}
 }
@@ -531,6 +586,64 @@ func TestPolicyConfigMaps(t *testing.T) {
 	}
 }
 
+// Flux's namespace is excluded from both webhooks (TestWebhookConfigurations)
+// and passed to fluxgate, which reads the rendered configuration as the
+// chart means it; the default needs no configuration at all.
+func TestFluxNamespace(t *testing.T) {
+	legacy := map[string]any{"exemptNamespaces": []any{"legacy"}}
+	tests := []struct {
+		name       string
+		vals       map[string]any
+		wantConfig bool   // a ConfigMap, --config and the checksum
+		want       string // what fluxgate exempts as Flux's namespace
+		wantErr    string
+	}{
+		{name: "default", want: "flux-system"},
+		{name: "elsewhere", vals: map[string]any{"fluxNamespace": "gitops"}, wantConfig: true, want: "gitops"},
+		{name: "judged like any other", vals: map[string]any{"fluxNamespace": ""}, wantConfig: true, want: ""},
+		{name: "default beside other configuration", vals: map[string]any{"config": legacy}, wantConfig: true, want: "flux-system"},
+		{name: "elsewhere beside other configuration", vals: map[string]any{"fluxNamespace": "gitops", "config": legacy}, wantConfig: true, want: "gitops"},
+		{name: "the same under config", vals: map[string]any{"fluxNamespace": "gitops", "config": map[string]any{"fluxNamespace": "gitops"}}, wantConfig: true, want: "gitops"},
+		{name: "a different one under config", vals: map[string]any{"config": map[string]any{"fluxNamespace": "gitops"}},
+			wantErr: "config.fluxNamespace differs from fluxNamespace"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.wantErr != "" {
+				c := loadChart(t)
+				rv, err := renderValues(c, tt.vals)
+				if err == nil {
+					_, err = engine.Engine{Strict: true}.Render(c, rv)
+				}
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("render error %v, want one containing %q", err, tt.wantErr)
+				}
+				return
+			}
+			objs := render(t, tt.vals)
+			d := convert[appsv1.Deployment](t, objs["Deployment/fluxgate"])
+			hasArg := slices.Contains(d.Spec.Template.Spec.Containers[0].Args, "--config=/etc/fluxgate/config.yaml")
+			_, hasChecksum := d.Spec.Template.Annotations["checksum/config"]
+			cm := objs["ConfigMap/fluxgate-config"]
+			if hasArg != tt.wantConfig || hasChecksum != tt.wantConfig || (cm != nil) != tt.wantConfig {
+				t.Fatalf("--config %v, checksum %v, ConfigMap %v; want all %v", hasArg, hasChecksum, cm != nil, tt.wantConfig)
+			}
+			// No configuration is what `fluxgate serve` without --config reads.
+			cfg, data := &policy.Config{}, ""
+			if cm != nil {
+				data, _, _ = unstructured.NestedString(cm.Object, "data", "config.yaml")
+				var err error
+				if cfg, err = policy.ParseConfig([]byte(data)); err != nil {
+					t.Fatalf("fluxgate refuses the rendered configuration: %v\n%s", err, data)
+				}
+			}
+			if got := cfg.FluxNamespaceOrDefault(); got != tt.want {
+				t.Fatalf("fluxgate exempts %q as Flux's namespace, want %q; config.yaml:\n%s", got, tt.want, data)
+			}
+		})
+	}
+}
+
 func TestPodDisruptionBudget(t *testing.T) {
 	pdb := render(t, nil)["PodDisruptionBudget/fluxgate"]
 	spec, _, _ := unstructured.NestedMap(pdb.Object, "spec")
@@ -552,6 +665,8 @@ func TestSchemaRejectsMistypedValues(t *testing.T) {
 		"unknown nested":       {"webhook": map[string]any{"excludeNamespace": []any{"x"}}},
 		"timeout too long":     {"webhook": map[string]any{"validate": map[string]any{"timeoutSeconds": 60}}},
 		"bool as string":       {"certManager": map[string]any{"enabled": "yes"}},
+		"fluxNamespace a list": {"fluxNamespace": []any{"flux-system"}},
+		"fluxNamespace no name": {"fluxNamespace": "Flux System"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			if _, err := renderValues(c, vals); err == nil {

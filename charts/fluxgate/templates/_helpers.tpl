@@ -73,12 +73,28 @@ app.kubernetes.io/part-of: fluxgate
 {{- end -}}
 
 {{/*
-Shared part of both webhooks: the namespaces never sent (always the release
-namespace, kube-system and kube-node-lease, plus webhook.excludeNamespaces),
-the rules (apps/v1 workloads and policy/v1 PDBs, no wildcards) and the
-matchCondition that skips updates leaving spec alone.
+The namespaces never sent to the webhooks: the release namespace,
+kube-system, kube-node-lease, Flux's (fluxNamespace, unless "") and
+webhook.excludeNamespaces, as a list.
+*/}}
+{{- define "fluxgate.excludedNamespaces" -}}
+{{- $excluded := list .Release.Namespace "kube-system" "kube-node-lease" -}}
+{{- with .Values.fluxNamespace }}{{ $excluded = append $excluded . }}{{ end -}}
+{{- concat $excluded .Values.webhook.excludeNamespaces | uniq | toJson -}}
+{{- end -}}
+
+{{/*
+Shared part of both webhooks; takes (list $ "mutate"|"validate"): the
+namespaces never sent (fluxgate.excludedNamespaces), the rules (apps/v1
+workloads and policy/v1 PDBs, no wildcards; validation also their scale
+subresource, `kubectl scale`) and the matchConditions: updates leaving spec
+alone are skipped, and validation skips the HorizontalPodAutoscaler
+controller's scales (a workload with an HPA is judged by its minimum, so
+there is nothing to judge, and autoscaling never waits for fluxgate).
 */}}
 {{- define "fluxgate.webhookCommon" -}}
+{{- $ := index . 0 -}}
+{{- $validate := eq (index . 1) "validate" -}}
 admissionReviewVersions: [v1]
 sideEffects: None
 rules:
@@ -87,6 +103,13 @@ rules:
     resources: [deployments, statefulsets, daemonsets]
     operations: [CREATE, UPDATE]
     scope: Namespaced
+  {{- if $validate }}
+  - apiGroups: [apps]
+    apiVersions: [v1]
+    resources: [deployments/scale, statefulsets/scale]
+    operations: [UPDATE]
+    scope: Namespaced
+  {{- end }}
   - apiGroups: [policy]
     apiVersions: [v1]
     resources: [poddisruptionbudgets]
@@ -97,16 +120,38 @@ namespaceSelector:
     - key: kubernetes.io/metadata.name
       operator: NotIn
       values:
-        {{- $excluded := concat (list .Release.Namespace "kube-system" "kube-node-lease") .Values.webhook.excludeNamespaces | uniq }}
-        {{- range $excluded }}
+        {{- range include "fluxgate.excludedNamespaces" $ | fromJsonArray }}
         - {{ . | quote }}
         {{- end }}
-    {{- with .Values.webhook.namespaceSelectorExpressions }}
+    {{- with $.Values.webhook.namespaceSelectorExpressions }}
     {{- toYaml . | nindent 4 }}
     {{- end }}
 matchConditions:
   - name: spec-changed
     expression: "request.operation != 'UPDATE' || object.spec != oldObject.spec"
+  {{- if $validate }}
+  - name: not-autoscaler
+    expression: "!(has(request.subResource) && request.subResource == 'scale' && has(request.userInfo.username) && request.userInfo.username in ['system:serviceaccount:kube-system:horizontal-pod-autoscaler', 'system:kube-controller-manager'])"
+  {{- end }}
+{{- end -}}
+
+{{/*
+The configuration fluxgate gets with --config, as YAML; empty means none
+(the built-in defaults). It is .Values.config, plus fluxNamespace when it
+differs from Flux's default namespace, so that fluxgate exempts the same
+namespace the webhook configurations exclude.
+*/}}
+{{- define "fluxgate.config" -}}
+{{- $config := deepCopy (.Values.config | default dict) -}}
+{{- if and (hasKey $config "fluxNamespace") (ne (toString (index $config "fluxNamespace")) .Values.fluxNamespace) -}}
+{{- fail "config.fluxNamespace differs from fluxNamespace: set fluxNamespace only; the chart passes it to fluxgate and excludes that namespace from both webhooks" -}}
+{{- end -}}
+{{- if ne .Values.fluxNamespace "flux-system" -}}
+{{- $_ := set $config "fluxNamespace" .Values.fluxNamespace -}}
+{{- end -}}
+{{- if $config -}}
+{{- toYaml $config -}}
+{{- end -}}
 {{- end -}}
 
 {{/* Annotations of the webhook configurations (CA injection). */}}
