@@ -658,14 +658,14 @@ func TestPodDisruptionBudget(t *testing.T) {
 func TestSchemaRejectsMistypedValues(t *testing.T) {
 	c := loadChart(t)
 	for name, vals := range map[string]map[string]any{
-		"replicaCount string":  {"replicaCount": "two"},
-		"failurePolicy enum":   {"webhook": map[string]any{"validate": map[string]any{"failurePolicy": "Sometimes"}}},
-		"mutate failurePolicy": {"webhook": map[string]any{"mutate": map[string]any{"failurePolicy": "fail"}}},
-		"unknown top-level":    {"replicas": 3},
-		"unknown nested":       {"webhook": map[string]any{"excludeNamespace": []any{"x"}}},
-		"timeout too long":     {"webhook": map[string]any{"validate": map[string]any{"timeoutSeconds": 60}}},
-		"bool as string":       {"certManager": map[string]any{"enabled": "yes"}},
-		"fluxNamespace a list": {"fluxNamespace": []any{"flux-system"}},
+		"replicaCount string":   {"replicaCount": "two"},
+		"failurePolicy enum":    {"webhook": map[string]any{"validate": map[string]any{"failurePolicy": "Sometimes"}}},
+		"mutate failurePolicy":  {"webhook": map[string]any{"mutate": map[string]any{"failurePolicy": "fail"}}},
+		"unknown top-level":     {"replicas": 3},
+		"unknown nested":        {"webhook": map[string]any{"excludeNamespace": []any{"x"}}},
+		"timeout too long":      {"webhook": map[string]any{"validate": map[string]any{"timeoutSeconds": 60}}},
+		"bool as string":        {"certManager": map[string]any{"enabled": "yes"}},
+		"fluxNamespace a list":  {"fluxNamespace": []any{"flux-system"}},
 		"fluxNamespace no name": {"fluxNamespace": "Flux System"},
 	} {
 		t.Run(name, func(t *testing.T) {
