@@ -310,6 +310,18 @@ func TestAdviceThatWorks(t *testing.T) {
 			fix: []edit{{"HorizontalPodAutoscaler/web", `{apiVersion: autoscaling/v2, kind: HorizontalPodAutoscaler, metadata: {name: web, namespace: shop}, spec: {minReplicas: 2, maxReplicas: 5, scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: web}}}`}},
 		},
 		{
+			name:   "single writer, Recreate kept",
+			defect: []edit{{"Deployment/web", `{spec: {replicas: 1, strategy: {type: Recreate, rollingUpdate: null}}}`}},
+			policy: "rollout-strategy", advice: "accepted as a single writer that must never run twice. If two copies may overlap for a moment (leader election, for example), use type: RollingUpdate with maxSurge: 25% and maxUnavailable: 0",
+			fix: []edit{{"Deployment/web", `{spec: {strategy: {type: RollingUpdate, rollingUpdate: {maxSurge: 25%, maxUnavailable: 0}}}}`}},
+		},
+		{
+			name:   "single writer that may run twice after all",
+			defect: []edit{{"Deployment/web", `{spec: {replicas: 1, strategy: {type: Recreate, rollingUpdate: null}}}`}},
+			policy: "replicas-ha", advice: "set replicas: 2 or more with type: RollingUpdate",
+			fix: []edit{{"Deployment/web", `{spec: {replicas: 2, strategy: {type: RollingUpdate}}}`}},
+		},
+		{
 			name:   "one replica sharing a claim",
 			defect: []edit{{"Deployment/web", `{spec: {replicas: 1, template: {spec: {volumes: [{name: data, persistentVolumeClaim: {claimName: web-data}}]}}}}`}},
 			policy: "replicas-ha", advice: "a second replica needs a ReadWriteMany claim: use one and set replicas: 2",

@@ -37,6 +37,12 @@ advice := sprintf(
 ) if {
 	k8s.kind == "Deployment"
 	count(workload.resource_claims) > 0
+} else := sprintf(
+	"it rolls with Recreate as a single writer; if two copies may run at once (leader election, for example), set replicas: 2 or more with type: RollingUpdate%s, otherwise it is down while its node drains",
+	[budget_hint],
+) if {
+	k8s.kind == "Deployment"
+	input.request.object.spec.strategy.type == "Recreate"
 } else := sprintf("set replicas: 2 or more, or add a HorizontalPodAutoscaler with minReplicas: 2 or more%s", [budget_hint])
 
 # Two replicas need a budget (pdb-coverage), so advice that stopped at the

@@ -73,3 +73,8 @@ test_no_budget_hint_when_a_budget_exists if {
 	fixture := object.union(create(spec), {"related": {"poddisruptionbudgets": [{"spec": {"selector": {"matchLabels": {"app": "web"}}, "minAvailable": 1}}]}})
 	policy.deny == {"Deployment team-a/web: spec.replicas is 1, so a node drain or eviction leaves no pod serving; set replicas: 2 or more, or add a HorizontalPodAutoscaler with minReplicas: 2 or more"} with input as fixture
 }
+
+test_single_writer_advice_changes_the_strategy_too if {
+	spec := {"replicas": 1, "strategy": {"type": "Recreate"}}
+	policy.deny == {"Deployment team-a/web: spec.replicas is 1, so a node drain or eviction leaves no pod serving; it rolls with Recreate as a single writer; if two copies may run at once (leader election, for example), set replicas: 2 or more with type: RollingUpdate, together with a PodDisruptionBudget selecting its pods with spec.maxUnavailable: 1 and spec.unhealthyPodEvictionPolicy: AlwaysAllow, otherwise it is down while its node drains"} with input as create(spec)
+}

@@ -117,7 +117,7 @@ test_deployment_mutation_is_idempotent if {
 }
 
 test_deployment_recreate_denied_not_patched if {
-	fixture := review("Deployment", {"strategy": {"type": "Recreate"}})
+	fixture := review("Deployment", {"replicas": 3, "strategy": {"type": "Recreate"}})
 	policy.deny == {deny_msg("Deployment", "spec.strategy.type is Recreate, which stops every pod before starting new ones; use type: RollingUpdate with rollingUpdate.maxSurge: 25% and rollingUpdate.maxUnavailable: 0")} with input as fixture
 	count(policy.patch) == 0 with input as fixture
 }
@@ -241,6 +241,30 @@ test_ephemeral_volume_is_not_a_shared_claim if {
 	spec := {"template": {
 		"metadata": {"labels": {"app": "web"}},
 		"spec": {"containers": [app], "volumes": [{"name": "cache", "ephemeral": {"volumeClaimTemplate": {"spec": {}}}}]},
-	}, "strategy": {"type": "Recreate"}}
+	}, "strategy": {"type": "Recreate"}, "replicas": 2}
 	count(policy.deny) == 1 with input as review("Deployment", spec)
+}
+
+# ------------------------------------------- single writer (one replica)
+
+single_writer_warning := deny_msg("Deployment", "spec.strategy.type is Recreate, so every rollout stops its only pod before starting the new one; accepted as a single writer that must never run twice. If two copies may overlap for a moment (leader election, for example), use type: RollingUpdate with maxSurge: 25% and maxUnavailable: 0")
+
+# Shaped like external-dns and Flux's source-controller.
+test_single_replica_recreate_is_a_single_writer if {
+	every spec in [{"replicas": 1, "strategy": {"type": "Recreate"}}, {"strategy": {"type": "Recreate"}}] {
+		fixture := review("Deployment", spec)
+		count(policy.deny) == 0 with input as fixture
+		count(policy.patch) == 0 with input as fixture
+		policy.warn == {single_writer_warning} with input as fixture
+	}
+}
+
+test_autoscaled_recreate_is_not_a_single_writer if {
+	fixture := object.union(review("Deployment", {"replicas": 1, "strategy": {"type": "Recreate"}}), {"related": {"horizontalpodautoscalers": [{"spec": {"scaleTargetRef": {"kind": "Deployment", "name": "web"}, "minReplicas": 2}}]}})
+	count(policy.deny) == 1 with input as fixture
+}
+
+# Without a declared Recreate a single replica is mutated like any other.
+test_single_replica_without_strategy_is_patched if {
+	count(policy.patch) == 1 with input as review("Deployment", {"replicas": 1})
 }
