@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 
 	"github.com/open-policy-agent/opa/v1/ast"
@@ -29,6 +30,33 @@ var unsafeBuiltins = map[string]struct{}{
 func refusedBuiltin(b *ast.Builtin) bool {
 	_, unsafe := unsafeBuiltins[b.Name]
 	return unsafe || b.IsNondeterministic()
+}
+
+// refusedNames are the names of the refused built-ins, for messages.
+var refusedNames = sync.OnceValue(func() map[string]bool {
+	names := map[string]bool{}
+	for _, b := range ast.CapabilitiesForThisVersion().Builtins {
+		if refusedBuiltin(b) {
+			names[b.Name] = true
+		}
+	}
+	return names
+})
+
+// explainRefused says why a call to a refused built-in is "undefined":
+// OPA only knows that the capabilities lack it.
+func explainRefused(ps []Problem) []Problem {
+	const undefined = "undefined function "
+	for i, p := range ps {
+		at := strings.Index(p.Message, undefined)
+		if at < 0 {
+			continue
+		}
+		if name := strings.TrimSpace(p.Message[at+len(undefined):]); refusedNames()[name] {
+			ps[i].Message += " (refused: policies must be pure functions of their input, so built-ins that are nondeterministic or reach the network or the host are not available)"
+		}
+	}
+	return ps
 }
 
 // capabilities are this OPA version's, without the refused built-ins: a
@@ -83,7 +111,7 @@ func Compile(ctx context.Context, modules []Module) (*Set, error) {
 		WithDefaultRegoVersion(ast.RegoV1)
 	compiler.Compile(parsed)
 	if compiler.Failed() {
-		return nil, &CompileError{Problems: problemsFromOPA(compiler.Errors)}
+		return nil, &CompileError{Problems: explainRefused(problemsFromOPA(compiler.Errors))}
 	}
 
 	metas, problems := collectMetadata(files, parsed)

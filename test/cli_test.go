@@ -104,6 +104,8 @@ func TestCheckExitCodes(t *testing.T) {
 		{name: "configuration typo", args: []string{"check", "--config", "testdata/cli/typo.yaml", "../examples/apps"}, wantCode: 2, wantStderr: "policies.rollout-stratgy: no such policy"},
 		{name: "missing configuration", args: []string{"check", "--config", "testdata/cli/none.yaml", "../examples/apps"}, wantCode: 2, wantStderr: "read configuration"},
 		{name: "broken custom policy names file and line", args: []string{"check", "--policy-dir", "testdata/cli/broken-policy", "../examples/apps"}, wantCode: 2, wantStderr: "testdata/cli/broken-policy/bad.rego:10"},
+		{name: "custom policy whose deny is a single value", args: []string{"check", "--policy-dir", "testdata/cli/single-value-policy", "../examples/apps"}, wantCode: 2, wantStderr: "testdata/cli/single-value-policy/min_replicas.rego:9:1: rule deny is a single value"},
+		{name: "custom policy reading the clock", args: []string{"check", "--policy-dir", "testdata/cli/impure-policy", "../examples/apps"}, wantCode: 2, wantStderr: "testdata/cli/impure-policy/business_hours.rego:10:30: rego_type_error: undefined function time.now_ns (refused: policies must be pure"},
 		{name: "stdin", args: []string{"check", "-"}, stdin: "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, namespace: shop}\nspec:\n  replicas: 3\n  strategy: {type: Recreate}\n", wantCode: 1, wantStdout: "<stdin>:1 [rollout-strategy] Deployment shop/web"},
 		{name: "exemption annotation with reason", args: []string{"check", "testdata/cli/exempt.yaml"}, wantCode: 0, wantStdout: "PASS: 1 objects"},
 		{name: "version", args: []string{"version"}, wantCode: 0},
