@@ -9,6 +9,7 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -175,38 +176,233 @@ func TestWarningBecomesAnEvent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := c.Create(ctx, deployment(ns, "single", 1)); err != nil {
+	dep := deployment(ns, "single", 1)
+	if err := c.Create(ctx, dep); err != nil {
 		t.Fatal(err)
 	}
 	if !warnings.contains("replicas-ha: Deployment " + ns + "/single") {
 		t.Errorf("admission warnings = %q, want the replicas-ha warning", warnings.all())
 	}
+	// The Event of the CREATE regards the new Deployment itself: the API
+	// server gave it its UID before fluxgate saw it.
 	eventually(t, 30*time.Second, func() error {
 		for _, e := range events(t, ns, "PolicyWarning") {
-			if e.Type == corev1.EventTypeWarning && e.InvolvedObject.Kind == "Namespace" && e.InvolvedObject.Name == ns &&
-				strings.Contains(e.Message, "replicas-ha: Deployment "+ns+"/single") {
+			if e.Type == corev1.EventTypeWarning && e.InvolvedObject.Kind == "Deployment" && e.InvolvedObject.Name == "single" &&
+				e.InvolvedObject.UID == dep.UID && strings.Contains(e.Message, "replicas-ha: Deployment "+ns+"/single") {
 				return nil
 			}
 		}
-		return fmt.Errorf("no PolicyWarning event on namespace %s: %+v", ns, events(t, ns, "PolicyWarning"))
+		return fmt.Errorf("no PolicyWarning event on Deployment %s/single (uid %s): %+v", ns, dep.UID, events(t, ns, "PolicyWarning"))
 	})
-	// An update of the existing object records the Event on the object.
-	var dep appsv1.Deployment
-	if err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "single"}, &dep); err != nil {
-		t.Fatal(err)
-	}
+	// An update records its own Event on the version it replaced.
+	created := dep.ResourceVersion
 	dep.Spec.Template.Spec.Containers[0].Image = "ghcr.io/example/web:1.0.1"
-	if err := k8s.Update(ctx, &dep); err != nil {
+	if err := k8s.Update(ctx, dep); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, 30*time.Second, func() error {
 		for _, e := range events(t, ns, "PolicyWarning") {
-			if e.InvolvedObject.Kind == "Deployment" && e.InvolvedObject.Name == "single" {
+			if e.InvolvedObject.Kind == "Deployment" && e.InvolvedObject.Name == "single" && e.InvolvedObject.ResourceVersion == created {
 				return nil
 			}
 		}
-		return errors.New("no PolicyWarning event on the Deployment")
+		return fmt.Errorf("no PolicyWarning event on the Deployment at resourceVersion %s", created)
 	})
+}
+
+// Every finding of every workload is listed, however many workloads of one
+// namespace warn (client-go's events recorder folds Events with the same
+// reason, regarding and related objects into one series, whose first note
+// is the only one stored).
+func TestEventsForEveryWorkload(t *testing.T) {
+	ctx := context.Background()
+	ns := newNamespace(t)
+	noPreStop := func(d *appsv1.Deployment) *appsv1.Deployment {
+		d.Spec.Template.Spec.Containers[0].Lifecycle = nil
+		return d
+	}
+	recreate := func(d *appsv1.Deployment) *appsv1.Deployment {
+		d.Spec.Strategy = appsv1.DeploymentStrategy{Type: appsv1.RecreateDeploymentStrategyType}
+		d.Spec.Template.Spec.Containers[0].ReadinessProbe = nil
+		return d
+	}
+	tests := []struct {
+		dep    *appsv1.Deployment
+		denied bool
+		reason string
+		want   []string // in the note of one Event about the Deployment
+	}{
+		{dep: deployment(ns, "single", 1), reason: "PolicyWarning",
+			want: []string{"replicas-ha: Deployment " + ns + "/single"}},
+		{dep: deployment(ns, "uncovered", 3), reason: "PolicyWarning",
+			want: []string{"pdb-coverage: Deployment " + ns + "/uncovered"}},
+		{dep: noPreStop(deployment(ns, "abrupt", 1)), reason: "PolicyWarning",
+			want: []string{"graceful-shutdown: Deployment " + ns + "/abrupt", "replicas-ha: Deployment " + ns + "/abrupt"}},
+		{dep: recreate(deployment(ns, "recreate", 2)), denied: true, reason: "PolicyDenied",
+			want: []string{"readiness-probe: Deployment " + ns + "/recreate", "rollout-strategy: Deployment " + ns + "/recreate"}},
+	}
+	for _, tt := range tests {
+		err := k8s.Create(ctx, tt.dep)
+		if tt.denied {
+			denied(t, err, tt.want...)
+		} else if err != nil {
+			t.Fatalf("create %s: %v", tt.dep.Name, err)
+		}
+	}
+	for _, tt := range tests {
+		eventually(t, 30*time.Second, func() error {
+			var seen []string
+			for _, e := range events(t, ns, tt.reason) {
+				if e.InvolvedObject.Kind != "Deployment" || e.InvolvedObject.Name != tt.dep.Name {
+					continue
+				}
+				seen = append(seen, e.Message)
+				if tt.dep.UID != "" && e.InvolvedObject.UID != tt.dep.UID {
+					continue
+				}
+				all := true
+				for _, w := range tt.want {
+					all = all && strings.Contains(e.Message, w)
+				}
+				if all {
+					return nil
+				}
+			}
+			return fmt.Errorf("no %s Event on Deployment %s/%s listing %q; its Events: %q", tt.reason, ns, tt.dep.Name, tt.want, seen)
+		})
+	}
+}
+
+// statefulSet returns a StatefulSet that every built-in policy accepts.
+func statefulSet(ns, name string, replicas int32) *appsv1.StatefulSet {
+	d := deployment(ns, name, replicas)
+	return &appsv1.StatefulSet{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "apps/v1", Kind: "StatefulSet"},
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
+		Spec: appsv1.StatefulSetSpec{
+			Replicas:    d.Spec.Replicas,
+			ServiceName: name,
+			Selector:    d.Spec.Selector,
+			Template:    d.Spec.Template,
+		},
+	}
+}
+
+// `kubectl scale` writes the scale subresource, which the validating
+// webhook judges like a change of spec.replicas: a scale that makes a
+// budget block drains is denied naming it, a harmless one is admitted, and
+// the HorizontalPodAutoscaler controller's scales are not sent at all.
+func TestScaleSubresource(t *testing.T) {
+	ctx := context.Background()
+	replicas := func(obj client.Object) int32 {
+		t.Helper()
+		if err := k8s.Get(ctx, client.ObjectKeyFromObject(obj), obj); err != nil {
+			t.Fatal(err)
+		}
+		switch o := obj.(type) {
+		case *appsv1.Deployment:
+			return *o.Spec.Replicas
+		case *appsv1.StatefulSet:
+			return *o.Spec.Replicas
+		}
+		t.Fatalf("%T has no replicas", obj)
+		return 0
+	}
+	scale := func(obj client.Object, n int32, opts ...client.SubResourceUpdateOption) error {
+		body := &autoscalingv1.Scale{
+			ObjectMeta: metav1.ObjectMeta{Name: obj.GetName(), Namespace: obj.GetNamespace()},
+			Spec:       autoscalingv1.ScaleSpec{Replicas: n},
+		}
+		return k8s.SubResource("scale").Update(ctx, obj, append(opts, client.WithSubResourceBody(body))...)
+	}
+	for _, tt := range []struct {
+		kind     string
+		workload func(ns, name string) client.Object
+	}{
+		{"Deployment", func(ns, name string) client.Object { return deployment(ns, name, 3) }},
+		{"StatefulSet", func(ns, name string) client.Object { return statefulSet(ns, name, 3) }},
+	} {
+		t.Run(tt.kind, func(t *testing.T) {
+			ns := newNamespace(t)
+			api := tt.workload(ns, "api")
+			web := tt.workload(ns, "web")
+			for _, obj := range []client.Object{
+				api, pdb(ns, "api", ptr.To(intstr.FromInt32(2)), nil),
+				web, pdb(ns, "web", nil, ptr.To(intstr.FromInt32(1))),
+			} {
+				if err := k8s.Create(ctx, obj); err != nil {
+					t.Fatal(err)
+				}
+			}
+			// The workload and its budget reach fluxgate's cache
+			// asynchronously; a dry run shows when they have.
+			eventually(t, 30*time.Second, func() error {
+				if err := scale(api, 2, client.DryRunAll); err == nil {
+					return errors.New("scale-down admitted: workload or budget not in fluxgate's cache yet")
+				}
+				return nil
+			})
+
+			denied(t, scale(api, 2), "pdb-drain-safe: "+tt.kind+" "+ns+"/api: PodDisruptionBudget "+ns+"/api (spec.minAvailable: 2) allows no disruption")
+			if n := replicas(api); n != 3 {
+				t.Errorf("denied scale changed replicas to %d", n)
+			}
+			eventually(t, 30*time.Second, func() error {
+				for _, e := range events(t, ns, "PolicyDenied") {
+					if e.InvolvedObject.Kind == tt.kind && e.InvolvedObject.Name == "api" && strings.Contains(e.Message, "pdb-drain-safe: ") {
+						return nil
+					}
+				}
+				return fmt.Errorf("no PolicyDenied event on %s %s/api", tt.kind, ns)
+			})
+
+			if err := scale(web, 2); err != nil {
+				t.Fatalf("harmless scale: %v", err)
+			}
+			if n := replicas(web); n != 2 {
+				t.Errorf("admitted scale left replicas at %d", n)
+			}
+
+			// The HPA controller's scales are not sent to fluxgate: an
+			// autoscaled workload's budget is judged by the HPA's minimum.
+			if n := replicas(api); n != 3 {
+				t.Fatalf("replicas %d before the autoscaler's scale", n)
+			}
+			if err := scaleAs(ctx, hpaController, api, 2); err != nil {
+				t.Fatalf("the HPA controller's scale was judged: %v", err)
+			}
+			if n := replicas(api); n != 2 {
+				t.Errorf("the HPA controller's scale left replicas at %d", n)
+			}
+		})
+	}
+}
+
+// hpaController is the user the HorizontalPodAutoscaler controller of
+// kube-controller-manager scales as (--use-service-account-credentials).
+const hpaController = "system:serviceaccount:kube-system:horizontal-pod-autoscaler"
+
+// scaleAs scales obj to n replicas as user, who is made cluster-admin.
+func scaleAs(ctx context.Context, user string, obj client.Object, n int32) error {
+	binding := &rbacv1.ClusterRoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: "fluxgate-test-hpa"},
+		RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: "cluster-admin"},
+		Subjects:   []rbacv1.Subject{{Kind: "User", APIGroup: "rbac.authorization.k8s.io", Name: user}},
+	}
+	if err := k8s.Create(ctx, binding); err != nil && !apierrors.IsAlreadyExists(err) {
+		return err
+	}
+	cfg := rest.CopyConfig(restCfg)
+	cfg.Impersonate = rest.ImpersonationConfig{UserName: user}
+	as, err := client.New(cfg, client.Options{Scheme: k8s.Scheme()})
+	if err != nil {
+		return err
+	}
+	body := &autoscalingv1.Scale{
+		ObjectMeta: metav1.ObjectMeta{Name: obj.GetName(), Namespace: obj.GetNamespace()},
+		Spec:       autoscalingv1.ScaleSpec{Replicas: n},
+	}
+	return as.SubResource("scale").Update(ctx, obj, client.WithSubResourceBody(body))
 }
 
 func TestExemptions(t *testing.T) {
