@@ -16,6 +16,7 @@ import (
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
@@ -155,6 +156,54 @@ func TestInstallServeUninstall(t *testing.T) {
 		if !apierrors.IsForbidden(err) && !apierrors.IsInvalid(err) || !strings.Contains(fmt.Sprint(err), "pdb-drain-safe") {
 			t.Fatalf("create PDB maxUnavailable 0: %v, want a pdb-drain-safe denial", err)
 		}
+	})
+	// `kubectl scale` goes through the rendered scale rules. The same denied
+	// scale twice is one Event whose series the recorder patches (the
+	// chart's patch on events.k8s.io): Events of different requests are
+	// kept apart, so only a repeat folds.
+	t.Run("a scale that blocks drains is denied, and its repeat counted on one Event", func(t *testing.T) {
+		d := appDeployment("apps", "api")
+		d.Spec.Replicas = ptr.To[int32](3)
+		budget := &policyv1.PodDisruptionBudget{
+			ObjectMeta: metav1.ObjectMeta{Namespace: "apps", Name: "api"},
+			Spec: policyv1.PodDisruptionBudgetSpec{
+				MinAvailable:               ptr.To(intstr.FromInt32(2)),
+				Selector:                   d.Spec.Selector,
+				UnhealthyPodEvictionPolicy: ptr.To(policyv1.AlwaysAllow),
+			},
+		}
+		for _, obj := range []client.Object{d, budget} {
+			if err := admin.Create(ctx, obj); err != nil {
+				t.Fatal(err)
+			}
+		}
+		scale := func(opts ...client.SubResourceUpdateOption) error {
+			body := &autoscalingv1.Scale{ObjectMeta: metav1.ObjectMeta{Namespace: "apps", Name: "api"}, Spec: autoscalingv1.ScaleSpec{Replicas: 2}}
+			return admin.SubResource("scale").Update(ctx, d, append(opts, client.WithSubResourceBody(body))...)
+		}
+		eventually(t, fg, "the Deployment and its budget in fluxgate's cache", func(context.Context) error {
+			if err := scale(client.DryRunAll); err == nil {
+				return errors.New("scale-down admitted")
+			}
+			return nil
+		})
+		for range 2 {
+			if err := scale(); !apierrors.IsForbidden(err) || !strings.Contains(fmt.Sprint(err), "pdb-drain-safe") {
+				t.Fatalf("scale 3 -> 2 under minAvailable 2: %v, want a pdb-drain-safe denial", err)
+			}
+		}
+		eventually(t, fg, "one PolicyDenied Event counting both", func(ctx context.Context) error {
+			var events eventsv1.EventList
+			if err := admin.List(ctx, &events, client.InNamespace("apps")); err != nil {
+				return err
+			}
+			for _, e := range events.Items {
+				if e.Reason == "PolicyDenied" && e.Regarding.Name == "api" && e.Series != nil && e.Series.Count >= 2 {
+					return nil
+				}
+			}
+			return errors.New("no PolicyDenied Event on Deployment apps/api with a series")
+		})
 	})
 	// Nothing is rendered into the Secret's data or the caBundle: Helm's
 	// three-way merge must leave what fluxgate wrote there alone.
