@@ -21,8 +21,9 @@ import (
 	"github.com/fluxgate/fluxgate/policy"
 )
 
-// adviceBase is a compliant namespace: a Deployment, a StatefulSet, two
-// DaemonSets (one on the host network) and a budget per workload. Each
+// adviceBase is a compliant namespace: a Deployment behind a Service, a
+// StatefulSet, two DaemonSets (one on the host network) and a budget per
+// workload. Each
 // case below breaks it in one way.
 const adviceBase = `
 apiVersion: apps/v1
@@ -40,6 +41,11 @@ spec:
           image: web:1
           readinessProbe: {tcpSocket: {port: 80}}
           lifecycle: {preStop: {sleep: {seconds: 5}}}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: shop}
+spec: {selector: {app: web}, ports: [{port: 80}]}
 ---
 apiVersion: policy/v1
 kind: PodDisruptionBudget
@@ -205,9 +211,21 @@ func TestAdviceThatWorks(t *testing.T) {
 			fix: []edit{{"Deployment/web", container(`, readinessProbe: {httpGet: {path: /ready, port: 80}}`)}},
 		},
 		{
+			name:   "no readiness probe on a pod no Service selects",
+			defect: []edit{{"StatefulSet/db", `{spec: {template: {spec: {containers: [{name: db, image: db:1, lifecycle: {preStop: {sleep: {seconds: 5}}}}]}}}}`}},
+			policy: "readiness-probe", advice: "so the rollout only proceeds once it is ready",
+			fix: []edit{{"StatefulSet/db", `{spec: {template: {spec: {containers: [{name: db, image: db:1, readinessProbe: {tcpSocket: {port: 5432}}, lifecycle: {preStop: {sleep: {seconds: 5}}}}]}}}}`}},
+		},
+		{
+			name:   "no preStop hook and a short grace period",
+			defect: []edit{{"Deployment/web", container(`, lifecycle: null`)}, {"Deployment/web", `{spec: {template: {spec: {terminationGracePeriodSeconds: 3}}}}`}},
+			policy: "graceful-shutdown", advice: "and raise spec.template.spec.terminationGracePeriodSeconds (now 3) above 5",
+			fix: []edit{{"Deployment/web", container(``)}, {"Deployment/web", `{spec: {template: {spec: {terminationGracePeriodSeconds: 10}}}}`}},
+		},
+		{
 			name:   "native sidecar without readiness probe",
 			defect: []edit{{"Deployment/web", `{spec: {template: {spec: {initContainers: [{name: proxy, image: proxy:1, restartPolicy: Always}]}}}}`}},
-			policy: "readiness-probe", advice: "add one so the pod is only marked ready once the sidecar can serve",
+			policy: "readiness-probe", advice: "add one (httpGet, tcpSocket, grpc or exec) so the pod is only marked ready once the sidecar can serve",
 			fix: []edit{{"Deployment/web", `{spec: {template: {spec: {initContainers: [{name: proxy, image: proxy:1, restartPolicy: Always, readinessProbe: {tcpSocket: {port: 15001}}}]}}}}`}},
 		},
 		{
@@ -310,16 +328,16 @@ func TestAdviceThatWorks(t *testing.T) {
 			fix: []edit{{"HorizontalPodAutoscaler/web", `{apiVersion: autoscaling/v2, kind: HorizontalPodAutoscaler, metadata: {name: web, namespace: shop}, spec: {minReplicas: 2, maxReplicas: 5, scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: web}}}`}},
 		},
 		{
-			name:   "single writer, Recreate kept",
-			defect: []edit{{"Deployment/web", `{spec: {replicas: 1, strategy: {type: Recreate, rollingUpdate: null}}}`}},
-			policy: "rollout-strategy", advice: "accepted as a single writer that must never run twice. If two copies may overlap for a moment (leader election, for example), use type: RollingUpdate with maxSurge: 25% and maxUnavailable: 0",
-			fix: []edit{{"Deployment/web", `{spec: {strategy: {type: RollingUpdate, rollingUpdate: {maxSurge: 25%, maxUnavailable: 0}}}}`}},
-		},
-		{
 			name:   "single writer that may run twice after all",
 			defect: []edit{{"Deployment/web", `{spec: {replicas: 1, strategy: {type: Recreate, rollingUpdate: null}}}`}},
-			policy: "replicas-ha", advice: "set replicas: 2 or more with type: RollingUpdate",
+			policy: "replicas-ha", advice: "If two copies may run at once (leader election, for example), set replicas: 2 or more with type: RollingUpdate",
 			fix: []edit{{"Deployment/web", `{spec: {replicas: 2, strategy: {type: RollingUpdate}}}`}},
+		},
+		{
+			name:   "one replica that must never run twice",
+			defect: []edit{{"Deployment/web", `{spec: {replicas: 1}}`}},
+			policy: "replicas-ha", advice: "if it must never run twice, declare it a single writer with spec.strategy.type: Recreate",
+			fix: []edit{{"Deployment/web", `{spec: {strategy: {type: Recreate, rollingUpdate: null}}}`}},
 		},
 		{
 			name:   "one replica sharing a claim",

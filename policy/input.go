@@ -52,6 +52,7 @@ var RelatedKinds = map[string]string{
 	"Deployment":              "deployments",
 	"StatefulSet":             "statefulsets",
 	"DaemonSet":               "daemonsets",
+	"Service":                 "services",
 }
 
 // Related holds the objects of one namespace that cross-object rules need,
@@ -122,7 +123,7 @@ func (r *Related) term(kind, name string) *ast.Term {
 	return ast.NewTerm(obj)
 }
 
-var relatedKeys = []string{"daemonsets", "deployments", "horizontalpodautoscalers", "poddisruptionbudgets", "statefulsets"}
+var relatedKeys = []string{"daemonsets", "deployments", "horizontalpodautoscalers", "poddisruptionbudgets", "services", "statefulsets"}
 
 // Input is everything a policy evaluation needs. The Engine adds each
 // policy's parameters as input.parameters.

@@ -9,6 +9,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -19,8 +20,8 @@ import (
 
 // CacheRelated is a RelatedSource that reads a controller-runtime cache:
 // the PodDisruptionBudgets (policy/v1), HorizontalPodAutoscalers
-// (autoscaling/v2), Deployments, StatefulSets and DaemonSets (apps/v1) of
-// the namespace. The Reader's scheme must know these types; the first
+// (autoscaling/v2), Services (v1), Deployments, StatefulSets and
+// DaemonSets (apps/v1) of the namespace. The Reader's scheme must know these types; the first
 // List of each starts its informer.
 //
 // Converting objects for the policies is the expensive part, so each
@@ -91,6 +92,11 @@ var relatedLists = []relatedList{
 		gvk:   appsv1.SchemeGroupVersion.WithKind("StatefulSet"),
 		list:  func() client.ObjectList { return &appsv1.StatefulSetList{} },
 		items: func(l client.ObjectList) []client.Object { return pointers(l.(*appsv1.StatefulSetList).Items) },
+	},
+	{
+		gvk:   corev1.SchemeGroupVersion.WithKind("Service"),
+		list:  func() client.ObjectList { return &corev1.ServiceList{} },
+		items: func(l client.ObjectList) []client.Object { return pointers(l.(*corev1.ServiceList).Items) },
 	},
 	{
 		gvk:   appsv1.SchemeGroupVersion.WithKind("DaemonSet"),

@@ -95,8 +95,12 @@ name := n if {
 	n != ""
 } else := or_empty(object.get(request, "name", ""))
 
-# subject is how every message names the object under review.
-subject := sprintf("%s %s/%s", [kind, namespace, name])
+# subject is how every message names the object under review: "Kind
+# namespace/name", or "Kind name" for an object without a namespace (a
+# manifest that leaves it to the apply, or a cluster-scoped kind).
+subject := sprintf("%s %s/%s", [kind, namespace, name]) if namespace != ""
+
+else := sprintf("%s %s", [kind, name])
 
 name_of(obj) := or_empty(object.get(obj, ["metadata", "name"], "")) if is_object(obj)
 

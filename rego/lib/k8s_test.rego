@@ -174,3 +174,7 @@ test_or_empty if {
 	k8s.or_empty(1) == ""
 	k8s.or_empty(null) == ""
 }
+
+test_subject_without_namespace if {
+	k8s.subject == "Deployment podinfo" with input as {"request": {"kind": {"kind": "Deployment"}, "object": {"metadata": {"name": "podinfo"}}}}
+}

@@ -1,6 +1,6 @@
 # METADATA
 # title: Graceful shutdown
-# description: Containers get a preStop hook and a termination grace period longer than its sleep, so pods keep serving while they are removed from load balancers and finish in-flight work before being killed.
+# description: Containers of pods a Service routes to get a preStop hook, and every container a termination grace period longer than its sleep, so pods keep serving while they are removed from load balancers and finish in-flight work before being killed.
 # custom:
 #   id: graceful-shutdown
 #   action: warn
@@ -10,6 +10,7 @@
 package fluxgate.policies.graceful_shutdown
 
 import data.fluxgate.lib.k8s
+import data.fluxgate.lib.service
 
 grace_field := "spec.template.spec.terminationGracePeriodSeconds"
 
@@ -52,6 +53,9 @@ sleep_hint := n if {
 	n > 0
 } else := 5
 
+# The hook exists to keep serving while endpoints and load balancers
+# catch up with the pod's removal; pods no Service routes to (controllers,
+# node agents) have nothing to wait for, and are not asked for one.
 # Containers are iterated raw (k8s.pod_containers); names and paths are
 # only built for findings.
 deny contains msg if {
@@ -59,11 +63,18 @@ deny contains msg if {
 	some i, c in k8s.pod_containers
 	is_object(c)
 	not has_pre_stop(c)
+	service.resource_served
 	msg := sprintf(
-		"%s: container %q (%s) has no lifecycle.preStop hook; add preStop: {sleep: {seconds: %v}} (or an exec or httpGet hook) so the pod keeps serving until endpoints and load balancers stop sending it traffic",
-		[k8s.subject, k8s.container_name(c, i), k8s.container_path("containers", i), sleep_hint],
+		"%s: container %q (%s) has no lifecycle.preStop hook; add preStop: {sleep: {seconds: %v}} (or an exec or httpGet hook)%s so the pod keeps serving until endpoints and load balancers stop sending it traffic (Service %s)",
+		[k8s.subject, k8s.container_name(c, i), k8s.container_path("containers", i), sleep_hint, grace_hint, service.names],
 	)
 }
+
+# The sleep counts against the grace period: advice that left a shorter
+# grace period in place would cut the sleep (and the shutdown) short.
+grace_hint := sprintf(" and raise %s (now %v) above %v", [grace_field, grace_period, sleep_hint]) if {
+	grace_period <= sleep_hint
+} else := ""
 
 # The ref equals 0 exactly when grace_period does; written this way the
 # rule index skips the rule for every other value.
@@ -100,6 +111,7 @@ inject_seconds := n if {
 	is_number(n)
 	n > 0
 	grace_period > n
+	service.resource_served
 }
 
 patch contains {"op": "add", "path": sprintf("%s/lifecycle", [k8s.container_pointer("containers", i)]), "value": value} if {

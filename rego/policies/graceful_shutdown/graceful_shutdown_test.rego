@@ -21,6 +21,7 @@ review_with(operation, obj, seconds) := {
 		"namespace": "team-a", "name": "web", "object": obj,
 	},
 	"parameters": {"preStopSleepSeconds": seconds},
+	"related": {"services": [{"metadata": {"name": "web"}, "spec": {"selector": {"app": "web"}}}]},
 }
 
 review(pod_spec) := review_with("CREATE", workload("Deployment", pod_spec), 0)
@@ -45,7 +46,7 @@ test_exec_and_http_hooks_are_compliant if {
 }
 
 test_missing_pre_stop if {
-	policy.deny == {sprintf("%s: container \"app\" (spec.template.spec.containers[0]) has no lifecycle.preStop hook; add preStop: {sleep: {seconds: 5}} (or an exec or httpGet hook) so the pod keeps serving until endpoints and load balancers stop sending it traffic", [subject])} with input as review({"containers": [{"name": "app"}]})
+	policy.deny == {sprintf("%s: container \"app\" (spec.template.spec.containers[0]) has no lifecycle.preStop hook; add preStop: {sleep: {seconds: 5}} (or an exec or httpGet hook) so the pod keeps serving until endpoints and load balancers stop sending it traffic (Service team-a/web)", [subject])} with input as review({"containers": [{"name": "app"}]})
 }
 
 test_unsupported_or_empty_hooks_count_as_missing if {
@@ -134,4 +135,18 @@ test_malformed_input_does_not_error if {
 	count(policy.patch) == 0 with input as mutating({"containers": [container("app", "none")]}, 5)
 	count(policy.patch) == 0 with input as review_with("CREATE", workload("Deployment", {"containers": [{"name": "app"}]}), "5")
 	count(policy.deny) == 0 with input as {}
+}
+
+# Pods no Service routes to have no endpoints to wait for: no hook is
+# asked for, and none is injected (flannel, cert-manager's controller).
+test_unserved_pods_need_no_hook if {
+	fixture := object.union(review({"containers": [{"name": "app"}]}), {"related": {"services": []}})
+	count(policy.deny) == 0 with input as fixture
+	count(policy.patch) == 0 with input as object.union(fixture, {"parameters": {"preStopSleepSeconds": 5}})
+}
+
+# MetalLB's speaker shape: a 2-second grace period, so a 5-second sleep
+# alone would be cut short.
+test_short_grace_period_is_raised_in_the_advice if {
+	policy.deny == {sprintf("%s: container \"app\" (spec.template.spec.containers[0]) has no lifecycle.preStop hook; add preStop: {sleep: {seconds: 5}} (or an exec or httpGet hook) and raise spec.template.spec.terminationGracePeriodSeconds (now 2) above 5 so the pod keeps serving until endpoints and load balancers stop sending it traffic (Service team-a/web)", [subject])} with input as review({"terminationGracePeriodSeconds": 2, "containers": [{"name": "app"}]})
 }

@@ -28,9 +28,15 @@ deny contains msg if {
 	)
 }
 
+# The advice depends on what a second copy needs, because "add a replica"
+# is wrong for software that must never run twice (a controller without
+# leader election, an IP allocator, a single-member database): it asks
+# first whether two copies can run at once, and names the way to declare
+# that they cannot.
+#
 # A second replica of a Deployment whose pods share a PersistentVolumeClaim
-# cannot mount a ReadWriteOnce claim on another node, so "add a replica"
-# would leave it stuck; the advice names what does work.
+# cannot mount a ReadWriteOnce claim on another node, so the advice names
+# what does work.
 advice := sprintf(
 	"its pods share PersistentVolumeClaim %s, so a second replica needs a ReadWriteMany claim: use one and set replicas: 2, or run it as a StatefulSet with volumeClaimTemplates and replicas: 2 or more%s",
 	[concat(", ", workload.resource_claims), budget_hint],
@@ -38,12 +44,20 @@ advice := sprintf(
 	k8s.kind == "Deployment"
 	count(workload.resource_claims) > 0
 } else := sprintf(
-	"it rolls with Recreate as a single writer; if two copies may run at once (leader election, for example), set replicas: 2 or more with type: RollingUpdate%s, otherwise it is down while its node drains",
+	"it rolls with Recreate as a single writer, so every rollout stops it too; accepted, since nothing else guarantees it never runs twice. If two copies may run at once (leader election, for example), set replicas: 2 or more with type: RollingUpdate%s",
 	[budget_hint],
 ) if {
 	k8s.kind == "Deployment"
 	input.request.object.spec.strategy.type == "Recreate"
-} else := sprintf("set replicas: 2 or more, or add a HorizontalPodAutoscaler with minReplicas: 2 or more%s", [budget_hint])
+} else := sprintf(
+	"if two copies can run at once (a stateless server, or a controller with leader election), set replicas: 2 or more, or add a HorizontalPodAutoscaler with minReplicas: 2 or more%s; if it must never run twice, declare it a single writer with spec.strategy.type: Recreate",
+	[budget_hint],
+) if {
+	k8s.kind == "Deployment"
+} else := sprintf(
+	"if the application runs as several members (replication, leader election), set replicas: 2 or more%s; a single-member StatefulSet is down while its node drains",
+	[budget_hint],
+)
 
 # Two replicas need a budget (pdb-coverage), so advice that stopped at the
 # replica count would trade this warning for a denial.

@@ -27,11 +27,11 @@ test_two_replicas_are_compliant if {
 }
 
 test_single_replica if {
-	policy.deny == {"Deployment team-a/web: spec.replicas is 1, so a node drain or eviction leaves no pod serving; set replicas: 2 or more, or add a HorizontalPodAutoscaler with minReplicas: 2 or more, together with a PodDisruptionBudget selecting its pods with spec.maxUnavailable: 1 and spec.unhealthyPodEvictionPolicy: AlwaysAllow"} with input as create({"replicas": 1})
+	policy.deny == {"Deployment team-a/web: spec.replicas is 1, so a node drain or eviction leaves no pod serving; if two copies can run at once (a stateless server, or a controller with leader election), set replicas: 2 or more, or add a HorizontalPodAutoscaler with minReplicas: 2 or more, together with a PodDisruptionBudget selecting its pods with spec.maxUnavailable: 1 and spec.unhealthyPodEvictionPolicy: AlwaysAllow; if it must never run twice, declare it a single writer with spec.strategy.type: Recreate"} with input as create({"replicas": 1})
 }
 
 test_unset_replicas_default_to_one if {
-	policy.deny == {"StatefulSet team-a/web: spec.replicas is unset (defaults to 1), so a node drain or eviction leaves no pod serving; set replicas: 2 or more, or add a HorizontalPodAutoscaler with minReplicas: 2 or more, together with a PodDisruptionBudget selecting its pods with spec.maxUnavailable: 1 and spec.unhealthyPodEvictionPolicy: AlwaysAllow"} with input as review("UPDATE", "StatefulSet", {}, [])
+	policy.deny == {"StatefulSet team-a/web: spec.replicas is unset (defaults to 1), so a node drain or eviction leaves no pod serving; if the application runs as several members (replication, leader election), set replicas: 2 or more, together with a PodDisruptionBudget selecting its pods with spec.maxUnavailable: 1 and spec.unhealthyPodEvictionPolicy: AlwaysAllow; a single-member StatefulSet is down while its node drains"} with input as review("UPDATE", "StatefulSet", {}, [])
 }
 
 test_scaled_to_zero_is_intentional if {
@@ -71,10 +71,10 @@ test_shared_claim_gets_advice_that_works if {
 test_no_budget_hint_when_a_budget_exists if {
 	spec := {"replicas": 1, "template": {"metadata": {"labels": {"app": "web"}}}}
 	fixture := object.union(create(spec), {"related": {"poddisruptionbudgets": [{"spec": {"selector": {"matchLabels": {"app": "web"}}, "minAvailable": 1}}]}})
-	policy.deny == {"Deployment team-a/web: spec.replicas is 1, so a node drain or eviction leaves no pod serving; set replicas: 2 or more, or add a HorizontalPodAutoscaler with minReplicas: 2 or more"} with input as fixture
+	policy.deny == {"Deployment team-a/web: spec.replicas is 1, so a node drain or eviction leaves no pod serving; if two copies can run at once (a stateless server, or a controller with leader election), set replicas: 2 or more, or add a HorizontalPodAutoscaler with minReplicas: 2 or more; if it must never run twice, declare it a single writer with spec.strategy.type: Recreate"} with input as fixture
 }
 
 test_single_writer_advice_changes_the_strategy_too if {
 	spec := {"replicas": 1, "strategy": {"type": "Recreate"}}
-	policy.deny == {"Deployment team-a/web: spec.replicas is 1, so a node drain or eviction leaves no pod serving; it rolls with Recreate as a single writer; if two copies may run at once (leader election, for example), set replicas: 2 or more with type: RollingUpdate, together with a PodDisruptionBudget selecting its pods with spec.maxUnavailable: 1 and spec.unhealthyPodEvictionPolicy: AlwaysAllow, otherwise it is down while its node drains"} with input as create(spec)
+	policy.deny == {"Deployment team-a/web: spec.replicas is 1, so a node drain or eviction leaves no pod serving; it rolls with Recreate as a single writer, so every rollout stops it too; accepted, since nothing else guarantees it never runs twice. If two copies may run at once (leader election, for example), set replicas: 2 or more with type: RollingUpdate, together with a PodDisruptionBudget selecting its pods with spec.maxUnavailable: 1 and spec.unhealthyPodEvictionPolicy: AlwaysAllow"} with input as create(spec)
 }

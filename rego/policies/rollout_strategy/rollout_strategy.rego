@@ -1,6 +1,6 @@
 # METADATA
 # title: Rollout strategy
-# description: Workloads roll out without dropping below their ready capacity, so maintenance causes no downtime. Deployments and DaemonSets start a new pod before removing an old one; StatefulSets, which cannot surge, replace one pod at a time, and so do DaemonSets bound to host ports or the host network. Deployments that cannot run old and new pods side by side (their pods mount a PersistentVolumeClaim, or a single replica declares Recreate as a single writer) get a warning about the trade-off instead of a denial.
+# description: Workloads roll out without dropping below their ready capacity, so maintenance causes no downtime. Deployments and DaemonSets start a new pod before removing an old one; StatefulSets, which cannot surge, replace one pod at a time, and so do DaemonSets bound to host ports or the host network. Deployments that cannot run old and new pods side by side (their pods mount a PersistentVolumeClaim, or a single replica declares Recreate as a single writer) keep Recreate, with a warning naming the trade-off (for a single writer, the replicas-ha warning).
 # custom:
 #   id: rollout-strategy
 #   action: deny
@@ -128,9 +128,10 @@ patch contains {"op": "replace", "path": "/spec/strategy/rollingUpdate/maxUnavai
 # (external-dns, Flux's source-controller, anything that must never run
 # twice): Recreate is the one strategy that guarantees no overlap, and
 # with one replica the default RollingUpdate would surge a second copy.
-# Several replicas already run side by side, so Recreate buys them
-# nothing but downtime; an HPA makes the count variable, so it is not
-# single either.
+# It is accepted here; replicas-ha names the trade-off (a rollout or a
+# drain stops its only pod) and the way out. Several replicas already run
+# side by side, so Recreate buys them nothing but downtime; an HPA makes
+# the count variable, so it is not single either.
 single_writer if {
 	workload.resource_replicas <= 1
 	not workload.resource_autoscaled
@@ -176,16 +177,6 @@ warn contains msg if {
 	msg := sprintf(
 		"%s: spec.strategy.type is Recreate, so every rollout stops all pods before starting new ones; accepted because its pods mount PersistentVolumeClaim %s, which old and new pods cannot share unless it is ReadWriteMany. If the claim is ReadWriteMany, use type: RollingUpdate with maxSurge: %v and maxUnavailable: %v; to run more than one replica without downtime, use a StatefulSet with volumeClaimTemplates",
 		[k8s.subject, concat(", ", workload.resource_claims), input.parameters.maxSurge, input.parameters.maxUnavailable],
-	)
-}
-
-warn contains msg if {
-	input.request.object.spec.strategy.type == "Recreate"
-	surging_deployment
-	single_writer
-	msg := sprintf(
-		"%s: spec.strategy.type is Recreate, so every rollout stops its only pod before starting the new one; accepted as a single writer that must never run twice. If two copies may overlap for a moment (leader election, for example), use type: RollingUpdate with maxSurge: %v and maxUnavailable: %v",
-		[k8s.subject, input.parameters.maxSurge, input.parameters.maxUnavailable],
 	)
 }
 
