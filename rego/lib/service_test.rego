@@ -31,3 +31,17 @@ test_unserved_workload if {
 	not service.resource_served with input as review({"app": "web"}, [svc("api", {"app": "api"})])
 	not service.resource_served with input as {"request": {"object": {}}}
 }
+
+test_metrics_only_service_carries_no_traffic if {
+	labels := {"app": "web"}
+	scrape := {"spec": {"selector": labels, "ports": [{"name": "tcp-prometheus-servicemonitor", "port": 9402, "targetPort": "http-metrics"}]}}
+	not service.serves(scrape, labels)
+	by_name := {"spec": {"selector": labels, "ports": [{"name": "metrics", "port": 8080, "targetPort": 8080}]}}
+	not service.serves(by_name, labels)
+	mixed := {"spec": {"selector": labels, "ports": [{"name": "metrics", "port": 8080}, {"name": "https", "port": 443, "targetPort": "webhook"}]}}
+	service.serves(mixed, labels)
+	unnamed := {"spec": {"selector": labels, "ports": [{"port": 80}]}}
+	service.serves(unnamed, labels)
+	headless := {"spec": {"selector": labels, "clusterIP": "None"}}
+	service.serves(headless, labels)
+}
