@@ -217,13 +217,12 @@ func TestWarningBecomesAnEvent(t *testing.T) {
 func TestEventsForEveryWorkload(t *testing.T) {
 	ctx := context.Background()
 	ns := newNamespace(t)
-	noPreStop := func(d *appsv1.Deployment) *appsv1.Deployment {
-		d.Spec.Template.Spec.Containers[0].Lifecycle = nil
+	unexplained := func(d *appsv1.Deployment) *appsv1.Deployment {
+		d.Annotations = map[string]string{"fluxgate.dev/exempt": "rollout-strategy"}
 		return d
 	}
 	recreate := func(d *appsv1.Deployment) *appsv1.Deployment {
 		d.Spec.Strategy = appsv1.DeploymentStrategy{Type: appsv1.RecreateDeploymentStrategyType}
-		d.Spec.Template.Spec.Containers[0].ReadinessProbe = nil
 		return d
 	}
 	tests := []struct {
@@ -236,11 +235,23 @@ func TestEventsForEveryWorkload(t *testing.T) {
 			want: []string{"replicas-ha: Deployment " + ns + "/single"}},
 		{dep: deployment(ns, "uncovered", 3), reason: "PolicyWarning",
 			want: []string{"pdb-coverage: Deployment " + ns + "/uncovered"}},
-		{dep: noPreStop(deployment(ns, "abrupt", 1)), reason: "PolicyWarning",
-			want: []string{"graceful-shutdown: Deployment " + ns + "/abrupt", "replicas-ha: Deployment " + ns + "/abrupt"}},
-		{dep: recreate(deployment(ns, "recreate", 2)), denied: true, reason: "PolicyDenied",
-			want: []string{"readiness-probe: Deployment " + ns + "/recreate", "rollout-strategy: Deployment " + ns + "/recreate"}},
+		{dep: unexplained(deployment(ns, "unexplained", 1)), reason: "PolicyWarning",
+			want: []string{"fluxgate: annotation fluxgate.dev/exempt is ignored", "replicas-ha: Deployment " + ns + "/unexplained"}},
+		{dep: recreate(deployment(ns, "recreate", 3)), denied: true, reason: "PolicyDenied",
+			want: []string{"pdb-drain-safe: Deployment " + ns + "/recreate: PodDisruptionBudget " + ns + "/recreate", "rollout-strategy: Deployment " + ns + "/recreate"}},
 	}
+	// The budget that makes "recreate" block drains reaches fluxgate's
+	// cache asynchronously; a dry run shows when it has.
+	if err := k8s.Create(ctx, pdb(ns, "recreate", ptr.To(intstr.FromInt32(3)), nil)); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 30*time.Second, func() error {
+		err := k8s.Create(ctx, recreate(deployment(ns, "recreate", 3)), client.DryRunAll)
+		if err == nil || !strings.Contains(err.Error(), "pdb-drain-safe") {
+			return fmt.Errorf("budget not in fluxgate's cache yet: %v", err)
+		}
+		return nil
+	})
 	for _, tt := range tests {
 		err := k8s.Create(ctx, tt.dep)
 		if tt.denied {

@@ -59,6 +59,8 @@ func TestValidator(t *testing.T) {
 		"selector":                   map[string]any{"matchLabels": map[string]any{"app": "web"}},
 	})
 	set(blockingBudget, "metadata.name", "web-blocking")
+	allBudget := set(clone(t, blockingBudget), "spec.minAvailable", 3)
+	set(allBudget, "metadata.name", "web-all")
 
 	tests := []struct {
 		name    string
@@ -137,25 +139,24 @@ func TestValidator(t *testing.T) {
 		},
 		{
 			name: "two warnings of one request are one Event listing both",
-			req: request(t, admissionv1.Create, set(set(web(), "spec.replicas", 1), "spec.template.spec.containers",
-				[]any{map[string]any{"name": "web", "image": "nginx:1.27.3", "readinessProbe": map[string]any{"tcpSocket": map[string]any{"port": 8080}}}}), nil),
+			req: request(t, admissionv1.Create, set(set(web(), "spec.replicas", 1), "metadata.annotations",
+				map[string]any{policy.ExemptAnnotation: "rollout-strategy"}), nil),
 			allowed:   true,
 			code:      200,
 			evaluated: true,
-			warnings:  []string{"graceful-shutdown: Deployment shop/web", "replicas-ha: Deployment shop/web: spec.replicas is 1"},
-			events: []wantEvent{{EventReasonWarning, webRef, "graceful-shutdown: Deployment shop/web",
+			warnings:  []string{"fluxgate: annotation fluxgate.dev/exempt is ignored", "replicas-ha: Deployment shop/web: spec.replicas is 1"},
+			events: []wantEvent{{EventReasonWarning, webRef, "fluxgate: annotation fluxgate.dev/exempt is ignored",
 				[]string{noteSeparator + "replicas-ha: Deployment shop/web: spec.replicas is 1"}}},
 		},
 		{
-			name: "two denials of one request are one Event listing both",
-			req: request(t, admissionv1.Create, set(set(web(), "spec.strategy", map[string]any{"type": "Recreate"}),
-				"spec.template.spec.containers", []any{map[string]any{"name": "web", "image": "nginx:1.27.3",
-					"lifecycle": map[string]any{"preStop": map[string]any{"sleep": map[string]any{"seconds": 5}}}}}), nil),
+			name:      "two denials of one request are one Event listing both",
+			req:       request(t, admissionv1.Create, set(web(), "spec.strategy", map[string]any{"type": "Recreate"}), nil),
+			related:   &fakeRelated{objs: []map[string]any{allBudget}},
 			allowed:   false,
 			code:      http.StatusForbidden,
 			evaluated: true,
-			message:   []string{"readiness-probe: Deployment shop/web", "\nrollout-strategy: Deployment shop/web: spec.strategy.type is Recreate"},
-			events: []wantEvent{{EventReasonDenied, webRef, "readiness-probe: Deployment shop/web",
+			message:   []string{"pdb-drain-safe: Deployment shop/web: PodDisruptionBudget shop/web-all", "\nrollout-strategy: Deployment shop/web: spec.strategy.type is Recreate"},
+			events: []wantEvent{{EventReasonDenied, webRef, "pdb-drain-safe: Deployment shop/web: PodDisruptionBudget shop/web-all",
 				[]string{noteSeparator + "rollout-strategy: Deployment shop/web: spec.strategy.type is Recreate"}}},
 		},
 		{
