@@ -89,6 +89,19 @@ func pdb(ns, name string, minAvailable, maxUnavailable *intstr.IntOrString) *pol
 	}
 }
 
+// service returns a Service sending traffic to the pods of deployment
+// name.
+func service(ns, name string) *corev1.Service {
+	return &corev1.Service{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Service"},
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
+		Spec: corev1.ServiceSpec{
+			Selector: map[string]string{"app": name},
+			Ports:    []corev1.ServicePort{{Name: "http", Port: 80, TargetPort: intstr.FromInt32(8080)}},
+		},
+	}
+}
+
 // eventually retries f until it returns nil, or fails the test with f's
 // last error after timeout. Used only where the API is asynchronous
 // (informer caches, events); nothing asserts how long anything took.

@@ -57,6 +57,13 @@ func TestDeploymentWithoutStrategyIsMutated(t *testing.T) {
 func TestValidationDenials(t *testing.T) {
 	ctx := context.Background()
 	ns := newNamespace(t)
+	// A missing readiness probe is denied where a Service sends the pods
+	// traffic (and only warned elsewhere).
+	for _, app := range []string{"probe", "many"} {
+		if err := k8s.Create(ctx, service(ns, app)); err != nil {
+			t.Fatal(err)
+		}
+	}
 	tests := []struct {
 		name string
 		obj  client.Object
@@ -103,6 +110,14 @@ func TestValidationDenials(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			// The Services reach fluxgate's cache asynchronously; a dry run
+			// shows when they have.
+			eventually(t, 30*time.Second, func() error {
+				if err := k8s.Create(ctx, tt.obj.DeepCopyObject().(client.Object), client.DryRunAll); err == nil {
+					return errors.New("admitted: related objects not in fluxgate's cache yet")
+				}
+				return nil
+			})
 			denied(t, k8s.Create(ctx, tt.obj), tt.want...)
 			dry := tt.obj.DeepCopyObject().(client.Object)
 			denied(t, k8s.Create(ctx, dry, client.DryRunAll), tt.want...)

@@ -95,10 +95,15 @@ func TestValidator(t *testing.T) {
 			events:    []wantEvent{{EventReasonDenied, webRef, "rollout-strategy: Deployment shop/web: spec.strategy.rollingUpdate.maxUnavailable is 2", nil}},
 		},
 		{
-			name: "container without readiness probe is denied",
+			name: "container without readiness probe behind a Service is denied",
 			req: request(t, admissionv1.Create, set(web(), "spec.template.spec.containers", []any{
 				map[string]any{"name": "web", "image": "nginx:1.27.3", "lifecycle": map[string]any{"preStop": map[string]any{"sleep": map[string]any{"seconds": 5}}}},
 			}), nil),
+			related: &fakeRelated{objs: []map[string]any{budget(), {
+				"apiVersion": "v1", "kind": "Service",
+				"metadata": map[string]any{"name": "web", "namespace": "shop"},
+				"spec":     map[string]any{"selector": map[string]any{"app": "web"}, "ports": []any{map[string]any{"port": 80}}},
+			}}},
 			allowed:   false,
 			code:      http.StatusForbidden,
 			evaluated: true,
@@ -334,8 +339,8 @@ func TestValidator(t *testing.T) {
 			allowed:   false,
 			code:      http.StatusForbidden,
 			evaluated: true,
-			message:   []string{"rollout-strategy: Deployment /web"},
-			warnings:  []string{"pdb-coverage: Deployment /web"},
+			message:   []string{"rollout-strategy: Deployment web"},
+			warnings:  []string{"pdb-coverage: Deployment web"},
 		},
 		{
 			name:      "an object of another namespace gets its Event there",
