@@ -83,6 +83,7 @@ var relatedKinds = []client.Object{
 	&appsv1.Deployment{},
 	&appsv1.StatefulSet{},
 	&appsv1.DaemonSet{},
+	&corev1.Service{},
 }
 
 // NewScheme returns the types fluxgate serve reads.
