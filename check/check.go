@@ -24,6 +24,20 @@ type Result struct {
 	File      string `json:"file"`
 	Line      int    `json:"line,omitempty"`
 	Message   string `json:"message"`
+	// Cluster and Origin are the object's: the cluster it is applied to and
+	// the Flux Kustomization or HelmRelease that applies it.
+	Cluster string `json:"cluster,omitempty"`
+	Origin  string `json:"origin,omitempty"`
+}
+
+// InputFinding is a finding about the input rather than a policy's: a
+// variable Flux could not substitute, a HelmRelease that could not be
+// rendered. Run reports it like a policy finding, under policy
+// policy.EngineID, so it is never lost and a deny fails the check.
+type InputFinding struct {
+	Object  manifest.Object
+	Action  policy.Action
+	Message string
 }
 
 // Summary counts objects read and findings by action.
@@ -49,11 +63,16 @@ func (r *Report) Denied() bool { return r.Summary.Deny > 0 }
 // username identifies pipeline checks in input.request.userInfo.
 const username = "fluxgate:check"
 
-// Run evaluates every object with eng and returns the findings in input
-// order. A policy that fails to evaluate is an error naming the object.
-func Run(ctx context.Context, eng *policy.Engine, objs []manifest.Object) (*Report, error) {
+// Run evaluates every object with eng and returns the input findings,
+// then the policies' findings in input order. A policy that fails to
+// evaluate is an error naming the object.
+func Run(ctx context.Context, eng *policy.Engine, objs []manifest.Object, inputs ...InputFinding) (*Report, error) {
 	rep := &Report{Results: []Result{}, Policies: eng.Set().Policies()}
 	rep.Summary.Objects = len(objs)
+	for i := range inputs {
+		in := &inputs[i]
+		rep.add(&in.Object, policy.Finding{Policy: policy.EngineID, Action: in.Action, Message: in.Message})
+	}
 	groups, err := relatedGroups(objs)
 	if err != nil {
 		return nil, err
@@ -66,22 +85,28 @@ func Run(ctx context.Context, eng *policy.Engine, objs []manifest.Object) (*Repo
 			return nil, fmt.Errorf("%s: %s: %w", location(obj), describe(obj), err)
 		}
 		for _, f := range d.Findings {
-			rep.Results = append(rep.Results, Result{
-				Policy: f.Policy, Action: string(f.Action),
-				Kind: obj.Kind(), Namespace: obj.Namespace(), Name: obj.Name(),
-				File: obj.File, Line: obj.Line, Message: f.Message,
-			})
-			switch f.Action {
-			case policy.ActionDeny:
-				rep.Summary.Deny++
-			case policy.ActionWarn:
-				rep.Summary.Warn++
-			case policy.ActionMutate:
-				rep.Summary.Mutate++
-			}
+			rep.add(obj, f)
 		}
 	}
 	return rep, nil
+}
+
+// add records finding f about obj and counts it.
+func (r *Report) add(obj *manifest.Object, f policy.Finding) {
+	r.Results = append(r.Results, Result{
+		Policy: f.Policy, Action: string(f.Action),
+		Kind: obj.Kind(), Namespace: obj.Namespace(), Name: obj.Name(),
+		File: obj.File, Line: obj.Line, Message: f.Message,
+		Cluster: obj.Cluster, Origin: obj.Origin,
+	})
+	switch f.Action {
+	case policy.ActionDeny:
+		r.Summary.Deny++
+	case policy.ActionWarn:
+		r.Summary.Warn++
+	case policy.ActionMutate:
+		r.Summary.Mutate++
+	}
 }
 
 func requestFor(obj *manifest.Object) policy.Request {
@@ -113,15 +138,20 @@ func describe(obj *manifest.Object) string {
 	return fmt.Sprintf("%s %s", obj.Kind(), obj.Name())
 }
 
-// groupKey identifies the objects that relate to each other: same build
-// unit, same namespace. An empty namespace is the default namespace, where
-// the object would land if applied without one.
-type groupKey struct{ set, namespace string }
+// groupKey identifies the objects that relate to each other: same
+// cluster (every object a cluster's Flux Kustomizations apply, whatever
+// build it came from) or, for objects no Kustomization reaches, same build
+// unit; and same namespace. An empty namespace is the default namespace,
+// where the object would land if applied without one.
+type groupKey struct{ cluster, set, namespace string }
 
 func keyOf(obj *manifest.Object) groupKey {
 	ns := obj.Namespace()
 	if ns == "" {
 		ns = "default"
+	}
+	if obj.Cluster != "" {
+		return groupKey{cluster: obj.Cluster, namespace: ns}
 	}
 	return groupKey{set: obj.Set, namespace: ns}
 }

@@ -65,6 +65,9 @@ func TestRelatedObjectsStayInTheirBuildAndNamespace(t *testing.T) {
 		{"no namespace means default", []manifest.Object{obj("a", "Deployment", "", "web", web(3)), obj("a", "PodDisruptionBudget", "default", "web", budget)}, true},
 		{"other namespace", []manifest.Object{obj("a", "Deployment", "shop", "web", web(3)), obj("a", "PodDisruptionBudget", "other", "web", budget)}, false},
 		{"other build", []manifest.Object{obj("a", "Deployment", "shop", "web", web(3)), obj("b", "PodDisruptionBudget", "shop", "web", budget)}, false},
+		{"other build, same cluster", []manifest.Object{inCluster(obj("a", "Deployment", "shop", "web", web(3)), "clusters/prod"), inCluster(obj("b", "PodDisruptionBudget", "shop", "web", budget), "clusters/prod")}, true},
+		{"same build, other cluster", []manifest.Object{inCluster(obj("a", "Deployment", "shop", "web", web(3)), "clusters/prod"), inCluster(obj("a", "PodDisruptionBudget", "shop", "web", budget), "clusters/staging")}, false},
+		{"in a cluster and outside", []manifest.Object{inCluster(obj("a", "Deployment", "shop", "web", web(3)), "clusters/prod"), obj("a", "PodDisruptionBudget", "shop", "web", budget)}, false},
 	}
 	eng := builtinEngine(t)
 	for _, tt := range tests {
@@ -86,6 +89,32 @@ func TestRelatedObjectsStayInTheirBuildAndNamespace(t *testing.T) {
 				t.Fatalf("covered = %v, want %v: %+v", !uncovered, tt.covered, rep.Results)
 			}
 		})
+	}
+}
+
+func inCluster(o manifest.Object, cluster string) manifest.Object {
+	o.Cluster, o.Origin = cluster, "Kustomization flux-system/apps"
+	return o
+}
+
+// Findings about the input are reported first, under the engine's id,
+// counted, and a denial among them fails the check; results carry the
+// object's cluster and origin.
+func TestRunReportsInputFindings(t *testing.T) {
+	dep := inCluster(obj("a", "Deployment", "shop", "web", web(1)), "clusters/prod")
+	hr := inCluster(manifest.Object{Set: "a", File: "a/hr.yaml", Data: map[string]any{"apiVersion": "helm.toolkit.fluxcd.io/v2", "kind": "HelmRelease", "metadata": map[string]any{"name": "web", "namespace": "shop"}}}, "clusters/prod")
+	rep, err := Run(context.Background(), builtinEngine(t), []manifest.Object{dep},
+		InputFinding{Object: hr, Action: policy.ActionDeny, Message: "chart not found"},
+		InputFinding{Object: dep, Action: policy.ActionWarn, Message: "variable ${replicas} not substituted"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.Denied() || rep.Summary.Deny != 1 || rep.Summary.Warn != 2 {
+		t.Fatalf("summary = %+v", rep.Summary)
+	}
+	first := rep.Results[0]
+	if first.Policy != policy.EngineID || first.Kind != "HelmRelease" || first.Message != "chart not found" || first.Cluster != "clusters/prod" || first.Origin != "Kustomization flux-system/apps" {
+		t.Fatalf("first result = %+v", first)
 	}
 }
 

@@ -24,6 +24,19 @@ type Object struct {
 	// protects). Each kustomize build is one Set, named like File; all loose
 	// files read by one call form the Set "".
 	Set string
+
+	// Cluster names the cluster the object is applied to, when a Flux
+	// Kustomization reaches it: the directory of the cluster's Flux entry
+	// point (for example "clusters/production"), or a directory given on
+	// the command line. Objects of one cluster are related across Sets, and
+	// never to objects of another cluster. Empty for objects no Flux
+	// Kustomization reaches.
+	Cluster string
+
+	// Origin names the Flux object that applies this one, as
+	// "Kustomization <namespace>/<name>" or "HelmRelease <namespace>/<name>";
+	// empty for objects read directly.
+	Origin string
 }
 
 // Kind returns the object's kind, or "" if it has none.
