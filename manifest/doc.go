@@ -38,6 +38,11 @@
 // validators — is not built on its own. A kustomization directory named
 // explicitly is always built. Build failures are reported as [*BuildError].
 //
+// A directory holding a Chart.yaml (and no kustomization file) is a Helm
+// chart: its templates are Go templates, not YAML, so it is neither read nor
+// descended into, also when named explicitly; it yields no objects. Charts
+// are rendered through the HelmReleases that use them (package helmrelease).
+//
 // # Sets
 //
 // Every [Object] belongs to a set of related objects ([Object.Set]): each

@@ -163,8 +163,8 @@ func (l *loader) walk(root, display string) ([]Object, error) {
 }
 
 // scan lists, in lexical walk order, the manifest files and kustomization
-// directories under dir, without descending into kustomization directories
-// or into hidden entries. visited guards against symbolic link loops.
+// directories under dir, without descending into kustomization directories,
+// Helm chart directories or hidden entries. visited guards against symbolic link loops.
 func (l *loader) scan(dir, display string, visited map[string]bool, out *[]entry) error {
 	k := l.key(dir)
 	if visited[k] {
@@ -173,6 +173,9 @@ func (l *loader) scan(dir, display string, visited map[string]bool, out *[]entry
 	visited[k] = true
 	if l.kustomizationFile(dir) != "" {
 		*out = append(*out, entry{path: dir, display: display, kust: true})
+		return nil
+	}
+	if l.isChart(dir) {
 		return nil
 	}
 	names, err := l.fsys.ReadDir(dir)
@@ -195,6 +198,18 @@ func (l *loader) scan(dir, display string, visited map[string]bool, out *[]entry
 		}
 	}
 	return nil
+}
+
+// ChartFile is the file that makes a directory a Helm chart.
+const ChartFile = "Chart.yaml"
+
+// isChart reports whether dir is a Helm chart directory: one holding a
+// Chart.yaml. Its templates are Go templates, not YAML, and its values
+// files are not objects, so it is not read as manifests; a HelmRelease
+// renders it (package helmrelease).
+func (l *loader) isChart(dir string) bool {
+	p := filepath.Join(dir, ChartFile)
+	return l.fsys.Exists(p) && !l.fsys.IsDir(p)
 }
 
 // isManifestFile reports whether a walked file name has a manifest

@@ -291,3 +291,45 @@ func TestLoadPathsSymlinkLoop(t *testing.T) {
 		t.Fatalf("got %v, %v; want one object", summarize(got), err)
 	}
 }
+
+func TestLoadPathsCharts(t *testing.T) {
+	chart := map[string]string{
+		"Chart.yaml":                "apiVersion: v2\nname: web\nversion: 0.1.0\n",
+		"values.yaml":               "replicas: 2\n",
+		"templates/deployment.yaml": "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {{ .Release.Name }}\n{{- if .Values.x }}\n",
+		"templates/_helpers.tpl":    "{{- define \"x\" -}}{{- end -}}",
+		"crds/crd.yaml":             "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata:\n  name: [broken\n",
+		"charts/sub/Chart.yaml":     "apiVersion: v2\nname: sub\nversion: 0.1.0\n",
+	}
+	tree := map[string]string{"apps/cm.yaml": cm("app"), "z.yaml": cm("last")}
+	for p, c := range chart {
+		tree["charts/web/"+p] = c
+	}
+	tree["apps/Chart.yaml.d/cm.yaml"] = cm("not-a-chart")
+	dir := writeTree(t, tree)
+
+	tests := []struct {
+		name string
+		path string
+		want string
+	}{
+		{name: "walked repository: chart skipped, the rest read", path: dir, want: "not-a-chart app last"},
+		{name: "chart named explicitly yields nothing", path: filepath.Join(dir, "charts", "web"), want: ""},
+		{name: "a directory merely named like Chart.yaml is walked", path: filepath.Join(dir, "apps"), want: "not-a-chart app"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := LoadPaths([]string{tt.path}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var names []string
+			for _, o := range got {
+				names = append(names, o.Name())
+			}
+			if g := strings.Join(names, " "); g != tt.want {
+				t.Errorf("read %q, want %q", g, tt.want)
+			}
+		})
+	}
+}
