@@ -374,32 +374,7 @@ func TestValidator(t *testing.T) {
 				Namespace: ownNamespace, ServiceAccount: ownUser, EvalTimeout: tc.timeout,
 			})
 			resp := v.Handle(context.Background(), tc.req)
-
-			if resp.Allowed != tc.allowed {
-				t.Errorf("allowed = %v, want %v; result %+v", resp.Allowed, tc.allowed, resp.Result)
-			}
-			if resp.Result == nil || resp.Result.Code != tc.code {
-				t.Errorf("result = %+v, want code %d", resp.Result, tc.code)
-			}
-			for _, want := range tc.message {
-				if resp.Result == nil || !strings.Contains(resp.Result.Message, want) {
-					t.Errorf("message does not contain %q:\n%s", want, resp.Result.Message)
-				}
-			}
-			if len(resp.Patches) != 0 || resp.PatchType != nil {
-				t.Errorf("validator returned a patch: %v", resp.Patches)
-			}
-			checkWarnings(t, resp.Warnings, tc.warnings)
-			checkEvents(t, rec.recorded(), tc.events)
-
-			if got := histogramCount(t, m, ValidateName); (got > 0) != tc.evaluated {
-				t.Errorf("evaluations observed = %d, want evaluated %v", got, tc.evaluated)
-			}
-			if tc.errReason != "" {
-				if got := testutil.ToFloat64(m.errors.WithLabelValues(ValidateName, tc.errReason)); got != 1 {
-					t.Errorf("errors{reason=%q} = %v, want 1", tc.errReason, got)
-				}
-			}
+			checkValidation(t, resp, rec, m, validation{tc.allowed, tc.code, tc.message, tc.warnings, tc.events, tc.evaluated, tc.errReason})
 			outcome := "deny"
 			if tc.allowed {
 				outcome = "allow"

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	dto "github.com/prometheus/client_model/go"
 	admissionv1 "k8s.io/api/admission/v1"
 	authenticationv1 "k8s.io/api/authentication/v1"
@@ -299,4 +300,45 @@ func newTestMetrics(t testing.TB) *Metrics {
 		t.Fatal(err)
 	}
 	return m
+}
+
+// validation is what a validator test case expects of a response.
+type validation struct {
+	allowed   bool
+	code      int32
+	message   []string // substrings of Result.Message
+	warnings  []string // prefixes, in order
+	events    []wantEvent
+	evaluated bool
+	errReason string
+}
+
+// checkValidation checks a validator's response, the Events it recorded
+// and the metrics it counted against want.
+func checkValidation(t *testing.T, resp admission.Response, rec *fakeRecorder, m *Metrics, want validation) {
+	t.Helper()
+	if resp.Allowed != want.allowed {
+		t.Errorf("allowed = %v, want %v; result %+v", resp.Allowed, want.allowed, resp.Result)
+	}
+	if resp.Result == nil || resp.Result.Code != want.code {
+		t.Errorf("result = %+v, want code %d", resp.Result, want.code)
+	}
+	for _, sub := range want.message {
+		if resp.Result == nil || !strings.Contains(resp.Result.Message, sub) {
+			t.Errorf("message does not contain %q:\n%v", sub, resp.Result)
+		}
+	}
+	if len(resp.Patches) != 0 || resp.PatchType != nil {
+		t.Errorf("validator returned a patch: %v", resp.Patches)
+	}
+	checkWarnings(t, resp.Warnings, want.warnings)
+	checkEvents(t, rec.recorded(), want.events)
+	if got := histogramCount(t, m, ValidateName); (got > 0) != want.evaluated {
+		t.Errorf("evaluations observed = %d, want evaluated %v", got, want.evaluated)
+	}
+	if want.errReason != "" {
+		if got := testutil.ToFloat64(m.errors.WithLabelValues(ValidateName, want.errReason)); got != 1 {
+			t.Errorf("errors{reason=%q} = %v, want 1", want.errReason, got)
+		}
+	}
 }

@@ -3,10 +3,8 @@ package webhook
 import (
 	"context"
 	"net/http"
-	"strings"
 	"testing"
 
-	"github.com/prometheus/client_golang/prometheus/testutil"
 	admissionv1 "k8s.io/api/admission/v1"
 	authenticationv1 "k8s.io/api/authentication/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -259,31 +257,7 @@ func TestValidatorScale(t *testing.T) {
 				Namespace: ownNamespace, ServiceAccount: ownUser,
 			})
 			resp := v.Handle(context.Background(), tc.req)
-
-			if resp.Allowed != tc.allowed {
-				t.Errorf("allowed = %v, want %v; result %+v", resp.Allowed, tc.allowed, resp.Result)
-			}
-			if resp.Result == nil || resp.Result.Code != tc.code {
-				t.Errorf("result = %+v, want code %d", resp.Result, tc.code)
-			}
-			for _, want := range tc.message {
-				if resp.Result == nil || !strings.Contains(resp.Result.Message, want) {
-					t.Errorf("message does not contain %q:\n%s", want, resp.Result.Message)
-				}
-			}
-			if len(resp.Patches) != 0 || resp.PatchType != nil {
-				t.Errorf("validator returned a patch: %v", resp.Patches)
-			}
-			checkWarnings(t, resp.Warnings, tc.warnings)
-			checkEvents(t, rec.recorded(), tc.events)
-			if got := histogramCount(t, m, ValidateName); (got > 0) != tc.evaluated {
-				t.Errorf("evaluations observed = %d, want evaluated %v", got, tc.evaluated)
-			}
-			if tc.errReason != "" {
-				if got := testutil.ToFloat64(m.errors.WithLabelValues(ValidateName, tc.errReason)); got != 1 {
-					t.Errorf("errors{reason=%q} = %v, want 1", tc.errReason, got)
-				}
-			}
+			checkValidation(t, resp, rec, m, validation{tc.allowed, tc.code, tc.message, tc.warnings, tc.events, tc.evaluated, tc.errReason})
 		})
 	}
 }
