@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path"
+	"path/filepath"
 	"regexp"
 	"strings"
 
@@ -20,8 +22,9 @@ import (
 // LoadGit reads the objects of one revision of a Git repository, without
 // checking anything out.
 //
-// repo is either a local path — the repository containing it is opened and
-// only its object database is read; the work tree and index are never
+// repo is either a local path — the repository containing it, or a bare
+// repository or mirror (git clone --bare, --mirror) at that path, is opened
+// and only its object database is read; the work tree and index are never
 // touched — or a URL ("https://…", "ssh://…", "file://…", "git@host:path"),
 // which is cloned into memory with all branches and tags. ref is anything
 // [git.Repository.ResolveRevision] accepts (branch, tag, full or abbreviated
@@ -92,14 +95,35 @@ func openRepository(ctx context.Context, repo string) (*git.Repository, error) {
 		}
 		return r, nil
 	}
+	// A bare repository or a mirror (git clone --bare/--mirror, as CI
+	// systems keep them) is its own Git directory and has no ".git" to
+	// detect: open it as it is.
+	bare := isGitDir(repo)
 	r, err := git.PlainOpenWithOptions(repo, &git.PlainOpenOptions{
-		DetectDotGit:          true,
+		DetectDotGit:          !bare,
 		EnableDotGitCommonDir: true,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("open git repository %s: %w", repo, err)
 	}
 	return r, nil
+}
+
+// isGitDir reports whether dir is itself a Git directory — a bare
+// repository, a mirror, or the ".git" directory of a work tree — by the
+// entries every one of them holds: a HEAD file and objects and refs
+// directories.
+func isGitDir(dir string) bool {
+	head, err := os.Stat(filepath.Join(dir, "HEAD"))
+	if err != nil || head.IsDir() {
+		return false
+	}
+	for _, sub := range []string{"objects", "refs"} {
+		if fi, err := os.Stat(filepath.Join(dir, sub)); err != nil || !fi.IsDir() {
+			return false
+		}
+	}
+	return true
 }
 
 // resolveRevision resolves ref to a commit, trying it also as a branch of

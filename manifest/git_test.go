@@ -201,6 +201,46 @@ func TestLoadGit(t *testing.T) {
 	f.checkUntouched(t)
 }
 
+// TestLoadGitBare reads revisions of repositories as CI systems keep them:
+// bare clones and mirrors, without a work tree, and a ".git" directory
+// named directly.
+func TestLoadGitBare(t *testing.T) {
+	f := newGitFixture(t)
+	clone := func(t *testing.T, o *git.CloneOptions) string {
+		t.Helper()
+		dir := filepath.Join(t.TempDir(), "repo.git")
+		o.URL = f.dir
+		if _, err := git.PlainClone(dir, true, o); err != nil {
+			t.Fatal(err)
+		}
+		return dir
+	}
+	tests := []struct {
+		name string
+		repo func(t *testing.T) string
+		ref  string
+		want []summary
+	}{
+		{name: "bare clone, branch", repo: func(t *testing.T) string { return clone(t, &git.CloneOptions{}) }, ref: "master", want: revisionWalk("master", true)},
+		{name: "bare clone, HEAD", repo: func(t *testing.T) string { return clone(t, &git.CloneOptions{}) }, ref: "", want: revisionWalk("HEAD", true)},
+		{name: "bare clone, tag", repo: func(t *testing.T) string { return clone(t, &git.CloneOptions{Tags: git.AllTags}) }, ref: "v1", want: revisionWalk("v1", false)},
+		{name: "mirror, other branch", repo: func(t *testing.T) string { return clone(t, &git.CloneOptions{Mirror: true}) }, ref: "feature", want: revisionWalk("feature", false)},
+		{name: "mirror, annotated tag", repo: func(t *testing.T) string { return clone(t, &git.CloneOptions{Mirror: true}) }, ref: "release-1", want: revisionWalk("release-1", false)},
+		{name: "mirror, commit", repo: func(t *testing.T) string { return clone(t, &git.CloneOptions{Mirror: true}) }, ref: f.first.String()[:7], want: revisionWalk(f.first.String()[:7], false)},
+		{name: "a work tree's .git directory", repo: func(*testing.T) string { return filepath.Join(f.dir, ".git") }, ref: "master", want: revisionWalk("master", true)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := LoadGit(context.Background(), tt.repo(t), tt.ref, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkSummaries(t, got, tt.want)
+		})
+	}
+	f.checkUntouched(t)
+}
+
 func TestLoadGitErrors(t *testing.T) {
 	f := newGitFixture(t)
 	notRepo := t.TempDir()
