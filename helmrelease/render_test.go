@@ -12,7 +12,10 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
+	"github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/plumbing/object"
 	"helm.sh/helm/v3/pkg/chart/loader"
 	"helm.sh/helm/v3/pkg/chartutil"
 	"helm.sh/helm/v3/pkg/repo"
@@ -503,5 +506,64 @@ data:
 				t.Errorf("values %v, want %s", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestRenderAllGitRevision renders the HelmReleases of a Git revision, read
+// without a work tree from a bare repository built in the test: the
+// GitRepository's chart comes from the revision's tree, not from the disk.
+func TestRenderAllGitRevision(t *testing.T) {
+	work := t.TempDir()
+	if err := os.CopyFS(work, os.DirFS(repoDir)); err != nil {
+		t.Fatal(err)
+	}
+	r, err := git.PlainInit(work, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wt, err := r.Worktree()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := wt.AddWithOptions(&git.AddOptions{All: true}); err != nil {
+		t.Fatal(err)
+	}
+	sig := &object.Signature{Name: "Fluxgate Test", Email: "test@example.com", When: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+	if _, err := wt.Commit("Add apps", &git.CommitOptions{Author: sig}); err != nil {
+		t.Fatal(err)
+	}
+	bare := filepath.Join(t.TempDir(), "fleet.git")
+	if _, err := git.PlainClone(bare, true, &git.CloneOptions{URL: work}); err != nil {
+		t.Fatal(err)
+	}
+	// The work tree changes after the commit: only the revision counts.
+	if err := os.RemoveAll(filepath.Join(work, "charts")); err != nil {
+		t.Fatal(err)
+	}
+
+	objs, fsys, err := manifest.LoadGitTree(context.Background(), bare, "master", "apps")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rendered, findings, err := RenderAll(context.Background(), objs, "/", Options{CacheDir: t.TempDir(), Offline: true, FS: fsys})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, o := range rendered {
+		if o.Kind() == "Deployment" {
+			got = append(got, gist(o))
+		}
+	}
+	want := []string{
+		`Deployment apps/blog-site origin="HelmRelease apps/blog" file=git:master:apps/blog.yaml replicas=1 maxUnavailable=1 image=nginx:1.27 chart=web-0.3.0 owner=apps/blog`,
+		`Deployment apps/patched origin="HelmRelease apps/patched" file=git:master:apps/patched.yaml replicas=1 maxUnavailable=0 image=mirror.example/nginx:1.27-patched chart=web-0.3.0 owner=apps/patched`,
+		`Deployment shop/shop-web origin="HelmRelease apps/web" file=git:master:apps/web.yaml replicas=3 maxUnavailable=0 image=registry.example/web:1.28.1 chart=web-0.3.0 owner=apps/web`,
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("rendered\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if len(findings) != 2 || !strings.Contains(findings[0].Message, `chart "./charts/nope" of the GitRepository: no such directory`) {
+		t.Errorf("findings %+v, want missing-chart and bad-values", findings)
 	}
 }

@@ -39,38 +39,50 @@ import (
 // read with [LoadFS]; File values have the form "git:<ref>:<path>", path
 // being relative to the repository root.
 func LoadGit(ctx context.Context, repo, ref, dir string) ([]Object, error) {
+	objs, _, err := LoadGitTree(ctx, repo, ref, dir)
+	return objs, err
+}
+
+// LoadGitTree is [LoadGit] that also returns the in-memory copy of the
+// revision's whole tree, the repository root being "/", for readers of
+// other files of the revision (such as Helm charts).
+func LoadGitTree(ctx context.Context, repo, ref, dir string) ([]Object, filesys.FileSystem, error) {
 	if ref == "" {
 		ref = "HEAD"
 	}
 	r, err := openRepository(ctx, repo)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	hash, err := resolveRevision(r, ref)
 	if err != nil {
-		return nil, fmt.Errorf("resolve revision %q in %s: %w", ref, repo, err)
+		return nil, nil, fmt.Errorf("resolve revision %q in %s: %w", ref, repo, err)
 	}
 	commit, err := r.CommitObject(*hash)
 	if err != nil {
-		return nil, fmt.Errorf("read commit %s in %s: %w", hash, repo, err)
+		return nil, nil, fmt.Errorf("read commit %s in %s: %w", hash, repo, err)
 	}
 	tree, err := commit.Tree()
 	if err != nil {
-		return nil, fmt.Errorf("read tree of commit %s in %s: %w", hash, repo, err)
+		return nil, nil, fmt.Errorf("read tree of commit %s in %s: %w", hash, repo, err)
 	}
 
 	sub := path.Clean("/" + strings.ReplaceAll(dir, "\\", "/"))[1:]
 	if sub != "" {
 		if _, err := tree.FindEntry(sub); err != nil {
-			return nil, fmt.Errorf("directory %q not found at revision %q in %s", dir, ref, repo)
+			return nil, nil, fmt.Errorf("directory %q not found at revision %q in %s", dir, ref, repo)
 		}
 	}
 
 	fsys := filesys.MakeFsInMemory()
 	if err := copyTree(ctx, tree, fsys); err != nil {
-		return nil, fmt.Errorf("read revision %q of %s: %w", ref, repo, err)
+		return nil, nil, fmt.Errorf("read revision %q of %s: %w", ref, repo, err)
 	}
-	return LoadFS(fsys, "/"+sub, "git:"+ref+":"+sub)
+	objs, err := LoadFS(fsys, "/"+sub, "git:"+ref+":"+sub)
+	if err != nil {
+		return nil, nil, err
+	}
+	return objs, fsys, nil
 }
 
 // scpLikeRe matches scp-like Git URLs such as "git@github.com:org/repo.git".
