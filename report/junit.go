@@ -55,7 +55,7 @@ func writeJUnit(w io.Writer, rep *check.Report) error {
 		}
 		for _, p := range policies {
 			rs := perPolicy[p]
-			c := junitCase{Name: objectName(rs[0]), Classname: p, File: location(rs[0])}
+			c := junitCase{Name: objectName(rs[0]) + provenance(rs[0]), Classname: p, File: location(rs[0])}
 			var denies, others []string
 			for _, r := range rs {
 				if r.Action == "deny" {

@@ -49,6 +49,22 @@ func objectName(r check.Result) string {
 	return fmt.Sprintf("%s %s", r.Kind, r.Name)
 }
 
+// provenance renders where Flux applies the object, " (cluster C, Kustomization ns/name)",
+// or "" for objects no Flux object reaches.
+func provenance(r check.Result) string {
+	var parts []string
+	if r.Cluster != "" {
+		parts = append(parts, "cluster "+r.Cluster)
+	}
+	if r.Origin != "" {
+		parts = append(parts, r.Origin)
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return " (" + strings.Join(parts, ", ") + ")"
+}
+
 func location(r check.Result) string {
 	if r.Line > 0 {
 		return fmt.Sprintf("%s:%d", r.File, r.Line)
@@ -59,7 +75,7 @@ func location(r check.Result) string {
 func writeText(w io.Writer, rep *check.Report) error {
 	var b strings.Builder
 	for _, r := range rep.Results {
-		fmt.Fprintf(&b, "%-6s %s [%s] %s\n       %s\n", strings.ToUpper(r.Action), location(r), r.Policy, objectName(r), r.Message)
+		fmt.Fprintf(&b, "%-6s %s [%s] %s%s\n       %s\n", strings.ToUpper(r.Action), location(r), r.Policy, objectName(r), provenance(r), r.Message)
 	}
 	if len(rep.Results) > 0 {
 		b.WriteString("\n")
@@ -79,7 +95,7 @@ func byObject(rep *check.Report) ([]string, map[string][]check.Result) {
 	var order []string
 	groups := map[string][]check.Result{}
 	for _, r := range rep.Results {
-		key := location(r) + " " + objectName(r)
+		key := location(r) + " " + objectName(r) + provenance(r)
 		if _, ok := groups[key]; !ok {
 			order = append(order, key)
 		}

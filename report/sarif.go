@@ -93,7 +93,7 @@ func writeSARIF(w io.Writer, rep *check.Report) error {
 	})
 	run := sarifRun{Tool: sarifTool{Driver: driver}, Results: []sarifResult{}}
 	for _, r := range rep.Results {
-		res := sarifResult{RuleID: r.Policy, Level: sarifLevel[r.Action], Message: sarifMessage{Text: objectName(r) + ": " + r.Message}}
+		res := sarifResult{RuleID: r.Policy, Level: sarifLevel[r.Action], Message: sarifMessage{Text: objectName(r) + provenance(r) + ": " + r.Message}}
 		if r.File != "" {
 			loc := sarifLocation{Physical: sarifPhysical{Artifact: sarifArtifact{URI: filepath.ToSlash(r.File)}}}
 			if r.Line > 0 {

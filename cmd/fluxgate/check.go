@@ -4,12 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 
+	"github.com/go-git/go-git/v5"
 	"github.com/spf13/cobra"
 
 	"github.com/fluxgate/fluxgate/check"
+	"github.com/fluxgate/fluxgate/fluxbuild"
 	"github.com/fluxgate/fluxgate/manifest"
 	"github.com/fluxgate/fluxgate/policy"
 	"github.com/fluxgate/fluxgate/report"
@@ -53,10 +57,12 @@ func (f *policyFlags) engine(ctx context.Context) (*policy.Engine, error) {
 func newCheckCommand() *cobra.Command {
 	var (
 		pf     policyFlags
+		hf     helmFlags
 		output string
 		repo   string
 		ref    string
 		dir    string
+		root   string
 	)
 	cmd := &cobra.Command{
 		Use:   "check [flags] PATH...",
@@ -73,6 +79,17 @@ Every object is mutated as the admission webhook would mutate it and then
 validated, with the PodDisruptionBudgets, HPAs and workloads of its
 namespace in the same build as related objects. Objects of kinds no policy
 applies to are skipped.
+
+Flux Kustomizations (kustomize.toolkit.fluxcd.io) among the objects are
+built as kustomize-controller builds them, one cluster at a time: each
+clusters/<name> holding a flux-system sync, or a directory given that
+holds Kustomizations, is one cluster. See docs/check.md.
+
+Flux HelmReleases (helm.toolkit.fluxcd.io/v2) are rendered as
+helm-controller renders them, and their objects checked: charts from the
+repository (GitRepository), from Helm repositories (HelmRepository, HTTP or
+OCI) or OCIRepositories, cached; with --offline only the repository and the
+cache are read. A HelmRelease that cannot be rendered is denied, with why.
 
 Exit status: 0 nothing denied, 1 something denied, 2 usage or input error.`,
 		Example: `  fluxgate check ./clusters ./apps
@@ -99,14 +116,28 @@ Exit status: 0 nothing denied, 1 something denied, 2 usage or input error.`,
 			}
 			var objs []manifest.Object
 			if repo != "" {
-				objs, err = manifest.LoadGit(ctx, repo, ref, dir)
+				objs, err = hf.loadGit(ctx, repo, ref, dir)
 			} else {
 				objs, err = manifest.LoadPaths(args, cmd.InOrStdin())
 			}
 			if err != nil {
 				return usageError(err)
 			}
-			rep, err := check.Run(ctx, eng, objs)
+			var inputs []check.InputFinding
+			if repo == "" {
+				// Follow Flux: what each cluster's Kustomizations apply.
+				objs, inputs, err = followFlux(ctx, objs, args, root)
+				if err != nil {
+					return usageError(err)
+				}
+			}
+			// Render HelmReleases: what helm-controller would apply.
+			rendered, helmInputs, err := hf.renderHelmReleases(ctx, objs, root, args)
+			if err != nil {
+				return usageError(err)
+			}
+			objs, inputs = append(objs, rendered...), append(inputs, helmInputs...)
+			rep, err := check.Run(ctx, eng, objs, inputs...)
 			if err != nil {
 				return usageError(err)
 			}
@@ -120,9 +151,87 @@ Exit status: 0 nothing denied, 1 something denied, 2 usage or input error.`,
 		},
 	}
 	pf.register(cmd)
+	hf.register(cmd)
 	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: "+strings.Join(report.Formats, ", "))
 	cmd.Flags().StringVar(&repo, "git", "", "Git repository to check: a local path or a URL")
 	cmd.Flags().StringVar(&ref, "ref", "", "with --git: the revision to check (branch, tag or commit)")
+	cmd.Flags().StringVar(&root, "root", "", "source root that Flux Kustomizations' spec.path is relative to (default: the top of the Git work tree, else the current directory)")
 	cmd.Flags().StringVar(&dir, "path", "", "with --git: the directory in the repository to check (default: the root)")
 	return cmd
+}
+
+// followFlux replaces the objects Flux Kustomizations reach by what they
+// build, per cluster. The source root is --root, else the directory a
+// cluster's flux-system sync points back at (its spec.path leads to the
+// sync's own directory), else the top of the Git work tree holding the
+// current directory, else the current directory.
+func followFlux(ctx context.Context, objs []manifest.Object, args []string, root string) ([]manifest.Object, []check.InputFinding, error) {
+	guessed := false
+	if root == "" {
+		root = syncRoot(objs)
+	}
+	if root == "" {
+		guessed = true
+		root = "."
+		if r, err := git.PlainOpenWithOptions(".", &git.PlainOpenOptions{DetectDotGit: true}); err == nil {
+			if wt, err := r.Worktree(); err == nil {
+				root = wt.Filesystem.Root()
+			}
+		}
+	}
+	absRoot, err := filepath.Abs(root)
+	if err != nil {
+		return nil, nil, fmt.Errorf("--root %s: %w", root, err)
+	}
+	cwd, err := os.Getwd()
+	if err != nil {
+		return nil, nil, fmt.Errorf("working directory: %w", err)
+	}
+	var dirs []string
+	for _, a := range args {
+		if a == "-" {
+			continue
+		}
+		abs, err := filepath.Abs(a)
+		if err != nil {
+			continue
+		}
+		if rel, err := filepath.Rel(absRoot, abs); err == nil && !strings.HasPrefix(rel, "..") {
+			dirs = append(dirs, filepath.ToSlash(rel))
+		}
+	}
+	display := func(rel string) string {
+		if d, err := filepath.Rel(cwd, filepath.Join(absRoot, filepath.FromSlash(rel))); err == nil {
+			return d
+		}
+		return rel
+	}
+	res, err := fluxbuild.Expand(ctx, objs, fluxbuild.Options{Root: absRoot, Dirs: dirs, Display: display, Guessed: guessed})
+	if err != nil {
+		return nil, nil, err
+	}
+	return res.Objects, res.Findings, nil
+}
+
+// syncRoot returns the directory that a flux-system Kustomization's
+// spec.path, taken from it, leads back to the sync's own file, or "".
+func syncRoot(objs []manifest.Object) string {
+	for _, o := range objs {
+		if o.Kind() != "Kustomization" || o.Name() != "flux-system" || !strings.HasPrefix(o.APIVersion(), "kustomize.toolkit.fluxcd.io/") {
+			continue
+		}
+		spec, _ := o.Data["spec"].(map[string]any)
+		p, _ := spec["path"].(string)
+		p = filepath.Clean(strings.TrimPrefix(p, "./"))
+		abs, err := filepath.Abs(o.File)
+		if err != nil || p == "." || strings.HasPrefix(p, "..") {
+			continue
+		}
+		for dir := abs; dir != filepath.Dir(dir); dir = filepath.Dir(dir) {
+			if strings.HasSuffix(dir, string(filepath.Separator)+p) {
+				return strings.TrimSuffix(dir, string(filepath.Separator)+p)
+			}
+		}
+	}
+	return ""
 }

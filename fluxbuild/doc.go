@@ -1,0 +1,36 @@
+// Package fluxbuild turns the Flux Kustomizations of a repository into the
+// objects Flux would apply, cluster by cluster, so that `fluxgate check`
+// judges what reaches each cluster rather than the YAML as written.
+//
+// A Flux repository is not a pile of manifests: clusters/<name> holds the
+// Kustomization objects (kustomize.toolkit.fluxcd.io/v1) whose spec.path,
+// targetNamespace, patches, components, images and postBuild substitution
+// decide what is applied. This package exists so that the check follows
+// them the way kustomize-controller does, and it delegates every step of
+// that to Flux's own code in github.com/fluxcd/pkg/kustomize: the
+// kustomization generator (which writes the Kustomization's spec into a
+// kustomization.yaml, generating one where the directory has none), the
+// secure kustomize build, and postBuild variable substitution
+// (substitute, substituteFrom, ${var:=default}, the
+// kustomize.toolkit.fluxcd.io/substitute: disabled marker). What is left
+// here is the part a cluster does: finding each cluster's entry point,
+// following Kustomizations that other Kustomizations apply, looking up
+// substituteFrom ConfigMaps and Secrets among the cluster's objects, and
+// reporting what cannot be resolved offline.
+//
+// # Clusters
+//
+// A Kustomization named flux-system (the sync that `flux bootstrap` writes
+// to clusters/<name>/flux-system/gotk-sync.yaml) is a cluster's entry point;
+// its spec.path, relative to the source root, names the cluster. Other
+// Kustomizations that no cluster reaches make the directory given on the
+// command line that holds them a cluster of their own.
+//
+// # Findings
+//
+// A Kustomization whose build or substitution fails is a deny finding on
+// it. A variable that cannot be resolved (its substituteFrom object is not
+// in the repository, or is a SOPS-encrypted Secret) is a warning naming the
+// variable and the Kustomization. A Kustomization whose sourceRef is not the
+// repository being checked is a warning and is not followed.
+package fluxbuild

@@ -1,0 +1,468 @@
+package fluxbuild
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/fluxcd/pkg/kustomize"
+	"sigs.k8s.io/kustomize/api/resmap"
+
+	"github.com/fluxgate/fluxgate/check"
+	"github.com/fluxgate/fluxgate/manifest"
+	"github.com/fluxgate/fluxgate/policy"
+)
+
+// Flux's API group for Kustomizations and the name of a cluster's sync.
+const (
+	kustomizeGroup = "kustomize.toolkit.fluxcd.io/"
+	syncName       = "flux-system"
+)
+
+// Options says where the source is and how the loaded objects map onto it.
+type Options struct {
+	// Root is the source root on disk (the top of the Git work tree, or the
+	// directory given with --root). A Kustomization's spec.path is relative
+	// to it.
+	Root string
+
+	// Rel maps the File of a loaded object to a slash-separated path
+	// relative to Root; ok is false for objects from elsewhere (standard
+	// input). Nil treats File as a path on disk.
+	Rel func(file string) (rel string, ok bool)
+
+	// Display renders a slash-separated path relative to Root as it should
+	// appear in the File of a built object. Nil shows the path as is.
+	Display func(rel string) string
+
+	// Guessed says that Root was not given nor anchored by a cluster's
+	// sync, so a spec.path missing under it is a warning (the root may be
+	// wrong) rather than a failed build.
+	Guessed bool
+
+	// Dirs are the directories given on the command line, relative to Root
+	// and slash-separated. A directory among them that holds Kustomizations
+	// no cluster's sync reaches is a cluster of its own.
+	Dirs []string
+}
+
+// Result is what Flux would apply, and what could not be followed.
+type Result struct {
+	// Objects are the loaded objects no Flux Kustomization reaches,
+	// followed by the objects every cluster's Kustomizations build, with
+	// Cluster and Origin set.
+	Objects []manifest.Object
+	// Findings are the problems met on the way: builds that fail (deny),
+	// variables that cannot be resolved and sources that are not this
+	// repository (warn).
+	Findings []check.InputFinding
+}
+
+// Expand builds the Flux Kustomizations among objs as kustomize-controller
+// would and returns what they apply in place of the loaded objects they
+// reach. Without Flux Kustomizations among objs it returns objs unchanged.
+// The source root is copied to a temporary directory first, because Flux's
+// generator writes the Kustomization's spec into a kustomization.yaml.
+func Expand(ctx context.Context, objs []manifest.Object, opts Options) (*Result, error) {
+	var kss []int
+	for i := range objs {
+		if isKustomization(objs[i].Data) {
+			kss = append(kss, i)
+		}
+	}
+	if len(kss) == 0 {
+		return &Result{Objects: objs}, nil
+	}
+	root, err := filepath.Abs(opts.Root)
+	if err != nil {
+		return nil, fmt.Errorf("source root %s: %w", opts.Root, err)
+	}
+	tmp, err := os.MkdirTemp("", "fluxgate-build-")
+	if err != nil {
+		return nil, fmt.Errorf("flux build: %w", err)
+	}
+	defer os.RemoveAll(tmp)
+	work, err := filepath.EvalSymlinks(tmp)
+	if err != nil {
+		return nil, fmt.Errorf("flux build: %w", err)
+	}
+	if err := copyTree(root, work); err != nil {
+		return nil, fmt.Errorf("copy source root %s: %w", root, err)
+	}
+	b := &builder{ctx: ctx, opts: opts, root: root, work: work}
+	if b.opts.Rel == nil {
+		b.opts.Rel = b.relOnDisk
+	}
+	if b.opts.Display == nil {
+		b.opts.Display = func(rel string) string { return rel }
+	}
+
+	// Entry points: each cluster's sync.
+	var clusters []*cluster
+	byDir := map[string]*cluster{}
+	add := func(dir string, o manifest.Object) {
+		c := byDir[dir]
+		if c == nil {
+			c = &cluster{dir: dir}
+			byDir[dir] = c
+			clusters = append(clusters, c)
+		}
+		c.roots = append(c.roots, o)
+	}
+	for _, i := range kss {
+		if objs[i].Name() == syncName {
+			rel, ok := cleanRel(specPath(objs[i].Data))
+			if !ok {
+				b.deny(objs[i], fmt.Sprintf("spec.path %q leaves the source root", specPath(objs[i].Data)))
+				continue
+			}
+			add(rel, objs[i])
+		}
+	}
+	for _, c := range clusters {
+		b.run(c)
+	}
+	// Kustomizations no sync reaches: the directory given that holds them.
+	var loose []*cluster
+	for _, i := range kss {
+		rel, ok := b.opts.Rel(objs[i].File)
+		if !ok || b.reachedBy(rel) || objs[i].Name() == syncName {
+			continue
+		}
+		dir := b.argDir(rel)
+		c := byDir[dir]
+		if c == nil {
+			c = &cluster{dir: dir, own: true}
+			byDir[dir] = c
+			loose = append(loose, c)
+		}
+		c.roots = append(c.roots, objs[i])
+	}
+	for _, c := range loose {
+		b.run(c)
+	}
+
+	out := make([]manifest.Object, 0, len(objs))
+	for _, o := range objs {
+		rel, ok := b.opts.Rel(o.File)
+		if ok && b.reachedBy(rel) {
+			continue
+		}
+		if ok {
+			for _, c := range loose {
+				if within(rel, c.dir) {
+					o.Cluster = c.dir
+				}
+			}
+		}
+		out = append(out, o)
+	}
+	// Built objects in path order, as a walk of the repository lists them.
+	slices.SortStableFunc(b.built, func(x, y manifest.Object) int {
+		return cmp.Or(cmp.Compare(x.File, y.File), cmp.Compare(x.Cluster, y.Cluster))
+	})
+	return &Result{Objects: merge(out, b.built), Findings: b.findings}, nil
+}
+
+// builder holds the state of one Expand.
+type builder struct {
+	ctx      context.Context
+	opts     Options
+	root     string // source root, absolute
+	work     string // its copy, where the generator writes
+	reached  []string
+	built    []manifest.Object
+	findings []check.InputFinding
+}
+
+// cluster is one cluster's entry point and what its Kustomizations use.
+type cluster struct {
+	dir   string            // relative to the root, slash-separated
+	own   bool              // a directory given, not a sync's path
+	roots []manifest.Object // its entry Kustomizations
+	pool  *pool             // its ConfigMaps, Secrets and GitRepositories
+	src   *sourceRef        // the source its entry point reads
+}
+
+// unit is one Kustomization built, waiting for substitution.
+type unit struct {
+	ks  manifest.Object
+	rel string
+	res resmap.ResMap
+}
+
+// run follows the cluster's Kustomizations breadth first, each once, then
+// substitutes their variables with every ConfigMap and Secret the cluster
+// holds.
+func (b *builder) run(c *cluster) {
+	c.pool = newPool()
+	seen := map[string]bool{}
+	queue := append([]manifest.Object(nil), c.roots...)
+	var units []*unit
+	for len(queue) > 0 {
+		ks := queue[0]
+		queue = queue[1:]
+		ks.Cluster = c.dir
+		id := objectID(ks)
+		if seen[id] {
+			continue
+		}
+		seen[id] = true
+		if why := b.foreign(c, ks); why != "" {
+			b.warn(ks, why)
+			continue
+		}
+		rel, ok := cleanRel(specPath(ks.Data))
+		if !ok {
+			b.deny(ks, fmt.Sprintf("spec.path %q leaves the source root", specPath(ks.Data)))
+			continue
+		}
+		b.markReached(rel)
+		m, err := b.build(ks, rel)
+		var missing *missingPathError
+		if errors.As(err, &missing) && b.opts.Guessed {
+			b.warn(ks, fmt.Sprintf("%v under the source root %s; not followed (give the root with --root)", err, b.root))
+			continue
+		}
+		if err != nil {
+			b.deny(ks, fmt.Sprintf("Flux cannot build it: %v", err))
+			continue
+		}
+		u := &unit{ks: ks, rel: rel, res: m}
+		units = append(units, u)
+		for _, r := range m.Resources() {
+			c.pool.add(r)
+		}
+		children, err := b.children(c, u)
+		if err != nil {
+			b.deny(ks, fmt.Sprintf("Flux cannot substitute the Kustomizations it applies: %v", err))
+			continue
+		}
+		queue = append(queue, children...)
+	}
+	for _, u := range units {
+		objs, err := b.substitute(c, u, u.res, true)
+		if err != nil {
+			b.deny(u.ks, fmt.Sprintf("Flux cannot substitute its variables: %v", err))
+			continue
+		}
+		b.built = append(b.built, objs...)
+	}
+}
+
+// children returns the Flux Kustomizations u applies, substituted.
+func (b *builder) children(c *cluster, u *unit) ([]manifest.Object, error) {
+	sub := resmap.New()
+	for _, r := range u.res.Resources() {
+		if r.GetKind() == "Kustomization" && strings.HasPrefix(r.GetApiVersion(), kustomizeGroup) {
+			if err := sub.Append(r.DeepCopy()); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if sub.Size() == 0 {
+		return nil, nil
+	}
+	return b.substitute(c, u, sub, false)
+}
+
+// build runs Flux's generator and kustomize build for ks in the copy of
+// the source, and restores the directory afterwards.
+func (b *builder) build(ks manifest.Object, rel string) (resmap.ResMap, error) {
+	dir := filepath.Join(b.work, filepath.FromSlash(rel))
+	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+		return nil, &missingPathError{path: specPath(ks.Data)}
+	}
+	gen := kustomize.NewGenerator(b.work, toUnstructured(ks.Data))
+	action, err := gen.WriteFile(dir, kustomize.WithSaveOriginalKustomization())
+	if err != nil {
+		return nil, fmt.Errorf("generate kustomization.yaml in %s: %w", rel, err)
+	}
+	defer func() { _ = kustomize.CleanDirectory(dir, action) }()
+	m, err := kustomize.SecureBuild(b.work, dir, false)
+	if err != nil {
+		return nil, fmt.Errorf("kustomize build failed: %w", err)
+	}
+	for _, r := range m.Resources() {
+		if r.GetName() == "" || r.GetKind() == "" || r.GetApiVersion() == "" {
+			return nil, fmt.Errorf("an object without apiVersion, kind or name: %s", r.String())
+		}
+	}
+	return m, nil
+}
+
+// missingPathError is a spec.path that is not a directory of the source.
+type missingPathError struct{ path string }
+
+func (e *missingPathError) Error() string {
+	return fmt.Sprintf("spec.path %q: no such directory", e.path)
+}
+
+// foreign says why ks reads another source than the cluster's entry
+// point, or returns "".
+func (b *builder) foreign(c *cluster, ks manifest.Object) string {
+	ref := sourceOf(ks)
+	if c.src == nil {
+		c.src = &ref
+		return ""
+	}
+	if ref == *c.src {
+		return ""
+	}
+	if ref.kind == "GitRepository" && c.src.kind == "GitRepository" {
+		url, want := c.pool.url(ref), c.pool.url(*c.src)
+		if url != "" && url == want {
+			return ""
+		}
+		if url != "" {
+			return fmt.Sprintf("its sourceRef %s (%s) is not the repository being checked (%s); not followed", ref, url, orUnknown(want))
+		}
+	}
+	return fmt.Sprintf("its sourceRef %s is not the repository being checked (%s); not followed", ref, *c.src)
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "URL unknown"
+	}
+	return s
+}
+
+// markReached records rel, and every kustomization directory it refers
+// to, as applied by a Kustomization.
+func (b *builder) markReached(rel string) {
+	seen := map[string]bool{}
+	var visit func(string)
+	visit = func(r string) {
+		if seen[r] {
+			return
+		}
+		seen[r] = true
+		b.reached = append(b.reached, r)
+		for _, ref := range references(filepath.Join(b.root, filepath.FromSlash(r))) {
+			if abs, err := filepath.Rel(b.root, ref); err == nil && !strings.HasPrefix(abs, "..") {
+				visit(filepath.ToSlash(abs))
+			}
+		}
+	}
+	visit(rel)
+}
+
+// reachedBy reports whether rel lies in a directory a Kustomization
+// applies.
+func (b *builder) reachedBy(rel string) bool {
+	for _, d := range b.reached {
+		if within(rel, d) {
+			return true
+		}
+	}
+	return false
+}
+
+// argDir returns the directory given on the command line that holds rel
+// (the deepest), or rel's directory.
+func (b *builder) argDir(rel string) string {
+	best := ""
+	found := false
+	for _, d := range b.opts.Dirs {
+		if within(rel, d) && (!found || len(d) > len(best)) {
+			best, found = d, true
+		}
+	}
+	if found {
+		return best
+	}
+	return path.Dir(rel)
+}
+
+func (b *builder) relOnDisk(file string) (string, bool) {
+	if file == manifest.Stdin {
+		return "", false
+	}
+	abs, err := filepath.Abs(file)
+	if err != nil {
+		return "", false
+	}
+	rel, err := filepath.Rel(b.root, abs)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		return "", false
+	}
+	return filepath.ToSlash(rel), true
+}
+
+func (b *builder) deny(o manifest.Object, msg string) {
+	b.findings = append(b.findings, check.InputFinding{Object: o, Action: policy.ActionDeny, Message: msg})
+}
+
+func (b *builder) warn(o manifest.Object, msg string) {
+	b.findings = append(b.findings, check.InputFinding{Object: o, Action: policy.ActionWarn, Message: msg})
+}
+
+// within reports whether the slash path p is dir or lies under it.
+func within(p, dir string) bool {
+	return dir == "." || p == dir || strings.HasPrefix(p, dir+"/")
+}
+
+// cleanRel cleans a spec.path ("./apps/production", "apps/", "") into a
+// path relative to the root; ok is false when it leaves the root.
+func cleanRel(p string) (string, bool) {
+	c := path.Clean("/" + strings.TrimPrefix(p, "./"))
+	if strings.HasPrefix(path.Clean(p), "..") {
+		return "", false
+	}
+	if c == "/" {
+		return ".", true
+	}
+	return c[1:], true
+}
+
+// copyTree copies the regular files under src to dst, leaving out .git.
+func copyTree(src, dst string) error {
+	return filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(src, p)
+		if err != nil {
+			return err
+		}
+		target := filepath.Join(dst, rel)
+		switch {
+		case d.IsDir() && d.Name() == ".git" && p != src:
+			return filepath.SkipDir
+		case d.IsDir():
+			return os.MkdirAll(target, 0o755)
+		case !d.Type().IsRegular():
+			return nil
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(target, data, 0o644)
+	})
+}
+
+// merge inserts the built objects among the loaded ones where a walk of
+// the repository would list their path, keeping both orders.
+func merge(loaded, built []manifest.Object) []manifest.Object {
+	out := make([]manifest.Object, 0, len(loaded)+len(built))
+	i, j := 0, 0
+	for i < len(loaded) || j < len(built) {
+		if j == len(built) || (i < len(loaded) && loaded[i].File <= built[j].File) {
+			out = append(out, loaded[i])
+			i++
+			continue
+		}
+		out = append(out, built[j])
+		j++
+	}
+	return out
+}
