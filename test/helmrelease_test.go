@@ -1,0 +1,158 @@
+package test
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"helm.sh/helm/v3/pkg/chart/loader"
+	"helm.sh/helm/v3/pkg/chartutil"
+	"helm.sh/helm/v3/pkg/repo"
+)
+
+// serveChart packages the chart in dir at version and serves it from an
+// HTTP Helm repository on 127.0.0.1; requests counts what it answers.
+func serveChart(t *testing.T, dir, version string, requests *atomic.Int64) *httptest.Server {
+	t.Helper()
+	out := t.TempDir()
+	ch, err := loader.LoadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch.Metadata.Version = version
+	p, err := chartutil.Save(ch, out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	idx := repo.NewIndexFile()
+	if err := idx.MustAdd(ch.Metadata, filepath.Base(p), "", fmt.Sprintf("sha256:%x", sha256.Sum256(data))); err != nil {
+		t.Fatal(err)
+	}
+	if err := idx.WriteFile(filepath.Join(out, "index.yaml"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	files := http.FileServer(http.Dir(out))
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		files.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// TestCheckHelmReleases runs `fluxgate check` over a repository of
+// HelmReleases (helmrelease/testdata/repo: a chart directory in the tree,
+// releases of it through the GitRepository, two that cannot be rendered)
+// plus one release of a chart served by a Helm repository started here:
+// rendered workloads are checked and located at their HelmRelease, the
+// releases that cannot be rendered are denied, and --offline fetches
+// nothing, reporting a chart not in the cache and rendering one that is.
+func TestCheckHelmReleases(t *testing.T) {
+	var requests atomic.Int64
+	srv := serveChart(t, "../helmrelease/testdata/remote-chart", "1.2.0", &requests)
+	dir := t.TempDir()
+	if err := os.CopyFS(dir, os.DirFS("../helmrelease/testdata/repo")); err != nil {
+		t.Fatal(err)
+	}
+	remote := `apiVersion: source.toolkit.fluxcd.io/v1
+kind: HelmRepository
+metadata: {name: charts, namespace: flux-system}
+spec: {interval: 1h, url: "` + srv.URL + `"}
+---
+apiVersion: helm.toolkit.fluxcd.io/v2
+kind: HelmRelease
+metadata: {name: api, namespace: apps}
+spec:
+  interval: 10m
+  chart:
+    spec:
+      chart: api
+      version: 1.x
+      sourceRef: {kind: HelmRepository, name: charts, namespace: flux-system}
+`
+	if err := os.WriteFile(filepath.Join(dir, "apps", "remote.yaml"), []byte(remote), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cache := t.TempDir() // XDG_CACHE_HOME, shared by the cases in order
+
+	local := []string{
+		`deny rollout-strategy Deployment apps/blog-site origin="HelmRelease apps/blog" file=apps/blog.yaml`,
+		`deny fluxgate HelmRelease apps/missing-chart origin="" file=apps/broken.yaml`,
+		`deny fluxgate HelmRelease apps/bad-values origin="" file=apps/broken.yaml`,
+	}
+	remoteDenied := `deny rollout-strategy Deployment apps/api origin="HelmRelease apps/api" file=apps/remote.yaml`
+	remoteUnfetched := `deny fluxgate HelmRelease apps/api origin="" file=apps/remote.yaml`
+	tests := []struct {
+		name         string
+		args         []string
+		want         []string // among the results
+		wantNot      []string
+		wantRequests bool
+	}{
+		{name: "offline, empty cache: the remote chart is reported", args: []string{"--offline"},
+			want: append(local, remoteUnfetched), wantNot: []string{remoteDenied}},
+		{name: "online: the remote chart is fetched and checked", want: append(local, remoteDenied),
+			wantNot: []string{remoteUnfetched}, wantRequests: true},
+		{name: "offline after an online run: rendered from the cache", args: []string{"--offline"},
+			want: append(local, remoteDenied), wantNot: []string{remoteUnfetched}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := requests.Load()
+			cmd := exec.Command(fluxgate, append([]string{"check", "-o", "json", "."}, tt.args...)...)
+			cmd.Dir = dir
+			cmd.Env = append(os.Environ(), "XDG_CACHE_HOME="+cache, "HOME="+cache)
+			var out, errOut bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &out, &errOut
+			err := cmd.Run()
+			if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
+				t.Fatalf("exit %v, want 1\nstderr: %s\nstdout: %s", err, errOut.String(), out.String())
+			}
+			var rep struct {
+				Results []struct{ Policy, Action, Kind, Namespace, Name, File, Origin, Message string }
+			}
+			if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
+				t.Fatalf("output is not JSON: %v\n%s", err, out.String())
+			}
+			got := map[string]bool{}
+			for _, r := range rep.Results {
+				got[fmt.Sprintf("%s %s %s %s/%s origin=%q file=%s", r.Action, r.Policy, r.Kind, r.Namespace, r.Name, r.Origin, r.File)] = true
+				if r.Action == "deny" && r.Namespace == "shop" {
+					t.Errorf("the compliant release is denied: %+v", r)
+				}
+				if r.Policy == "fluxgate" && r.Name == "api" && !strings.Contains(r.Message, "not fetched (--offline)") {
+					t.Errorf("unfetched chart reported as %q", r.Message)
+				}
+			}
+			for _, w := range tt.want {
+				if !got[w] {
+					t.Errorf("missing result %s", w)
+				}
+			}
+			for _, w := range tt.wantNot {
+				if got[w] {
+					t.Errorf("unexpected result %s", w)
+				}
+			}
+			if n := requests.Load() - before; (n > 0) != tt.wantRequests {
+				t.Errorf("%d requests to the Helm repository", n)
+			}
+			if t.Failed() {
+				t.Logf("results: %s", out.String())
+			}
+		})
+	}
+}
