@@ -57,7 +57,6 @@ func (f *policyFlags) engine(ctx context.Context) (*policy.Engine, error) {
 func newCheckCommand() *cobra.Command {
 	var (
 		pf     policyFlags
-		hf     helmFlags
 		output string
 		repo   string
 		ref    string
@@ -85,12 +84,6 @@ built as kustomize-controller builds them, one cluster at a time: each
 clusters/<name> holding a flux-system sync, or a directory given that
 holds Kustomizations, is one cluster. See docs/check.md.
 
-Flux HelmReleases (helm.toolkit.fluxcd.io/v2) are rendered as
-helm-controller renders them, and their objects checked: charts from the
-repository (GitRepository), from Helm repositories (HelmRepository, HTTP or
-OCI) or OCIRepositories, cached; with --offline only the repository and the
-cache are read. A HelmRelease that cannot be rendered is denied, with why.
-
 Exit status: 0 nothing denied, 1 something denied, 2 usage or input error.`,
 		Example: `  fluxgate check ./clusters ./apps
   kustomize build apps/production | fluxgate check -
@@ -116,7 +109,7 @@ Exit status: 0 nothing denied, 1 something denied, 2 usage or input error.`,
 			}
 			var objs []manifest.Object
 			if repo != "" {
-				objs, err = hf.loadGit(ctx, repo, ref, dir)
+				objs, err = manifest.LoadGit(ctx, repo, ref, dir)
 			} else {
 				objs, err = manifest.LoadPaths(args, cmd.InOrStdin())
 			}
@@ -131,12 +124,6 @@ Exit status: 0 nothing denied, 1 something denied, 2 usage or input error.`,
 					return usageError(err)
 				}
 			}
-			// Render HelmReleases: what helm-controller would apply.
-			rendered, helmInputs, err := hf.renderHelmReleases(ctx, objs, root, args)
-			if err != nil {
-				return usageError(err)
-			}
-			objs, inputs = append(objs, rendered...), append(inputs, helmInputs...)
 			rep, err := check.Run(ctx, eng, objs, inputs...)
 			if err != nil {
 				return usageError(err)
@@ -151,7 +138,6 @@ Exit status: 0 nothing denied, 1 something denied, 2 usage or input error.`,
 		},
 	}
 	pf.register(cmd)
-	hf.register(cmd)
 	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: "+strings.Join(report.Formats, ", "))
 	cmd.Flags().StringVar(&repo, "git", "", "Git repository to check: a local path or a URL")
 	cmd.Flags().StringVar(&ref, "ref", "", "with --git: the revision to check (branch, tag or commit)")
