@@ -14,6 +14,7 @@ import (
 
 	"github.com/fluxcd/pkg/kustomize"
 	"sigs.k8s.io/kustomize/api/resmap"
+	"sigs.k8s.io/kustomize/kyaml/filesys"
 
 	"github.com/fluxgate/fluxgate/check"
 	"github.com/fluxgate/fluxgate/manifest"
@@ -32,6 +33,10 @@ type Options struct {
 	// directory given with --root). A Kustomization's spec.path is relative
 	// to it.
 	Root string
+
+	// FS, when set, holds the source instead of the disk (the in-memory
+	// copy of a --git revision), with the source root at Root in it.
+	FS filesys.FileSystem
 
 	// Rel maps the File of a loaded object to a slash-separated path
 	// relative to Root; ok is false for objects from elsewhere (standard
@@ -80,9 +85,13 @@ func Expand(ctx context.Context, objs []manifest.Object, opts Options) (*Result,
 	if len(kss) == 0 {
 		return &Result{Objects: objs}, nil
 	}
-	root, err := filepath.Abs(opts.Root)
-	if err != nil {
-		return nil, fmt.Errorf("source root %s: %w", opts.Root, err)
+	root := opts.Root
+	if opts.FS == nil {
+		abs, err := filepath.Abs(opts.Root)
+		if err != nil {
+			return nil, fmt.Errorf("source root %s: %w", opts.Root, err)
+		}
+		root = abs
 	}
 	tmp, err := os.MkdirTemp("", "fluxgate-build-")
 	if err != nil {
@@ -93,7 +102,11 @@ func Expand(ctx context.Context, objs []manifest.Object, opts Options) (*Result,
 	if err != nil {
 		return nil, fmt.Errorf("flux build: %w", err)
 	}
-	if err := copyTree(root, work); err != nil {
+	copyFn := copyTree
+	if opts.FS != nil {
+		copyFn = func(src, dst string) error { return copyFS(opts.FS, src, dst) }
+	}
+	if err := copyFn(root, work); err != nil {
 		return nil, fmt.Errorf("copy source root %s: %w", root, err)
 	}
 	b := &builder{ctx: ctx, opts: opts, root: root, work: work}
@@ -346,8 +359,8 @@ func (b *builder) markReached(rel string) {
 		}
 		seen[r] = true
 		b.reached = append(b.reached, r)
-		for _, ref := range references(filepath.Join(b.root, filepath.FromSlash(r))) {
-			if abs, err := filepath.Rel(b.root, ref); err == nil && !strings.HasPrefix(abs, "..") {
+		for _, ref := range references(filepath.Join(b.work, filepath.FromSlash(r))) {
+			if abs, err := filepath.Rel(b.work, ref); err == nil && !strings.HasPrefix(abs, "..") {
 				visit(filepath.ToSlash(abs))
 			}
 		}
@@ -421,6 +434,31 @@ func cleanRel(p string) (string, bool) {
 		return ".", true
 	}
 	return c[1:], true
+}
+
+// copyFS copies the regular files under src in fsys to dst on disk.
+func copyFS(fsys filesys.FileSystem, src, dst string) error {
+	return fsys.Walk(src, func(p string, info fs.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(src, p)
+		if err != nil {
+			return err
+		}
+		target := filepath.Join(dst, rel)
+		if info.IsDir() {
+			return os.MkdirAll(target, 0o755)
+		}
+		data, err := fsys.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
+			return err
+		}
+		return os.WriteFile(target, data, 0o644)
+	})
 }
 
 // copyTree copies the regular files under src to dst, leaving out .git.
