@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
 
 	"github.com/go-git/go-git/v5"
 	"github.com/spf13/cobra"
+	"sigs.k8s.io/kustomize/kyaml/filesys"
 
 	"github.com/fluxgate/fluxgate/check"
 	"github.com/fluxgate/fluxgate/fluxbuild"
@@ -57,6 +59,7 @@ func (f *policyFlags) engine(ctx context.Context) (*policy.Engine, error) {
 func newCheckCommand() *cobra.Command {
 	var (
 		pf     policyFlags
+		hf     helmFlags
 		output string
 		repo   string
 		ref    string
@@ -84,6 +87,12 @@ built as kustomize-controller builds them, one cluster at a time: each
 clusters/<name> holding a flux-system sync, or a directory given that
 holds Kustomizations, is one cluster. See docs/check.md.
 
+Flux HelmReleases (helm.toolkit.fluxcd.io/v2) are rendered as
+helm-controller renders them, and their objects checked: charts from the
+repository (GitRepository), from Helm repositories (HelmRepository, HTTP or
+OCI) or OCIRepositories, cached; with --offline only the repository and the
+cache are read. A HelmRelease that cannot be rendered is denied, with why.
+
 Exit status: 0 nothing denied, 1 something denied, 2 usage or input error.`,
 		Example: `  fluxgate check ./clusters ./apps
   kustomize build apps/production | fluxgate check -
@@ -109,21 +118,29 @@ Exit status: 0 nothing denied, 1 something denied, 2 usage or input error.`,
 			}
 			var objs []manifest.Object
 			if repo != "" {
-				objs, err = manifest.LoadGit(ctx, repo, ref, dir)
+				objs, err = hf.loadGit(ctx, repo, ref, dir)
 			} else {
 				objs, err = manifest.LoadPaths(args, cmd.InOrStdin())
 			}
 			if err != nil {
 				return usageError(err)
 			}
+			// Follow Flux: what each cluster's Kustomizations apply.
 			var inputs []check.InputFinding
-			if repo == "" {
-				// Follow Flux: what each cluster's Kustomizations apply.
+			if repo != "" {
+				objs, inputs, err = followFluxGit(ctx, objs, hf.tree, ref, dir)
+			} else {
 				objs, inputs, err = followFlux(ctx, objs, args, root)
-				if err != nil {
-					return usageError(err)
-				}
 			}
+			if err != nil {
+				return usageError(err)
+			}
+			// Render HelmReleases: what helm-controller would apply.
+			rendered, helmInputs, err := hf.renderHelmReleases(ctx, objs, root, args)
+			if err != nil {
+				return usageError(err)
+			}
+			objs, inputs = append(objs, rendered...), append(inputs, helmInputs...)
 			rep, err := check.Run(ctx, eng, objs, inputs...)
 			if err != nil {
 				return usageError(err)
@@ -138,6 +155,7 @@ Exit status: 0 nothing denied, 1 something denied, 2 usage or input error.`,
 		},
 	}
 	pf.register(cmd)
+	hf.register(cmd)
 	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: "+strings.Join(report.Formats, ", "))
 	cmd.Flags().StringVar(&repo, "git", "", "Git repository to check: a local path or a URL")
 	cmd.Flags().StringVar(&ref, "ref", "", "with --git: the revision to check (branch, tag or commit)")
@@ -220,4 +238,40 @@ func syncRoot(objs []manifest.Object) string {
 		}
 	}
 	return ""
+}
+
+// followFluxGit is followFlux for a --git revision, whose files tree holds
+// with the repository root at "/": paths read "git:<ref>:<path>".
+func followFluxGit(ctx context.Context, objs []manifest.Object, tree filesys.FileSystem, ref, dir string) ([]manifest.Object, []check.InputFinding, error) {
+	if tree == nil {
+		return objs, nil, nil
+	}
+	if ref == "" {
+		ref = "HEAD"
+	}
+	prefix := "git:" + ref + ":"
+	sub := strings.Trim(path.Clean("/"+filepath.ToSlash(dir)), "/")
+	if sub == "" {
+		sub = "."
+	}
+	res, err := fluxbuild.Expand(ctx, objs, fluxbuild.Options{
+		Root: "/",
+		FS:   tree,
+		Dirs: []string{sub},
+		Rel: func(file string) (string, bool) {
+			rel, ok := strings.CutPrefix(file, prefix)
+			if !ok {
+				return "", false
+			}
+			if rel == "" {
+				rel = "."
+			}
+			return rel, true
+		},
+		Display: func(rel string) string { return prefix + rel },
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return res.Objects, res.Findings, nil
 }

@@ -1,0 +1,163 @@
+package test
+
+import (
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/plumbing/object"
+)
+
+// fluxRepo makes a Git repository (go-git) shaped like Flux's
+// kustomize-helm example from ../fluxbuild/testdata/fleet: clusters/staging
+// and clusters/production with their flux-system sync, apps.yaml and
+// infrastructure.yaml (different postBuild.substitute, a substituteFrom
+// ConfigMap, a SOPS-encrypted Secret, a foreign GitRepository), apps/base,
+// apps/staging, apps/production, infrastructure/, and a loose directory no
+// Kustomization reaches.
+func fluxRepo(t *testing.T) string {
+	t.Helper()
+	src := filepath.Join("..", "fluxbuild", "testdata", "fleet")
+	dir := t.TempDir()
+	repo, err := git.PlainInit(dir, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, _ := filepath.Rel(src, path)
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		dst := filepath.Join(dir, rel)
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			return err
+		}
+		return os.WriteFile(dst, b, 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wt, err := repo.Worktree()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := wt.AddGlob("."); err != nil {
+		t.Fatal(err)
+	}
+	sig := &object.Signature{Name: "fleet", Email: "fleet@example.com", When: time.Unix(1_700_000_000, 0)}
+	if _, err := wt.Commit("fleet", &git.CommitOptions{Author: sig}); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// fluxReport is the JSON output with the fields that say where Flux
+// applies each object.
+type fluxReport struct {
+	Results []struct {
+		Policy, Action, Kind, Namespace, Name, File, Message, Cluster, Origin string
+	} `json:"results"`
+	Summary struct{ Objects, Deny, Warn, Mutate int } `json:"summary"`
+}
+
+func checkFlux(t *testing.T, args ...string) (fluxReport, result) {
+	t.Helper()
+	res := runFluxgate(t, "", append([]string{"check", "-o", "json"}, args...)...)
+	var rep fluxReport
+	if err := json.Unmarshal([]byte(res.stdout), &rep); err != nil {
+		t.Fatalf("output is not JSON (exit %d, stderr %s): %v\n%s", res.code, res.stderr, err, res.stdout)
+	}
+	return rep, res
+}
+
+// fluxFindings renders results as "action policy cluster origin Kind ns/name".
+func fluxFindings(rep fluxReport) []string {
+	var out []string
+	for _, r := range rep.Results {
+		msg := ""
+		if r.Policy == "fluxgate" {
+			msg = ": " + r.Message
+		}
+		out = append(out, fmt.Sprintf("%s %s [%s] [%s] %s %s/%s%s", r.Action, r.Policy, r.Cluster, r.Origin, r.Kind, r.Namespace, r.Name, msg))
+	}
+	slices.Sort(out)
+	return out
+}
+
+// wantFlux is what a reviewer expects of the repository: each cluster's
+// podinfo budget is fine in its own cluster (not an overlap of two), the
+// ${replicas} of staging (1) is evaluated, production's ingress gets 3
+// replicas from postBuild.substitute and its namespace from the
+// substituteFrom ConfigMap, and what cannot be resolved offline is warned.
+var wantFlux = []string{
+	"deny pdb-coverage [] [] Deployment loose/loose",
+	"deny pdb-coverage [clusters/production] [Kustomization flux-system/infrastructure] Deployment infra-production/ingress",
+	"mutate rollout-strategy [] [] Deployment loose/loose",
+	"warn fluxgate [clusters/production] [Kustomization flux-system/flux-system] Kustomization flux-system/infrastructure: postBuild.substituteFrom: Secret flux-system/cluster-secrets is SOPS-encrypted and cannot be read offline; its variables are unresolved",
+	"warn fluxgate [clusters/production] [Kustomization flux-system/flux-system] Kustomization flux-system/infrastructure: variable ${ingress_token} is not set by Kustomization flux-system/infrastructure (unresolved: Secret flux-system/cluster-secrets is SOPS-encrypted and cannot be read offline): Flux substitutes an empty string",
+	"warn fluxgate [clusters/production] [Kustomization flux-system/flux-system] Kustomization flux-system/tenants: its sourceRef GitRepository flux-system/tenants (https://example.com/tenants.git) is not the repository being checked (ssh://git@example.com/fleet.git); not followed",
+	"warn fluxgate [clusters/staging] [Kustomization flux-system/flux-system] Kustomization flux-system/infrastructure: variable ${ingress_token} is not set by Kustomization flux-system/infrastructure: Flux substitutes an empty string",
+	"warn readiness-probe [] [] Deployment loose/loose",
+	"warn replicas-ha [clusters/staging] [Kustomization flux-system/apps] Deployment podinfo/podinfo",
+	"warn replicas-ha [clusters/staging] [Kustomization flux-system/infrastructure] Deployment infra-staging/ingress",
+}
+
+func TestCheckFluxClusters(t *testing.T) {
+	dir := fluxRepo(t)
+	tests := []struct {
+		name string
+		args []string
+		want []string
+	}{
+		{name: "work tree", args: []string{dir}, want: wantFlux},
+		{name: "work tree with --root", args: []string{"--root", dir, dir}, want: wantFlux},
+		{name: "git revision", args: []string{"--git", dir, "--ref", "HEAD"}, want: wantFlux},
+		{name: "one cluster", args: []string{filepath.Join(dir, "clusters", "staging")}, want: []string{
+			"warn fluxgate [clusters/staging] [Kustomization flux-system/flux-system] Kustomization flux-system/infrastructure: variable ${ingress_token} is not set by Kustomization flux-system/infrastructure: Flux substitutes an empty string",
+			"warn replicas-ha [clusters/staging] [Kustomization flux-system/apps] Deployment podinfo/podinfo",
+			"warn replicas-ha [clusters/staging] [Kustomization flux-system/infrastructure] Deployment infra-staging/ingress",
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rep, res := checkFlux(t, tt.args...)
+			wantDeny := slices.ContainsFunc(tt.want, func(s string) bool { return strings.HasPrefix(s, "deny ") })
+			if (res.code == 1) != wantDeny || res.code > 1 {
+				t.Errorf("exit %d (deny expected: %v): %s", res.code, wantDeny, res.stderr)
+			}
+			got := fluxFindings(rep)
+			if strings.Join(got, "\n") != strings.Join(tt.want, "\n") {
+				t.Errorf("findings:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(tt.want, "\n"))
+			}
+		})
+	}
+}
+
+// TestCheckFluxOutputFormats: every format names the cluster and the
+// Kustomization an object came from.
+func TestCheckFluxOutputFormats(t *testing.T) {
+	dir := fluxRepo(t)
+	const want = "Deployment infra-production/ingress (cluster clusters/production, Kustomization flux-system/infrastructure)"
+	for _, format := range []string{"text", "junit", "sarif"} {
+		t.Run(format, func(t *testing.T) {
+			res := runFluxgate(t, "", "check", "-o", format, dir)
+			if res.code != 1 {
+				t.Fatalf("exit %d, want 1: %s", res.code, res.stderr)
+			}
+			if !strings.Contains(res.stdout, want) {
+				t.Errorf("output does not name the cluster and Kustomization (%q):\n%s", want, res.stdout)
+			}
+		})
+	}
+}
