@@ -131,6 +131,7 @@ spec:
     spec:
       chart: api
       version: "<1.1.0"
+      valuesFiles: [values.yaml, values-canary.yaml]
       sourceRef:
         kind: HelmRepository
         name: charts
@@ -238,6 +239,14 @@ func TestRenderAll(t *testing.T) {
 			},
 		},
 		{
+			name: "valuesFiles of the GitRepository, merged in order, a missing one ignored", release: "HelmRelease apps/valuesfiles",
+			want: []string{
+				`PodDisruptionBudget shop/shop-valuesfiles origin="HelmRelease apps/valuesfiles" file=testdata/repo/apps/valuesfiles.yaml`,
+				`Service shop/shop-valuesfiles origin="HelmRelease apps/valuesfiles" file=testdata/repo/apps/valuesfiles.yaml`,
+				`Deployment shop/shop-valuesfiles origin="HelmRelease apps/valuesfiles" file=testdata/repo/apps/valuesfiles.yaml replicas=2 maxUnavailable=0 image=nginx:1.27-prod chart=web-0.3.0 owner=apps/valuesfiles`,
+			},
+		},
+		{
 			name: "post-renderers: kustomize patches and images, in order", release: "HelmRelease apps/patched",
 			want: []string{
 				`Service apps/patched origin="HelmRelease apps/patched" file=testdata/repo/apps/patched.yaml`,
@@ -249,8 +258,8 @@ func TestRenderAll(t *testing.T) {
 			want: []string{"Deployment apps/api " + api + " replicas=2 maxUnavailable=1 image=images.example/api:2.1 chart=api-1.1.0 owner=apps/api"},
 		},
 		{
-			name: "Helm repository: newest version satisfying <1.1.0", release: "HelmRelease apps/api-old",
-			want: []string{"Deployment apps/api-old " + apiOld + " replicas=2 maxUnavailable=1 image=images.example/api:2.0 chart=api-1.0.0 owner=apps/api-old"},
+			name: "Helm repository: newest version satisfying <1.1.0, valuesFiles of the chart", release: "HelmRelease apps/api-old",
+			want: []string{"Deployment apps/api-old " + apiOld + " replicas=4 maxUnavailable=1 image=images.example/api:2.0 chart=api-1.0.0 owner=apps/api-old"},
 		},
 	}
 	for _, tt := range tests {
@@ -558,6 +567,7 @@ func TestRenderAllGitRevision(t *testing.T) {
 	want := []string{
 		`Deployment apps/blog-site origin="HelmRelease apps/blog" file=git:master:apps/blog.yaml replicas=1 maxUnavailable=1 image=nginx:1.27 chart=web-0.3.0 owner=apps/blog`,
 		`Deployment apps/patched origin="HelmRelease apps/patched" file=git:master:apps/patched.yaml replicas=1 maxUnavailable=0 image=mirror.example/nginx:1.27-patched chart=web-0.3.0 owner=apps/patched`,
+		`Deployment shop/shop-valuesfiles origin="HelmRelease apps/valuesfiles" file=git:master:apps/valuesfiles.yaml replicas=2 maxUnavailable=0 image=nginx:1.27-prod chart=web-0.3.0 owner=apps/valuesfiles`,
 		`Deployment shop/shop-web origin="HelmRelease apps/web" file=git:master:apps/web.yaml replicas=3 maxUnavailable=0 image=registry.example/web:1.28.1 chart=web-0.3.0 owner=apps/web`,
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
@@ -565,5 +575,40 @@ func TestRenderAllGitRevision(t *testing.T) {
 	}
 	if len(findings) != 2 || !strings.Contains(findings[0].Message, `chart "./charts/nope" of the GitRepository: no such directory`) {
 		t.Errorf("findings %+v, want missing-chart and bad-values", findings)
+	}
+}
+
+// BenchmarkRenderAll renders 20 HelmReleases of the repository's local
+// chart, as the issue's benchmark repository holds.
+func BenchmarkRenderAll(b *testing.B) {
+	var docs []string
+	for i := range 20 {
+		docs = append(docs, fmt.Sprintf(`apiVersion: helm.toolkit.fluxcd.io/v2
+kind: HelmRelease
+metadata: {name: web-%d, namespace: apps}
+spec:
+  chart:
+    spec:
+      chart: ./charts/web
+      sourceRef: {kind: GitRepository, name: flux-system, namespace: flux-system}
+  values: {replicas: 3, budget: true}
+`, i))
+	}
+	dir := b.TempDir()
+	p := filepath.Join(dir, "releases.yaml")
+	if err := os.WriteFile(p, []byte(strings.Join(docs, "---\n")), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	objs, err := manifest.LoadPaths([]string{p}, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	opts := Options{CacheDir: b.TempDir(), Offline: true}
+	b.ReportAllocs()
+	for b.Loop() {
+		rendered, findings, err := RenderAll(context.Background(), objs, repoDir, opts)
+		if err != nil || len(findings) != 0 || len(rendered) != 60 {
+			b.Fatalf("%d objects, findings %v, %v", len(rendered), findings, err)
+		}
 	}
 }
