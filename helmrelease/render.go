@@ -91,8 +91,8 @@ func IsHelmRelease(obj *manifest.Object) bool {
 //
 // Each rendered object has the HelmRelease's File, Line and Cluster, the
 // Origin "HelmRelease <namespace>/<name>", and a Set of its own per
-// HelmRelease. The error is only for a cancelled ctx or an unusable
-// cache directory.
+// HelmRelease. The error is only for a cancelled ctx or a bad
+// opts.KubeVersion.
 func RenderAll(ctx context.Context, objs []manifest.Object, root string, opts Options) ([]manifest.Object, []check.InputFinding, error) {
 	r, err := newRenderer(objs, root, opts)
 	if err != nil {
@@ -145,16 +145,15 @@ func newRenderer(objs []manifest.Object, root string, opts Options) (*renderer, 
 	if err != nil {
 		return nil, fmt.Errorf("kubernetes version %q: %w", opts.KubeVersion, err)
 	}
+	var cacheErr error // reported by the first download, if one is needed
 	if opts.CacheDir == "" {
-		if opts.CacheDir, err = DefaultCacheDir(); err != nil {
-			return nil, err
-		}
+		opts.CacheDir, cacheErr = DefaultCacheDir()
 	}
 	if opts.HTTPClient == nil {
 		opts.HTTPClient = http.DefaultClient
 	}
 	r := &renderer{root: root, opts: opts, objects: map[objKey]*manifest.Object{}, kube: kv,
-		cache: &cache{dir: opts.CacheDir, offline: opts.Offline, client: opts.HTTPClient}}
+		cache: &cache{dir: opts.CacheDir, dirErr: cacheErr, offline: opts.Offline, client: opts.HTTPClient}}
 	for i := range objs {
 		o := &objs[i]
 		k := objKey{o.Cluster, o.Kind(), o.Namespace(), o.Name()}

@@ -612,3 +612,29 @@ spec:
 		}
 	}
 }
+
+// TestRenderAllWithoutCacheDir: without a user cache directory (no HOME,
+// as in some CI containers) local charts still render, and only a chart
+// to download is reported.
+func TestRenderAllWithoutCacheDir(t *testing.T) {
+	srv := newHelmRepo(t, "1.0.0")
+	t.Setenv("HOME", "")
+	t.Setenv("XDG_CACHE_HOME", "")
+	objs := append(loadRepo(t), remoteReleases(t, srv)...)
+	rendered, findings, err := RenderAll(context.Background(), objs, repoDir, Options{HTTPClient: srv.Client()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	origins := map[string]bool{}
+	for _, o := range rendered {
+		origins[o.Origin] = true
+	}
+	if !origins["HelmRelease apps/web"] || origins["HelmRelease apps/api"] {
+		t.Errorf("rendered %v, want the local charts only", origins)
+	}
+	for _, f := range findings {
+		if nsName(&f.Object) == "apps/api" && !strings.Contains(f.Message, "helm chart cache") {
+			t.Errorf("finding on apps/api: %q", f.Message)
+		}
+	}
+}

@@ -374,6 +374,7 @@ func (r *renderer) ociPull(ctx context.Context, ref, suffix string, insecure boo
 // cache keeps downloads in a directory, one file per key.
 type cache struct {
 	dir     string
+	dirErr  error // why there is no dir
 	offline bool
 	client  *http.Client
 }
@@ -388,6 +389,9 @@ func (c *cache) file(ctx context.Context, kind, key, u string, immutable bool) (
 // existing entry or an error wrapping errNotFetched; online, fetch
 // refreshes it, except an immutable entry already present.
 func (c *cache) produce(ctx context.Context, kind, key, what string, immutable bool, fetch func() ([]byte, error)) (string, error) {
+	if c.dirErr != nil {
+		return "", fmt.Errorf("%s: %w", what, c.dirErr)
+	}
 	sum := sha256.Sum256([]byte(key))
 	p := filepath.Join(c.dir, kind, fmt.Sprintf("%x", sum[:16]))
 	_, statErr := os.Stat(p)
