@@ -116,7 +116,8 @@ func RenderAll(ctx context.Context, objs []manifest.Object, root string, opts Op
 			findings = append(findings, check.InputFinding{
 				Object:  *hr,
 				Action:  policy.ActionDeny,
-				Message: fmt.Sprintf("HelmRelease %s could not be rendered, so its workloads are not checked: %v", nsName(hr), err),
+				// One line: Helm's schema errors span several.
+				Message: strings.Join(strings.Fields(fmt.Sprintf("HelmRelease %s could not be rendered, so its workloads are not checked: %v", nsName(hr), err)), " "),
 			})
 			continue
 		}

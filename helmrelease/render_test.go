@@ -275,7 +275,7 @@ func TestRenderAll(t *testing.T) {
 
 	wantFindings := map[string]string{
 		"apps/missing-chart": `HelmRelease apps/missing-chart could not be rendered, so its workloads are not checked: chart "./charts/nope" of the GitRepository: no such directory in the repository checked (testdata/repo)`,
-		"apps/bad-values":    "values don't meet the specifications of the schema",
+		"apps/bad-values":    "values don't meet the specifications of the schema(s) in the following chart(s): web: - at '/replicas': got string, want integer",
 		"apps/api-none":      `no version of chart "api" satisfies "3.x"`,
 		"apps/no-source":     "HelmRepository apps/elsewhere not found among the objects checked",
 	}
