@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/go-git/go-git/v5"
 	"helm.sh/helm/v3/pkg/chart/loader"
 	"helm.sh/helm/v3/pkg/chartutil"
 	"helm.sh/helm/v3/pkg/repo"
@@ -154,5 +155,56 @@ spec:
 				t.Logf("results: %s", out.String())
 			}
 		})
+	}
+}
+
+// TestCheckHelmReleasesSyncRoot: a Flux repository kept in a folder of a
+// larger Git work tree renders its local charts from the folder its
+// flux-system sync points back at, as the Flux step takes it, not from the
+// top of the work tree.
+func TestCheckHelmReleasesSyncRoot(t *testing.T) {
+	top := t.TempDir()
+	if _, err := git.PlainInit(top, false); err != nil {
+		t.Fatal(err)
+	}
+	fleet := filepath.Join(top, "fleet")
+	if err := os.CopyFS(fleet, os.DirFS("../helmrelease/testdata/repo")); err != nil {
+		t.Fatal(err)
+	}
+	sync := `apiVersion: kustomize.toolkit.fluxcd.io/v1
+kind: Kustomization
+metadata: {name: flux-system, namespace: flux-system}
+spec:
+  interval: 10m
+  path: ./clusters/prod
+  prune: true
+  sourceRef: {kind: GitRepository, name: flux-system}
+`
+	if err := os.WriteFile(filepath.Join(fleet, "clusters", "prod", "flux-system", "kustomization-sync.yaml"), []byte(sync), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(fluxgate, "check", "--offline", "-o", "json", "fleet")
+	cmd.Dir = top
+	cmd.Env = append(os.Environ(), "XDG_CACHE_HOME="+t.TempDir())
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	if err := cmd.Run(); err == nil {
+		t.Fatalf("exit 0, want 1: %s", out.String())
+	}
+	var rep struct {
+		Results []struct{ Policy, Kind, Name, Origin, Message string }
+	}
+	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
+		t.Fatalf("output is not JSON: %v\n%s\n%s", err, out.String(), errOut.String())
+	}
+	checked := false
+	for _, r := range rep.Results {
+		if r.Policy == "fluxgate" && strings.Contains(r.Message, "no such directory") && r.Name != "missing-chart" {
+			t.Errorf("chart looked up outside the Flux repository: %s", r.Message)
+		}
+		checked = checked || (r.Policy == "rollout-strategy" && r.Name == "blog-site" && r.Origin == "HelmRelease apps/blog")
+	}
+	if !checked {
+		t.Errorf("the local chart's workload was not checked: %s", out.String())
 	}
 }

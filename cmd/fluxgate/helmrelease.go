@@ -36,15 +36,19 @@ func (f *helmFlags) register(cmd *cobra.Command) {
 // HelmReleases" of check) and returns the objects to add and the releases
 // that could not be rendered. Charts of GitRepository sources are read
 // from the --git revision loaded by loadGit, or else from the disk under
-// root: --root, else the top of the Git work tree holding the first PATH
-// (or the current directory), else the current directory.
+// root: --root, else the directory a cluster's flux-system sync points back
+// at (as the Flux step takes it), else the top of the Git work tree
+// holding the first PATH (or the current directory), else the current
+// directory.
 func (f *helmFlags) renderHelmReleases(ctx context.Context, objs []manifest.Object, root string, args []string) ([]manifest.Object, []check.InputFinding, error) {
 	opts := helmrelease.Options{Offline: f.offline, FS: f.tree}
 	switch {
 	case f.tree != nil:
 		root = "/"
 	case root == "":
-		root = gitTop(append(args, "."))
+		if root = syncRoot(objs); root == "" {
+			root = gitTop(append(args, "."))
+		}
 	}
 	return helmrelease.RenderAll(ctx, objs, root, opts)
 }
