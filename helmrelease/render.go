@@ -113,12 +113,9 @@ func RenderAll(ctx context.Context, objs []manifest.Object, root string, opts Op
 			if ctxErr := ctx.Err(); ctxErr != nil {
 				return nil, nil, ctxErr
 			}
-			findings = append(findings, check.InputFinding{
-				Object:  *hr,
-				Action:  policy.ActionDeny,
-				// One line: Helm's schema errors span several.
-				Message: strings.Join(strings.Fields(fmt.Sprintf("HelmRelease %s could not be rendered, so its workloads are not checked: %v", nsName(hr), err)), " "),
-			})
+			// One line: Helm's schema errors span several.
+			msg := strings.Join(strings.Fields(fmt.Sprintf("HelmRelease %s could not be rendered, so its workloads are not checked: %v", nsName(hr), err)), " ")
+			findings = append(findings, check.InputFinding{Object: *hr, Action: policy.ActionDeny, Message: msg})
 			continue
 		}
 		out = append(out, rendered...)
