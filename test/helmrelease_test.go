@@ -13,8 +13,10 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/plumbing/object"
 	"helm.sh/helm/v3/pkg/chart/loader"
 	"helm.sh/helm/v3/pkg/chartutil"
 	"helm.sh/helm/v3/pkg/repo"
@@ -206,5 +208,62 @@ spec:
 	}
 	if !checked {
 		t.Errorf("the local chart's workload was not checked: %s", out.String())
+	}
+}
+
+// TestCheckHelmReleasesGit: with --git, local charts come from the
+// revision checked (here of a bare clone, as CI keeps repositories), not
+// from any work tree.
+func TestCheckHelmReleasesGit(t *testing.T) {
+	work := t.TempDir()
+	if err := os.CopyFS(work, os.DirFS("../helmrelease/testdata/repo")); err != nil {
+		t.Fatal(err)
+	}
+	r, err := git.PlainInit(work, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wt, err := r.Worktree()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := wt.AddWithOptions(&git.AddOptions{All: true}); err != nil {
+		t.Fatal(err)
+	}
+	sig := &object.Signature{Name: "Fluxgate Test", Email: "test@example.com", When: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+	if _, err := wt.Commit("Add apps", &git.CommitOptions{Author: sig}); err != nil {
+		t.Fatal(err)
+	}
+	bare := filepath.Join(t.TempDir(), "fleet.git")
+	if _, err := git.PlainClone(bare, true, &git.CloneOptions{URL: work}); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(fluxgate, "check", "--offline", "-o", "json", "--git", bare, "--ref", "master")
+	cmd.Dir = t.TempDir()
+	cmd.Env = append(os.Environ(), "XDG_CACHE_HOME="+t.TempDir())
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	if err := cmd.Run(); err == nil {
+		t.Fatalf("exit 0, want 1: %s", out.String())
+	}
+	var rep struct {
+		Results []struct{ Policy, Kind, Name, File, Origin, Message string }
+	}
+	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
+		t.Fatalf("output is not JSON: %v\n%s\n%s", err, out.String(), errOut.String())
+	}
+	var got []string
+	for _, r := range rep.Results {
+		if r.Policy == "rollout-strategy" || r.Policy == "fluxgate" {
+			got = append(got, fmt.Sprintf("%s %s %s %s origin=%q", r.Policy, r.Kind, r.Name, r.File, r.Origin))
+		}
+	}
+	want := []string{
+		`fluxgate HelmRelease missing-chart git:master:apps/broken.yaml origin=""`,
+		`fluxgate HelmRelease bad-values git:master:apps/broken.yaml origin=""`,
+		`rollout-strategy Deployment blog-site git:master:apps/blog.yaml origin="HelmRelease apps/blog"`,
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("results\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
