@@ -192,6 +192,7 @@ type builder struct {
 	work     string // its copy, where the generator writes
 	reached  []string
 	built    []manifest.Object
+	cache    map[string]resmap.ResMap // raw builds, by directory and generated kustomization
 	findings []check.InputFinding
 }
 
@@ -294,6 +295,32 @@ func (b *builder) build(ks manifest.Object, rel string) (resmap.ResMap, error) {
 		return nil, &missingPathError{path: specPath(ks.Data)}
 	}
 	gen := kustomize.NewGenerator(b.work, toUnstructured(ks.Data))
+	// The build depends only on the directory's files, unchanged between
+	// builds, and on the kustomization.yaml the generator makes of the
+	// Kustomization's spec: clusters sharing an overlay with the same spec
+	// (the usual layout) build it once.
+	generated, _, _, err := gen.GenerateManifest(dir)
+	if err != nil {
+		return nil, fmt.Errorf("generate kustomization.yaml in %s: %w", rel, err)
+	}
+	key := rel + "\x00" + string(generated)
+	if m, ok := b.cache[key]; ok {
+		return m.DeepCopy(), nil
+	}
+	m, err := b.buildOnce(gen, dir, rel)
+	if err != nil {
+		return nil, err
+	}
+	if b.cache == nil {
+		b.cache = map[string]resmap.ResMap{}
+	}
+	b.cache[key] = m.DeepCopy()
+	return m, nil
+}
+
+// buildOnce writes the generated kustomization.yaml into dir, builds it
+// with Flux's secure build and restores dir.
+func (b *builder) buildOnce(gen *kustomize.Generator, dir, rel string) (resmap.ResMap, error) {
 	action, err := gen.WriteFile(dir, kustomize.WithSaveOriginalKustomization())
 	if err != nil {
 		return nil, fmt.Errorf("generate kustomization.yaml in %s: %w", rel, err)

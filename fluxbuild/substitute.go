@@ -14,7 +14,7 @@ import (
 
 	"github.com/fluxcd/pkg/envsubst"
 	"github.com/fluxcd/pkg/kustomize"
-	"go.yaml.in/yaml/v3"
+	goyaml "go.yaml.in/yaml/v3"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -25,6 +25,7 @@ import (
 	"sigs.k8s.io/kustomize/api/resmap"
 	"sigs.k8s.io/kustomize/api/resource"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
+	"sigs.k8s.io/kustomize/kyaml/yaml"
 
 	"github.com/fluxgate/fluxgate/manifest"
 )
@@ -53,6 +54,10 @@ func (b *builder) substitute(c *cluster, u *unit, m resmap.ResMap, report bool) 
 			if r.GetLabels()[substituteMarker] == kustomize.DisabledValue || r.GetAnnotations()[substituteMarker] == kustomize.DisabledValue {
 				continue
 			}
+			if dollar, _ := scan(r.Document()); !dollar {
+				// Flux's envsubst would only re-encode it.
+				continue
+			}
 			data, err := r.AsYAML()
 			if err != nil {
 				return nil, fmt.Errorf("encode %s: %w", r.CurId(), err)
@@ -71,12 +76,8 @@ func (b *builder) substitute(c *cluster, u *unit, m resmap.ResMap, report bool) 
 			}
 		}
 	}
-	data, err := m.AsYaml()
-	if err != nil {
-		return nil, fmt.Errorf("encode the build: %w", err)
-	}
 	display := b.opts.Display(u.rel)
-	objs, err := parse(data, display)
+	objs, err := toObjects(m, display)
 	if err != nil {
 		return nil, err
 	}
@@ -276,7 +277,7 @@ func references(dir string) []string {
 		Bases      []string `yaml:"bases"`
 		Components []string `yaml:"components"`
 	}
-	if yaml.Unmarshal(data, &k) != nil {
+	if goyaml.Unmarshal(data, &k) != nil {
 		return nil
 	}
 	var out []string
@@ -288,6 +289,77 @@ func references(dir string) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// toObjects converts the resources of a build into objects filed under
+// display. Resources are decoded from their YAML nodes, as
+// [manifest.Object.Data] holds values; one with a timestamp or binary
+// scalar, which manifest keeps as written, is encoded and read instead.
+func toObjects(m resmap.ResMap, display string) ([]manifest.Object, error) {
+	out := make([]manifest.Object, 0, m.Size())
+	for _, r := range m.Resources() {
+		if _, special := scan(r.Document()); special {
+			data, err := r.AsYAML()
+			if err != nil {
+				return nil, fmt.Errorf("encode %s: %w", r.CurId(), err)
+			}
+			objs, err := parse(data, display)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, objs...)
+			continue
+		}
+		data, err := r.Map()
+		if err != nil {
+			return nil, fmt.Errorf("decode %s: %w", r.CurId(), err)
+		}
+		out = append(out, manifest.Object{Data: jsonValue(data).(map[string]any), File: display})
+	}
+	return out, nil
+}
+
+// jsonValue converts decoded YAML to the values manifest.Object.Data
+// holds: integers as int64 (float64 when they do not fit).
+func jsonValue(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		for k, e := range x {
+			x[k] = jsonValue(e)
+		}
+		return x
+	case []any:
+		for i, e := range x {
+			x[i] = jsonValue(e)
+		}
+		return x
+	case int:
+		return int64(x)
+	case uint64:
+		return float64(x)
+	}
+	return v
+}
+
+// scan reports whether a YAML node tree has a "$" in a key or value, and
+// whether it has a scalar that is a timestamp or binary.
+func scan(n *yaml.Node) (dollar, special bool) {
+	if n == nil {
+		return false, false
+	}
+	if n.Kind == yaml.ScalarNode {
+		dollar = strings.Contains(n.Value, "$")
+		switch n.ShortTag() {
+		case "!!timestamp", "!!binary":
+			special = true
+		}
+		return dollar, special
+	}
+	for _, c := range n.Content {
+		d, s := scan(c)
+		dollar, special = dollar || d, special || s
+	}
+	return dollar, special
 }
 
 // parse reads the YAML stream of a build into objects filed under display.
