@@ -161,3 +161,53 @@ func TestCheckFluxOutputFormats(t *testing.T) {
 		})
 	}
 }
+
+// TestCheckChangedFrom: --changed-from reports only the findings a change
+// introduces, per cluster and Kustomization, and exits on them alone.
+func TestCheckChangedFrom(t *testing.T) {
+	dir := fluxRepo(t)
+	// Unchanged: the loose Deployment's denial is old, so nothing is new.
+	rep, res := checkFlux(t, "--changed-from", "HEAD", dir)
+	if res.code != 0 || len(rep.Results) != 0 {
+		t.Fatalf("unchanged work tree: exit %d, results %v: %s", res.code, fluxFindings(rep), res.stderr)
+	}
+	// Dropping the podinfo budget from the base: production's four pods
+	// lose it (staging runs one pod, which needs none, but the advice of
+	// its replicas-ha warning now asks for a budget too: a new message).
+	kust := filepath.Join(dir, "apps", "base", "podinfo", "kustomization.yaml")
+	b, err := os.ReadFile(kust)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(kust, []byte(strings.Replace(string(b), "  - pdb.yaml\n", "", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"deny pdb-coverage [clusters/production] [Kustomization flux-system/apps] Deployment podinfo/podinfo",
+		"warn replicas-ha [clusters/staging] [Kustomization flux-system/apps] Deployment podinfo/podinfo",
+	}
+	rep, res = checkFlux(t, "--changed-from", "HEAD", dir)
+	if got := fluxFindings(rep); res.code != 1 || strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("work tree: exit %d, findings:\n%s\nwant exit 1 and:\n%s", res.code, strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	// The same change committed, checked as a revision against its parent.
+	repo, err := git.PlainOpen(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wt, err := repo.Worktree()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := wt.AddGlob("."); err != nil {
+		t.Fatal(err)
+	}
+	sig := &object.Signature{Name: "fleet", Email: "fleet@example.com", When: time.Unix(1_700_000_100, 0)}
+	if _, err := wt.Commit("apps: no budget", &git.CommitOptions{Author: sig}); err != nil {
+		t.Fatal(err)
+	}
+	rep, res = checkFlux(t, "--git", dir, "--ref", "HEAD", "--changed-from", "HEAD~1")
+	if got := fluxFindings(rep); res.code != 1 || strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("revision: exit %d, findings:\n%s\nwant exit 1 and:\n%s", res.code, strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}

@@ -65,6 +65,7 @@ func newCheckCommand() *cobra.Command {
 		ref    string
 		dir    string
 		root   string
+		since  string
 	)
 	cmd := &cobra.Command{
 		Use:   "check [flags] PATH...",
@@ -127,10 +128,11 @@ Exit status: 0 nothing denied, 1 something denied, 2 usage or input error.`,
 			}
 			// Follow Flux: what each cluster's Kustomizations apply.
 			var inputs []check.InputFinding
+			var srcRoot string
 			if repo != "" {
 				objs, inputs, err = followFluxGit(ctx, objs, hf.tree, ref, dir)
 			} else {
-				objs, inputs, err = followFlux(ctx, objs, args, root)
+				objs, inputs, srcRoot, err = followFlux(ctx, objs, args, root)
 			}
 			if err != nil {
 				return usageError(err)
@@ -144,6 +146,14 @@ Exit status: 0 nothing denied, 1 something denied, 2 usage or input error.`,
 			rep, err := check.Run(ctx, eng, objs, inputs...)
 			if err != nil {
 				return usageError(err)
+			}
+			if since != "" {
+				// Gate a change: only findings that are new since that revision.
+				base, err := baseline(ctx, eng, &hf, since, repo, dir, args, srcRoot)
+				if err != nil {
+					return usageError(fmt.Errorf("--changed-from %s: %w", since, err))
+				}
+				rep = rep.Since(base)
 			}
 			if err := report.Write(cmd.OutOrStdout(), output, rep); err != nil {
 				return usageError(err)
@@ -160,6 +170,7 @@ Exit status: 0 nothing denied, 1 something denied, 2 usage or input error.`,
 	cmd.Flags().StringVar(&repo, "git", "", "Git repository to check: a local path or a URL")
 	cmd.Flags().StringVar(&ref, "ref", "", "with --git: the revision to check (branch, tag or commit)")
 	cmd.Flags().StringVar(&root, "root", "", "source root that Flux Kustomizations' spec.path is relative to (default: the top of the Git work tree, else the current directory)")
+	cmd.Flags().StringVar(&since, "changed-from", "", "report only findings that are new since this revision of the same repository (same clusters, same rendering); the exit status follows them")
 	cmd.Flags().StringVar(&dir, "path", "", "with --git: the directory in the repository to check (default: the root)")
 	return cmd
 }
@@ -169,7 +180,7 @@ Exit status: 0 nothing denied, 1 something denied, 2 usage or input error.`,
 // cluster's flux-system sync points back at (its spec.path leads to the
 // sync's own directory), else the top of the Git work tree holding the
 // current directory, else the current directory.
-func followFlux(ctx context.Context, objs []manifest.Object, args []string, root string) ([]manifest.Object, []check.InputFinding, error) {
+func followFlux(ctx context.Context, objs []manifest.Object, args []string, root string) (_ []manifest.Object, _ []check.InputFinding, srcRoot string, err error) {
 	guessed := false
 	if root == "" {
 		root = syncRoot(objs)
@@ -185,11 +196,11 @@ func followFlux(ctx context.Context, objs []manifest.Object, args []string, root
 	}
 	absRoot, err := filepath.Abs(root)
 	if err != nil {
-		return nil, nil, fmt.Errorf("--root %s: %w", root, err)
+		return nil, nil, "", fmt.Errorf("--root %s: %w", root, err)
 	}
 	cwd, err := os.Getwd()
 	if err != nil {
-		return nil, nil, fmt.Errorf("working directory: %w", err)
+		return nil, nil, "", fmt.Errorf("working directory: %w", err)
 	}
 	var dirs []string
 	for _, a := range args {
@@ -212,9 +223,9 @@ func followFlux(ctx context.Context, objs []manifest.Object, args []string, root
 	}
 	res, err := fluxbuild.Expand(ctx, objs, fluxbuild.Options{Root: absRoot, Dirs: dirs, Display: display, Guessed: guessed})
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, "", err
 	}
-	return res.Objects, res.Findings, nil
+	return res.Objects, res.Findings, absRoot, nil
 }
 
 // syncRoot returns the directory that a flux-system Kustomization's
