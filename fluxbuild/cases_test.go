@@ -176,6 +176,26 @@ stringData:
 		findings: []string{
 			"warn flux-system/gone: spec.path \"./gone\": no such directory under the source root ",
 		},
+	}, {
+		name: "a placeholder sync (before bootstrap) still makes clusters/<name> a cluster; a root reading an ExternalArtifact is not followed",
+		files: map[string]string{
+			"clusters/a/flux-system/gotk-sync.yaml": "# This file will be generated automatically by flux bootstrap.\n",
+			"clusters/a/app.yaml":                   ks("app", "./app", ""),
+			"clusters/b/flux-system/gotk-sync.yaml": "# This file will be generated automatically by flux bootstrap.\n",
+			"clusters/b/artifact.yaml": strings.Replace(ks("artifact", "./app", ""),
+				"kind: GitRepository\n    name: flux-system", "kind: ExternalArtifact\n    name: apps", 1),
+			"app/cm.yaml":  cm,
+			"app/sub.yaml": ks("sub", "./sub", ""),
+			"sub/cm.yaml":  strings.Replace(cm, "name: app", "name: sub", 1),
+		},
+		dirs: []string{"."},
+		objects: []string{
+			"clusters/a|Kustomization flux-system/app|ConfigMap /app|map[kept:${kept} size:${size}]",
+			"clusters/a|Kustomization flux-system/sub|ConfigMap /sub|map[kept:${kept} size:${size}]",
+		},
+		findings: []string{
+			"warn flux-system/artifact: its sourceRef ExternalArtifact flux-system/apps is not a Git repository, so fluxgate cannot tell what it holds; not followed",
+		},
 	}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -23,8 +23,11 @@
 // A Kustomization named flux-system (the sync that `flux bootstrap` writes
 // to clusters/<name>/flux-system/gotk-sync.yaml) is a cluster's entry point;
 // its spec.path, relative to the source root, names the cluster. Other
-// Kustomizations that no cluster reaches make the directory given on the
-// command line that holds them a cluster of their own.
+// Kustomizations that no cluster reaches belong to the nearest directory
+// above them holding a flux-system directory (clusters/<name> whose sync is
+// still a placeholder), else to the directory given on the command line
+// that holds them; without a sync, only a root reading a GitRepository is
+// followed.
 //
 // # Findings
 //

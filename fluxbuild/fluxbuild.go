@@ -142,24 +142,38 @@ func Expand(ctx context.Context, objs []manifest.Object, opts Options) (*Result,
 	for _, c := range clusters {
 		b.run(c)
 	}
-	// Kustomizations no sync reaches: the directory given that holds them.
+	// Kustomizations no sync reaches: first those of a clusters/<name>
+	// directory whose sync is a placeholder, then, if still not reached,
+	// the directory given that holds them.
 	var loose []*cluster
-	for _, i := range kss {
-		rel, ok := b.opts.Rel(objs[i].File)
-		if !ok || b.reachedBy(rel) || objs[i].Name() == syncName {
-			continue
+	assigned := map[int]bool{}
+	for _, byClusterDir := range []bool{true, false} {
+		var group []*cluster
+		for _, i := range kss {
+			rel, ok := b.opts.Rel(objs[i].File)
+			if !ok || assigned[i] || b.reachedBy(rel) || objs[i].Name() == syncName {
+				continue
+			}
+			dir, found := b.clusterDir(rel)
+			if byClusterDir && !found {
+				continue
+			}
+			if !found {
+				dir = b.argDir(rel)
+			}
+			assigned[i] = true
+			c := byDir[dir]
+			if c == nil {
+				c = &cluster{dir: dir, own: true}
+				byDir[dir] = c
+				group = append(group, c)
+			}
+			c.roots = append(c.roots, objs[i])
 		}
-		dir := b.argDir(rel)
-		c := byDir[dir]
-		if c == nil {
-			c = &cluster{dir: dir, own: true}
-			byDir[dir] = c
-			loose = append(loose, c)
+		for _, c := range group {
+			b.run(c)
 		}
-		c.roots = append(c.roots, objs[i])
-	}
-	for _, c := range loose {
-		b.run(c)
+		loose = append(loose, group...)
 	}
 
 	out := make([]manifest.Object, 0, len(objs))
@@ -350,6 +364,12 @@ func (e *missingPathError) Error() string {
 func (b *builder) foreign(c *cluster, ks manifest.Object) string {
 	ref := sourceOf(ks)
 	if c.src == nil {
+		if c.own && ref.kind != "GitRepository" {
+			// Without a sync, only a Git source can be taken for this
+			// repository; an ExternalArtifact (an ArtifactGenerator's
+			// output), an OCIRepository or a Bucket holds other content.
+			return fmt.Sprintf("its sourceRef %s is not a Git repository, so fluxgate cannot tell what it holds; not followed", ref)
+		}
 		c.src = &ref
 		return ""
 	}
@@ -404,6 +424,18 @@ func (b *builder) reachedBy(rel string) bool {
 		}
 	}
 	return false
+}
+
+// clusterDir returns the nearest directory above rel holding a flux-system
+// directory (clusters/<name>, whose sync may be a placeholder until
+// bootstrap), if any.
+func (b *builder) clusterDir(rel string) (string, bool) {
+	for d := path.Dir(rel); d != "." && d != "/"; d = path.Dir(d) {
+		if fi, err := os.Stat(filepath.Join(b.work, filepath.FromSlash(d), syncName)); err == nil && fi.IsDir() {
+			return d, true
+		}
+	}
+	return "", false
 }
 
 // argDir returns the directory given on the command line that holds rel
