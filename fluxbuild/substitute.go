@@ -54,15 +54,13 @@ func (b *builder) substitute(c *cluster, u *unit, m resmap.ResMap, report bool) 
 			if r.GetLabels()[substituteMarker] == kustomize.DisabledValue || r.GetAnnotations()[substituteMarker] == kustomize.DisabledValue {
 				continue
 			}
-			if dollar, _ := scan(r.Document()); !dollar {
+			var texts []string
+			if scan(r.Document(), &texts); len(texts) == 0 {
 				// Flux's envsubst would only re-encode it.
 				continue
 			}
-			data, err := r.AsYAML()
-			if err != nil {
-				return nil, fmt.Errorf("encode %s: %w", r.CurId(), err)
-			}
-			for _, v := range missingVars(string(data), vars) {
+			// Variables live in keys and values: the scalars holding a "$".
+			for _, v := range missingVars(strings.Join(texts, "\n"), vars) {
 				missing[v] = true
 			}
 			if _, err := kustomize.SubstituteVariables(b.ctx, c.pool, obj, r,
@@ -298,7 +296,7 @@ func references(dir string) []string {
 func toObjects(m resmap.ResMap, display string) ([]manifest.Object, error) {
 	out := make([]manifest.Object, 0, m.Size())
 	for _, r := range m.Resources() {
-		if _, special := scan(r.Document()); special {
+		if scan(r.Document(), nil) {
 			data, err := r.AsYAML()
 			if err != nil {
 				return nil, fmt.Errorf("encode %s: %w", r.CurId(), err)
@@ -341,25 +339,29 @@ func jsonValue(v any) any {
 	return v
 }
 
-// scan reports whether a YAML node tree has a "$" in a key or value, and
-// whether it has a scalar that is a timestamp or binary.
-func scan(n *yaml.Node) (dollar, special bool) {
+// scan reports whether a YAML node tree has a scalar that is a timestamp
+// or binary, and appends to texts (when not nil) the keys and values that
+// hold a "$".
+func scan(n *yaml.Node, texts *[]string) (special bool) {
 	if n == nil {
-		return false, false
+		return false
 	}
 	if n.Kind == yaml.ScalarNode {
-		dollar = strings.Contains(n.Value, "$")
+		if texts != nil && strings.Contains(n.Value, "$") {
+			*texts = append(*texts, n.Value)
+		}
 		switch n.ShortTag() {
 		case "!!timestamp", "!!binary":
-			special = true
+			return true
 		}
-		return dollar, special
+		return false
 	}
 	for _, c := range n.Content {
-		d, s := scan(c)
-		dollar, special = dollar || d, special || s
+		if scan(c, texts) {
+			special = true
+		}
 	}
-	return dollar, special
+	return special
 }
 
 // parse reads the YAML stream of a build into objects filed under display.
