@@ -93,6 +93,18 @@ func Expand(ctx context.Context, objs []manifest.Object, opts Options) (*Result,
 		}
 		root = abs
 	}
+	b := &builder{ctx: ctx, opts: opts, root: root}
+	if b.opts.Rel == nil {
+		b.opts.Rel = b.relOnDisk
+	}
+	if b.opts.Display == nil {
+		b.opts.Display = func(rel string) string { return rel }
+	}
+	// Only Kustomizations read from the source are followed (not those of
+	// standard input); without one, the source is not copied.
+	if !slices.ContainsFunc(kss, func(i int) bool { _, ok := b.opts.Rel(objs[i].File); return ok }) {
+		return &Result{Objects: objs}, nil
+	}
 	tmp, err := os.MkdirTemp("", "fluxgate-build-")
 	if err != nil {
 		return nil, fmt.Errorf("flux build: %w", err)
@@ -109,13 +121,7 @@ func Expand(ctx context.Context, objs []manifest.Object, opts Options) (*Result,
 	if err := copyFn(root, work); err != nil {
 		return nil, fmt.Errorf("copy source root %s: %w", root, err)
 	}
-	b := &builder{ctx: ctx, opts: opts, root: root, work: work}
-	if b.opts.Rel == nil {
-		b.opts.Rel = b.relOnDisk
-	}
-	if b.opts.Display == nil {
-		b.opts.Display = func(rel string) string { return rel }
-	}
+	b.work = work
 
 	// Entry points: each cluster's sync.
 	var clusters []*cluster

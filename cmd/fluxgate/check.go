@@ -169,7 +169,7 @@ Exit status: 0 nothing denied, 1 something denied, 2 usage or input error.`,
 	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: "+strings.Join(report.Formats, ", "))
 	cmd.Flags().StringVar(&repo, "git", "", "Git repository to check: a local path or a URL")
 	cmd.Flags().StringVar(&ref, "ref", "", "with --git: the revision to check (branch, tag or commit)")
-	cmd.Flags().StringVar(&root, "root", "", "source root that Flux Kustomizations' spec.path is relative to (default: the top of the Git work tree, else the current directory)")
+	cmd.Flags().StringVar(&root, "root", "", "source root that Flux Kustomizations' spec.path is relative to (default: the directory a flux-system sync points back at, else the top of the Git work tree holding the first PATH)")
 	cmd.Flags().StringVar(&since, "changed-from", "", "report only findings that are new since this revision of the same repository (same clusters, same rendering); the exit status follows them")
 	cmd.Flags().StringVar(&dir, "path", "", "with --git: the directory in the repository to check (default: the root)")
 	return cmd
@@ -178,8 +178,7 @@ Exit status: 0 nothing denied, 1 something denied, 2 usage or input error.`,
 // followFlux replaces the objects Flux Kustomizations reach by what they
 // build, per cluster. The source root is --root, else the directory a
 // cluster's flux-system sync points back at (its spec.path leads to the
-// sync's own directory), else the top of the Git work tree holding the
-// current directory, else the current directory.
+// sync's own directory), else guessed by guessRoot.
 func followFlux(ctx context.Context, objs []manifest.Object, args []string, root string) (_ []manifest.Object, _ []check.InputFinding, srcRoot string, err error) {
 	guessed := false
 	if root == "" {
@@ -187,12 +186,7 @@ func followFlux(ctx context.Context, objs []manifest.Object, args []string, root
 	}
 	if root == "" {
 		guessed = true
-		root = "."
-		if r, err := git.PlainOpenWithOptions(".", &git.PlainOpenOptions{DetectDotGit: true}); err == nil {
-			if wt, err := r.Worktree(); err == nil {
-				root = wt.Filesystem.Root()
-			}
-		}
+		root = guessRoot(args)
 	}
 	absRoot, err := filepath.Abs(root)
 	if err != nil {
@@ -226,6 +220,27 @@ func followFlux(ctx context.Context, objs []manifest.Object, args []string, root
 		return nil, nil, "", err
 	}
 	return res.Objects, res.Findings, absRoot, nil
+}
+
+// guessRoot returns the top of the Git work tree holding the first path
+// given, else that path if it is a directory, else its directory, so that
+// no more than what was pointed at is copied for Flux's generator.
+func guessRoot(args []string) string {
+	for _, a := range args {
+		if a == "-" {
+			continue
+		}
+		if r, err := git.PlainOpenWithOptions(a, &git.PlainOpenOptions{DetectDotGit: true}); err == nil {
+			if wt, err := r.Worktree(); err == nil {
+				return wt.Filesystem.Root()
+			}
+		}
+		if fi, err := os.Stat(a); err == nil && fi.IsDir() {
+			return a
+		}
+		return filepath.Dir(a)
+	}
+	return "."
 }
 
 // syncRoot returns the directory that a flux-system Kustomization's
