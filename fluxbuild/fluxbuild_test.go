@@ -171,6 +171,23 @@ func TestCheckFleet(t *testing.T) {
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("results:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
+
+	// The same objects related across clusters, as before: the two
+	// clusters' podinfo budgets overlap. This is what the per-cluster
+	// grouping above prevents.
+	merged := slices.Clone(res.Objects)
+	for i := range merged {
+		merged[i].Cluster, merged[i].Set = "", ""
+	}
+	rep, err = check.Run(ctx, eng, merged)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(rep.Results, func(r check.Result) bool {
+		return r.Policy == "pdb-drain-safe" && r.Action == "deny" && r.Namespace == "podinfo"
+	}) {
+		t.Error("merging the clusters' objects does not deny the podinfo budgets: the fixture no longer shows why clusters are kept apart")
+	}
 }
 
 func TestCleanRel(t *testing.T) {
