@@ -196,6 +196,16 @@ stringData:
 		findings: []string{
 			"warn flux-system/artifact: its sourceRef ExternalArtifact flux-system/apps is not a Git repository, so fluxgate cannot tell what it holds; not followed",
 		},
+	}, {
+		name: "another GitRepository object with the sync's URL is this repository",
+		files: map[string]string{
+			"clusters/a/flux-system/gotk-sync.yaml": gitRepo("flux-system", "ssh://git@example.com/fleet.git") + "---\n" + ks("flux-system", "./clusters/a", ""),
+			"clusters/a/mono.yaml":                  gitRepo("mono", "ssh://git@example.com/fleet.git"),
+			"clusters/a/app.yaml":                   strings.Replace(ks("app", "./app", ""), "name: flux-system\n", "name: mono\n", 1),
+			"app/cm.yaml":                           cm,
+		},
+		dirs:    []string{"."},
+		objects: []string{"clusters/a|Kustomization flux-system/app|ConfigMap /app|map[kept:${kept} size:${size}]"},
 	}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -241,4 +251,17 @@ stringData:
 			}
 		})
 	}
+}
+
+// gitRepo renders a GitRepository in flux-system.
+func gitRepo(name, url string) string {
+	return fmt.Sprintf(`apiVersion: source.toolkit.fluxcd.io/v1
+kind: GitRepository
+metadata:
+  name: %s
+  namespace: flux-system
+spec:
+  interval: 1m
+  url: %s
+`, name, url)
 }
