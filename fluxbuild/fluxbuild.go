@@ -60,9 +60,9 @@ type Options struct {
 
 // Result is what Flux would apply, and what could not be followed.
 type Result struct {
-	// Objects are the loaded objects no Flux Kustomization reaches,
-	// followed by the objects every cluster's Kustomizations build, with
-	// Cluster and Origin set.
+	// Objects are the loaded objects no Flux Kustomization reaches and the
+	// objects every cluster's Kustomizations build (with Cluster and Origin
+	// set), the latter placed where a walk would list their path.
 	Objects []manifest.Object
 	// Findings are the problems met on the way: builds that fail (deny),
 	// variables that cannot be resolved and sources that are not this
@@ -170,7 +170,7 @@ func Expand(ctx context.Context, objs []manifest.Object, opts Options) (*Result,
 			assigned[i] = true
 			c := byDir[dir]
 			if c == nil {
-				c = &cluster{dir: dir, own: true}
+				c = &cluster{dir: dir, own: true, clusterDir: found}
 				byDir[dir] = c
 				group = append(group, c)
 			}
@@ -189,8 +189,11 @@ func Expand(ctx context.Context, objs []manifest.Object, opts Options) (*Result,
 			continue
 		}
 		if ok {
+			// Loose objects of a clusters/<name> directory are that
+			// cluster's; those of another directory given stay unrelated
+			// to each other, as without Flux.
 			for _, c := range loose {
-				if within(rel, c.dir) {
+				if c.clusterDir && within(rel, c.dir) {
 					o.Cluster = c.dir
 				}
 			}
@@ -218,11 +221,14 @@ type builder struct {
 
 // cluster is one cluster's entry point and what its Kustomizations use.
 type cluster struct {
-	dir   string            // relative to the root, slash-separated
-	own   bool              // a directory given, not a sync's path
-	roots []manifest.Object // its entry Kustomizations
-	pool  *pool             // its ConfigMaps, Secrets and GitRepositories
-	src   *sourceRef        // the source its entry point reads
+	dir string // relative to the root, slash-separated
+	own bool   // found without a sync
+	// clusterDir: a clusters/<name> directory (holding flux-system), not
+	// just a directory given.
+	clusterDir bool
+	roots      []manifest.Object // its entry Kustomizations
+	pool       *pool             // its ConfigMaps, Secrets and GitRepositories
+	src        *sourceRef        // the source its entry point reads
 }
 
 // unit is one Kustomization built, waiting for substitution.
