@@ -8,7 +8,9 @@ package check
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"strings"
+	"sync"
 
 	"github.com/fluxgate/fluxgate/manifest"
 	"github.com/fluxgate/fluxgate/policy"
@@ -77,18 +79,59 @@ func Run(ctx context.Context, eng *policy.Engine, objs []manifest.Object, inputs
 	if err != nil {
 		return nil, err
 	}
+	findings, err := review(ctx, eng, objs, groups)
+	if err != nil {
+		return nil, err
+	}
 	for i := range objs {
-		obj := &objs[i]
-		in := &policy.Input{Request: requestFor(obj), Related: groups[keyOf(obj)], Complete: true}
-		d, err := eng.Review(ctx, in)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %s: %w", location(obj), describe(obj), err)
-		}
-		for _, f := range d.Findings {
-			rep.add(obj, f)
+		for _, f := range findings[i] {
+			rep.add(&objs[i], f)
 		}
 	}
 	return rep, nil
+}
+
+// review evaluates every object, on as many goroutines as the process may
+// run at once (the engine is safe for concurrent use, and a repository of
+// thousands of workloads is otherwise bound to one core), and returns each
+// object's findings at its index, so the report keeps the input order. The
+// first evaluation error stops the rest.
+func review(ctx context.Context, eng *policy.Engine, objs []manifest.Object, groups map[groupKey]*policy.Related) ([][]policy.Finding, error) {
+	findings := make([][]policy.Finding, len(objs))
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), max(len(objs), 1)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				obj := &objs[i]
+				in := &policy.Input{Request: requestFor(obj), Related: groups[keyOf(obj)], Complete: true}
+				d, err := eng.Review(ctx, in)
+				if err != nil {
+					cancel(fmt.Errorf("%s: %s: %w", location(obj), describe(obj), err))
+					continue
+				}
+				findings[i] = d.Findings
+			}
+		}()
+	}
+feed:
+	for i := range objs {
+		select {
+		case next <- i:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(next)
+	wg.Wait()
+	if err := context.Cause(ctx); err != nil {
+		return nil, err
+	}
+	return findings, nil
 }
 
 // add records finding f about obj and counts it.
