@@ -177,7 +177,7 @@ stringData:
 			"warn flux-system/gone: spec.path \"./gone\": no such directory under the source root ",
 		},
 	}, {
-		name: "a placeholder sync (before bootstrap) still makes clusters/<name> a cluster; a root reading an ExternalArtifact is not followed",
+		name: "a placeholder sync (before bootstrap) still makes clusters/<name> a cluster; a root reading an ExternalArtifact no ArtifactGenerator makes is not followed",
 		files: map[string]string{
 			"clusters/a/flux-system/gotk-sync.yaml": "# This file will be generated automatically by flux bootstrap.\n",
 			"clusters/a/app.yaml":                   ks("app", "./app", ""),
@@ -194,7 +194,7 @@ stringData:
 			"clusters/a|Kustomization flux-system/sub|ConfigMap /sub|map[kept:${kept} size:${size}]",
 		},
 		findings: []string{
-			"warn flux-system/artifact: its sourceRef ExternalArtifact flux-system/apps is not a Git repository, so fluxgate cannot tell what it holds; not followed",
+			"warn flux-system/artifact: its sourceRef ExternalArtifact flux-system/apps: no ArtifactGenerator among the objects of the cluster generates it, so fluxgate cannot tell what it holds; not followed",
 		},
 	}, {
 		name: "another GitRepository object with the sync's URL is this repository",

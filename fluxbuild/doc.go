@@ -36,4 +36,13 @@
 // in the repository, or is a SOPS-encrypted Secret) is a warning naming the
 // variable and the Kustomization. A Kustomization whose sourceRef is not the
 // repository being checked is a warning and is not followed.
+//
+// # Artifacts
+//
+// A Kustomization reading an ExternalArtifact is followed when an
+// ArtifactGenerator among the cluster's objects generates it from this
+// repository alone: the artifact's copy operations are applied to the
+// copy of the source, as source-watcher applies them, into a directory of
+// its own, and the Kustomization is built there. The repository's files
+// copied where it builds count as reached.
 package fluxbuild

@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/fluxcd/pkg/kustomize"
+	"sigs.k8s.io/kustomize/api/konfig"
 	"sigs.k8s.io/kustomize/api/resmap"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 
@@ -93,7 +94,8 @@ func Expand(ctx context.Context, objs []manifest.Object, opts Options) (*Result,
 		}
 		root = abs
 	}
-	b := &builder{ctx: ctx, opts: opts, root: root}
+	b := &builder{ctx: ctx, opts: opts, root: root, loaded: objs}
+	defer b.cleanup()
 	if b.opts.Rel == nil {
 		b.opts.Rel = b.relOnDisk
 	}
@@ -209,14 +211,23 @@ func Expand(ctx context.Context, objs []manifest.Object, opts Options) (*Result,
 
 // builder holds the state of one Expand.
 type builder struct {
-	ctx      context.Context
-	opts     Options
-	root     string // source root, absolute
-	work     string // its copy, where the generator writes
-	reached  []string
-	built    []manifest.Object
-	cache    map[string]resmap.ResMap // raw builds, by directory and generated kustomization
-	findings []check.InputFinding
+	ctx     context.Context
+	opts    Options
+	root    string // source root, absolute
+	work    string // its copy, where the generator writes
+	loaded  []manifest.Object
+	reached []string
+	// units are kustomization directories of the repository whose
+	// kustomization file an artifact copied where a Kustomization reads
+	// it: the overlay is reached, not every file beside it.
+	units map[string]bool
+	// artifacts are the ExternalArtifacts reproduced, by cluster and
+	// artifact, in directories under artDir.
+	artifacts map[string]*artifact
+	artDir    string
+	built     []manifest.Object
+	cache     map[string]resmap.ResMap // raw builds, by directory and generated kustomization
+	findings  []check.InputFinding
 }
 
 // cluster is one cluster's entry point and what its Kustomizations use.
@@ -227,7 +238,7 @@ type cluster struct {
 	// just a directory given.
 	clusterDir bool
 	roots      []manifest.Object // its entry Kustomizations
-	pool       *pool             // its ConfigMaps, Secrets and GitRepositories
+	pool       *pool             // its ConfigMaps, Secrets, GitRepositories and ArtifactGenerators
 	src        *sourceRef        // the source its entry point reads
 }
 
@@ -243,6 +254,15 @@ type unit struct {
 // holds.
 func (b *builder) run(c *cluster) {
 	c.pool = newPool()
+	if c.own {
+		// A cluster without a sync applies the ArtifactGenerators of
+		// its directory as it applies its Kustomizations.
+		for _, o := range b.loaded {
+			if rel, ok := b.opts.Rel(o.File); ok && within(rel, c.dir) && isGenerator(o.Data) {
+				c.pool.addObject(o)
+			}
+		}
+	}
 	seen := map[string]bool{}
 	queue := append([]manifest.Object(nil), c.roots...)
 	var units []*unit
@@ -255,7 +275,12 @@ func (b *builder) run(c *cluster) {
 			continue
 		}
 		seen[id] = true
-		if why := b.foreign(c, ks); why != "" {
+		art, why, err := b.foreign(c, ks)
+		if err != nil {
+			b.deny(ks, fmt.Sprintf("Flux cannot build it: %v", err))
+			continue
+		}
+		if why != "" {
 			b.warn(ks, why)
 			continue
 		}
@@ -264,10 +289,24 @@ func (b *builder) run(c *cluster) {
 			b.deny(ks, fmt.Sprintf("spec.path %q leaves the source root", specPath(ks.Data)))
 			continue
 		}
-		b.markReached(rel)
-		m, err := b.build(ks, rel)
+		base := b.work
+		if art != nil {
+			base = art.dir
+			b.markCopied(art, rel)
+		} else {
+			b.markReached(rel)
+		}
+		m, err := b.build(ks, base, rel)
 		var missing *missingPathError
-		if errors.As(err, &missing) && b.opts.Guessed {
+		if art != nil && errors.As(err, &missing) {
+			err = fmt.Errorf("%w in %s", err, art.ref)
+		}
+		if art != nil {
+			// Built objects name the repository directory the artifact's
+			// directory was copied from.
+			rel = art.sourceDir(rel)
+		}
+		if errors.As(err, &missing) && b.opts.Guessed && art == nil {
 			b.warn(ks, fmt.Sprintf("%v under the source root %s; not followed (give the root with --root)", err, b.root))
 			continue
 		}
@@ -315,12 +354,12 @@ func (b *builder) children(c *cluster, u *unit) ([]manifest.Object, error) {
 
 // build runs Flux's generator and kustomize build for ks in the copy of
 // the source, and restores the directory afterwards.
-func (b *builder) build(ks manifest.Object, rel string) (resmap.ResMap, error) {
-	dir := filepath.Join(b.work, filepath.FromSlash(rel))
+func (b *builder) build(ks manifest.Object, base, rel string) (resmap.ResMap, error) {
+	dir := filepath.Join(base, filepath.FromSlash(rel))
 	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
 		return nil, &missingPathError{path: specPath(ks.Data)}
 	}
-	gen := kustomize.NewGenerator(b.work, toUnstructured(ks.Data))
+	gen := kustomize.NewGenerator(base, toUnstructured(ks.Data))
 	// The build depends only on the directory's files, unchanged between
 	// builds, and on the kustomization.yaml the generator makes of the
 	// Kustomization's spec: clusters sharing an overlay with the same spec
@@ -329,11 +368,11 @@ func (b *builder) build(ks manifest.Object, rel string) (resmap.ResMap, error) {
 	if err != nil {
 		return nil, fmt.Errorf("generate kustomization.yaml in %s: %w", rel, err)
 	}
-	key := rel + "\x00" + string(generated)
+	key := dir + "\x00" + string(generated)
 	if m, ok := b.cache[key]; ok {
 		return m.DeepCopy(), nil
 	}
-	m, err := b.buildOnce(gen, dir, rel)
+	m, err := b.buildOnce(gen, base, dir, rel)
 	if err != nil {
 		return nil, err
 	}
@@ -346,13 +385,13 @@ func (b *builder) build(ks manifest.Object, rel string) (resmap.ResMap, error) {
 
 // buildOnce writes the generated kustomization.yaml into dir, builds it
 // with Flux's secure build and restores dir.
-func (b *builder) buildOnce(gen *kustomize.Generator, dir, rel string) (resmap.ResMap, error) {
+func (b *builder) buildOnce(gen *kustomize.Generator, base, dir, rel string) (resmap.ResMap, error) {
 	action, err := gen.WriteFile(dir, kustomize.WithSaveOriginalKustomization())
 	if err != nil {
 		return nil, fmt.Errorf("generate kustomization.yaml in %s: %w", rel, err)
 	}
 	defer func() { _ = kustomize.CleanDirectory(dir, action) }()
-	m, err := kustomize.SecureBuild(b.work, dir, false)
+	m, err := kustomize.SecureBuild(base, dir, false)
 	if err != nil {
 		return nil, fmt.Errorf("kustomize build failed: %w", err)
 	}
@@ -372,14 +411,66 @@ func (e *missingPathError) Error() string {
 }
 
 // foreign says why ks reads another source than the cluster's entry
-// point, or returns "".
-func (b *builder) foreign(c *cluster, ks manifest.Object) string {
+// point, or returns "". An ExternalArtifact that an ArtifactGenerator of
+// the cluster makes of this repository alone is reproduced and returned;
+// err says why it cannot be generated.
+func (b *builder) foreign(c *cluster, ks manifest.Object) (*artifact, string, error) {
 	ref := sourceOf(ks)
+	if ref.kind != externalKind {
+		return nil, b.notThis(c, ref), nil
+	}
+	gen, out, why := c.pool.generatorOf(ref)
+	if gen == nil {
+		return nil, fmt.Sprintf("its sourceRef %s: %s, so fluxgate cannot tell what it holds; not followed", ref, why), nil
+	}
+	genName := namespaceOf(manifest.Object{Data: gen}) + "/" + fmt.Sprint(nested(gen, "metadata", "name"))
+	sources := map[string]string{}
+	for _, s := range generatorSources(gen) {
+		if s.ref.kind != "GitRepository" {
+			return nil, fmt.Sprintf("its sourceRef %s is generated by ArtifactGenerator %s from %s, which is not the repository being checked; not followed", ref, genName, s.ref), nil
+		}
+		if why := b.notThis(c, s.ref); why != "" {
+			return nil, fmt.Sprintf("its sourceRef %s is generated by ArtifactGenerator %s from %s, which is not the repository being checked (%s); not followed", ref, genName, s.ref, orUnknown(c.pool.url(*c.src))), nil
+		}
+		sources[s.alias] = b.work
+	}
+	key := c.dir + "\x00" + ref.String()
+	if a, ok := b.artifacts[key]; ok {
+		return a, "", nil
+	}
+	if b.artDir == "" {
+		tmp, err := os.MkdirTemp("", "fluxgate-artifacts-")
+		if err != nil {
+			return nil, "", fmt.Errorf("reproduce %s: %w", ref, err)
+		}
+		if b.artDir, err = filepath.EvalSymlinks(tmp); err != nil {
+			_ = os.RemoveAll(tmp)
+			return nil, "", fmt.Errorf("reproduce %s: %w", ref, err)
+		}
+	}
+	a, err := generate(b.artDir, ref, out, sources)
+	if errors.Is(err, errUnsupported) {
+		return nil, fmt.Sprintf("its sourceRef %s is generated by ArtifactGenerator %s with a copy fluxgate does not reproduce (%v); not followed", ref, genName, err), nil
+	}
+	if err != nil {
+		return nil, "", fmt.Errorf("ArtifactGenerator %s cannot generate %s: %w", genName, ref, err)
+	}
+	if b.artifacts == nil {
+		b.artifacts = map[string]*artifact{}
+	}
+	b.artifacts[key] = a
+	return a, "", nil
+}
+
+// notThis says why the source ref is not the cluster's entry point's, or
+// returns "". Without a sync, the first Git source met is taken for this
+// repository.
+func (b *builder) notThis(c *cluster, ref sourceRef) string {
 	if c.src == nil {
 		if c.own && ref.kind != "GitRepository" {
 			// Without a sync, only a Git source can be taken for this
-			// repository; an ExternalArtifact (an ArtifactGenerator's
-			// output), an OCIRepository or a Bucket holds other content.
+			// repository; an OCIRepository or a Bucket holds other
+			// content.
 			return fmt.Sprintf("its sourceRef %s is not a Git repository, so fluxgate cannot tell what it holds; not followed", ref)
 		}
 		c.src = &ref
@@ -398,6 +489,42 @@ func (b *builder) foreign(c *cluster, ks manifest.Object) string {
 		}
 	}
 	return fmt.Sprintf("its sourceRef %s is not the repository being checked (%s); not followed", ref, *c.src)
+}
+
+// markCopied records the files of the repository that the artifact copied
+// into the directory rel, and every kustomization directory of the
+// artifact it refers to, as applied by a Kustomization.
+func (b *builder) markCopied(a *artifact, rel string) {
+	seen := map[string]bool{}
+	var visit func(string)
+	visit = func(r string) {
+		if seen[r] {
+			return
+		}
+		seen[r] = true
+		for _, src := range a.origins(r) {
+			b.reached = append(b.reached, src)
+			if slices.Contains(konfig.RecognizedKustomizationFileNames(), path.Base(src)) {
+				if b.units == nil {
+					b.units = map[string]bool{}
+				}
+				b.units[path.Dir(src)] = true
+			}
+		}
+		for _, ref := range references(filepath.Join(a.dir, filepath.FromSlash(r))) {
+			if abs, err := filepath.Rel(a.dir, ref); err == nil && !strings.HasPrefix(abs, "..") {
+				visit(filepath.ToSlash(abs))
+			}
+		}
+	}
+	visit(rel)
+}
+
+// cleanup removes the reproduced artifacts.
+func (b *builder) cleanup() {
+	if b.artDir != "" {
+		_ = os.RemoveAll(b.artDir)
+	}
 }
 
 func orUnknown(s string) string {
@@ -430,6 +557,9 @@ func (b *builder) markReached(rel string) {
 // reachedBy reports whether rel lies in a directory a Kustomization
 // applies.
 func (b *builder) reachedBy(rel string) bool {
+	if b.units[rel] {
+		return true
+	}
 	for _, d := range b.reached {
 		if within(rel, d) {
 			return true

@@ -182,11 +182,16 @@ func newPool() *pool {
 	return &pool{objs: map[string]map[string]any{}, encrypted: map[string]bool{}}
 }
 
-// add records r if it is a ConfigMap, a Secret or a GitRepository.
+// add records r if it is a ConfigMap, a Secret, a GitRepository or an
+// ArtifactGenerator.
 func (p *pool) add(r *resource.Resource) {
 	kind := r.GetKind()
 	switch kind {
 	case "ConfigMap", "Secret", "GitRepository":
+	case generatorKind:
+		if !strings.HasPrefix(r.GetApiVersion(), generatorGroup) {
+			return
+		}
 	default:
 		return
 	}
@@ -200,6 +205,11 @@ func (p *pool) add(r *resource.Resource) {
 		return
 	}
 	p.objs[key] = data
+}
+
+// addObject records a loaded ArtifactGenerator.
+func (p *pool) addObject(o manifest.Object) {
+	p.objs[o.Kind()+"/"+namespaceOf(o)+"/"+o.Name()] = o.Data
 }
 
 // url returns the spec.url of the GitRepository ref names, or "".
