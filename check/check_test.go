@@ -2,6 +2,7 @@ package check
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -131,5 +132,47 @@ func TestRunLocatesFindingsAndCounts(t *testing.T) {
 	r := rep.Results[0]
 	if r.Policy != "replicas-ha" || r.File != "a/web.yaml" || r.Line != 7 || r.Kind != "Deployment" || r.Namespace != "shop" || !strings.Contains(r.Message, "spec.replicas is 1") {
 		t.Fatalf("result = %+v", r)
+	}
+}
+
+// A policy that fails to evaluate stops the check with an error naming
+// the object, however many objects are being evaluated at once.
+func TestRunReportsEvaluationErrors(t *testing.T) {
+	mods, err := policy.BuiltinModules()
+	if err != nil {
+		t.Fatal(err)
+	}
+	mods = append(mods, policy.Module{File: "conflict.rego", Text: `# METADATA
+# title: Conflict
+# description: Two values for one complete rule, an error at evaluation.
+# custom:
+#   id: conflict
+#   kinds: [Deployment]
+package acme.policies.conflict
+
+v := 1 if input.request.object.spec.replicas > 0
+
+v := 2 if input.request.object.spec.replicas > 1
+
+deny contains "conflict" if v
+`})
+	set, err := policy.Compile(context.Background(), mods)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng, err := policy.NewEngine(set, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs := []manifest.Object{}
+	for i := range 40 {
+		objs = append(objs, obj("a", "Deployment", "shop", fmt.Sprintf("ok-%d", i), web(1)))
+	}
+	bad := obj("a", "Deployment", "shop", "bad", web(3))
+	bad.Line = 12
+	objs = append(objs[:20], append([]manifest.Object{bad}, objs[20:]...)...)
+	_, err = Run(context.Background(), eng, objs)
+	if err == nil || !strings.Contains(err.Error(), "a/bad.yaml:12: Deployment shop/bad") || !strings.Contains(err.Error(), "conflict") {
+		t.Fatalf("err = %v, want the evaluation error naming Deployment shop/bad", err)
 	}
 }
