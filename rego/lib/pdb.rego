@@ -17,6 +17,13 @@ selects_resource(pdb) if {
 	selector.matches(object.get(pdb, ["spec", "selector"], null), k8s.resource_pod_labels)
 }
 
+# resource_budgets are the related budgets that select the pods of the
+# object under review, computed once per evaluation.
+resource_budgets := [p |
+	some p in k8s.related("poddisruptionbudgets")
+	selects_resource(p)
+]
+
 # budget is the field the PDB relies on. maxUnavailable wins when both are
 # set, as in the disruption controller (the API server rejects that anyway).
 budget(pdb) := {"field": "maxUnavailable", "value": v} if {

@@ -116,3 +116,11 @@ test_selects_resource_is_selects_for_the_object_under_review if {
 	not pdb.selects_resource("garbage") with input as {"request": {"object": labelled({"app": "web"})}}
 	not pdb.selects_resource({"spec": {}}) with input as {"request": {"object": labelled({"app": "web"})}}
 }
+
+test_resource_budgets_lists_the_budgets_selecting_the_object if {
+	web := {"spec": {"selector": {"matchLabels": {"app": "web"}}}}
+	api := {"spec": {"selector": {"matchLabels": {"app": "api"}}}}
+	all := {"spec": {"selector": {}}}
+	fixture := {"request": {"object": labelled({"app": "web"})}, "related": {"poddisruptionbudgets": [web, api, all]}}
+	pdb.resource_budgets == [web, all] with input as fixture
+}

@@ -55,8 +55,7 @@ evaluations contains ev if {
 
 evaluations contains ev if {
 	workload_write
-	some p in k8s.related("poddisruptionbudgets")
-	pdb.selects_resource(p)
+	some p in pdb.resource_budgets
 	b := pdb.budget(p)
 	ws := pdb.selected(p, workload.others)
 	expected := workload.resource_expected + pdb.expected_of(ws)
@@ -180,13 +179,9 @@ else := "select"
 deny contains msg if {
 	workload_write
 	workload.resource_expected >= 1
-	budgets := [p |
-		some p in k8s.related("poddisruptionbudgets")
-		pdb.selects_resource(p)
-	]
-	count(budgets) > 1
+	count(pdb.resource_budgets) > 1
 	msg := sprintf(
 		"%s: its pods are selected by %d PodDisruptionBudgets (%s); %s",
-		[k8s.subject, count(budgets), budget_names(budgets), overlap_advice],
+		[k8s.subject, count(pdb.resource_budgets), budget_names(pdb.resource_budgets), overlap_advice],
 	)
 }
