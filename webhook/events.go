@@ -41,28 +41,17 @@ const noteSeparator = " | "
 // apart.
 //
 // Dry runs record nothing: the webhooks declare sideEffects: None, and
-// Flux dry-runs every object on every interval. denied is false when the
-// request was admitted in spite of its deny findings (fluxgate's own
-// service account); they are then recorded as warnings.
-func (h *handler) recordEvents(in *policy.Input, d *policy.Decision, denied bool) {
+// Flux dry-runs every object on every interval. denies and warns are the
+// decision's messages (Decision.Messages); the caller passes the deny
+// messages among the warnings when the request was admitted in spite of
+// them (fluxgate's own service account).
+func (h *handler) recordEvents(in *policy.Input, denies, warns []string) {
 	if h.o.Events == nil || in.Request.DryRun {
 		return
 	}
 	target := eventTarget(&in.Request)
 	if target == nil {
 		return
-	}
-	var denies, warns []string
-	for _, f := range d.Findings {
-		switch f.Action {
-		case policy.ActionDeny:
-			denies = append(denies, f.Policy+": "+f.Message)
-		case policy.ActionWarn:
-			warns = append(warns, f.Policy+": "+f.Message)
-		}
-	}
-	if !denied {
-		warns, denies = append(denies, warns...), nil
 	}
 	for _, e := range []struct {
 		reason string

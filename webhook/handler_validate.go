@@ -106,11 +106,11 @@ func (v *Validator) respond(req *admission.Request, in *policy.Input, d *policy.
 	denies := d.Messages(policy.ActionDeny)
 	warns := d.Messages(policy.ActionWarn)
 	if len(denies) > 0 && v.ownUser(req) {
-		v.recordEvents(in, d, false)
-		return admission.Allowed("fluxgate's own service account is never denied").
-			WithWarnings(warnings(append(denies, warns...))...)
+		all := append(denies, warns...)
+		v.recordEvents(in, nil, all)
+		return admission.Allowed("fluxgate's own service account is never denied").WithWarnings(warnings(all)...)
 	}
-	v.recordEvents(in, d, true)
+	v.recordEvents(in, denies, warns)
 	if len(denies) > 0 {
 		return admission.Denied(strings.Join(denies, "\n")).WithWarnings(warnings(warns)...)
 	}

@@ -29,7 +29,8 @@ var scaledKinds = map[string]string{
 // the workload. It is judged as an UPDATE of the workload, as fluxgate's
 // cache holds it, from the current replica count to the new one, and
 // only findings the new count introduces count: the workload is
-// evaluated at both counts, and a finding that the current count already
+// evaluated at the new count and, when that finds anything, at the
+// current count too, and a finding that the current count already
 // produces (up to the numbers in its message) is left out. So a workload
 // whose other faults predate fluxgate can still be scaled during an
 // incident, and only rules that depend on the replica count
@@ -98,13 +99,18 @@ func (v *Validator) scale(ctx context.Context, req *admission.Request, eng *poli
 	unchanged := *in
 	unchanged.Request.Object = base
 
-	var before *policy.Decision
 	d, reason, err := v.evaluate(ctx, func(ctx context.Context) (*policy.Decision, error) {
-		var err error
-		if before, err = eng.Validate(ctx, &unchanged); err != nil {
+		after, err := eng.Validate(ctx, in)
+		if err != nil || after.Skipped != "" || len(after.Findings) == 0 {
+			// Nothing the current count could have produced first: the
+			// second evaluation is only needed to leave findings out.
+			return after, err
+		}
+		before, err := eng.Validate(ctx, &unchanged)
+		if err != nil {
 			return nil, err
 		}
-		return eng.Validate(ctx, in)
+		return introduced(before, after), nil
 	})
 	if err != nil {
 		return v.failed(req, what, reason, err)
@@ -112,7 +118,7 @@ func (v *Validator) scale(ctx context.Context, req *admission.Request, eng *poli
 	if d.Skipped != "" {
 		return admission.Allowed(d.Skipped)
 	}
-	return v.respond(req, in, introduced(before, d))
+	return v.respond(req, in, d)
 }
 
 // malformedScale answers a Scale that cannot be read with a bad request.
@@ -164,23 +170,25 @@ func withReplicas(obj map[string]any, s *scaleObject) map[string]any {
 		return obj
 	}
 	out := maps.Clone(obj)
-	spec, _ := obj["spec"].(map[string]any)
-	spec = maps.Clone(spec)
-	if spec == nil {
-		spec = map[string]any{}
-	}
+	spec := cloneField(obj, "spec")
 	spec["replicas"] = s.replicas
 	out["spec"] = spec
 	if s.resourceVersion != "" {
-		meta, _ := obj["metadata"].(map[string]any)
-		meta = maps.Clone(meta)
-		if meta == nil {
-			meta = map[string]any{}
-		}
+		meta := cloneField(obj, "metadata")
 		meta["resourceVersion"] = s.resourceVersion
 		out["metadata"] = meta
 	}
 	return out
+}
+
+// cloneField returns a shallow copy of the object obj holds at key, or an
+// empty map when it holds none.
+func cloneField(obj map[string]any, key string) map[string]any {
+	m, _ := obj[key].(map[string]any)
+	if m == nil {
+		return map[string]any{}
+	}
+	return maps.Clone(m)
 }
 
 // counts matches the numbers in a message that stand alone (a count, a
