@@ -58,6 +58,7 @@ func runFluxgate(t *testing.T, stdin string, args ...string) result {
 type jsonReport struct {
 	Results []struct {
 		Policy, Action, Kind, Namespace, Name, File, Message string
+		Cluster, Origin                                      string
 		Line                                                 int
 	} `json:"results"`
 	Summary struct{ Objects, Deny, Warn, Mutate int } `json:"summary"`

@@ -1,18 +1,14 @@
 package test
 
 import (
-	"encoding/json"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/go-git/go-git/v5"
-	"github.com/go-git/go-git/v5/plumbing/object"
 )
 
 // fluxRepo makes a Git repository (go-git) shaped like Flux's
@@ -24,65 +20,12 @@ import (
 // Kustomization reaches.
 func fluxRepo(t *testing.T) string {
 	t.Helper()
-	src := filepath.Join("..", "fluxbuild", "testdata", "fleet")
-	dir := t.TempDir()
-	repo, err := git.PlainInit(dir, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		rel, _ := filepath.Rel(src, path)
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
-		dst := filepath.Join(dir, rel)
-		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-			return err
-		}
-		return os.WriteFile(dst, b, 0o644)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	wt, err := repo.Worktree()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := wt.AddGlob("."); err != nil {
-		t.Fatal(err)
-	}
-	sig := &object.Signature{Name: "fleet", Email: "fleet@example.com", When: time.Unix(1_700_000_000, 0)}
-	if _, err := wt.Commit("fleet", &git.CommitOptions{Author: sig}); err != nil {
-		t.Fatal(err)
-	}
+	dir, _ := gitRepo(t, filepath.Join("..", "fluxbuild", "testdata", "fleet"), "fleet")
 	return dir
 }
 
-// fluxReport is the JSON output with the fields that say where Flux
-// applies each object.
-type fluxReport struct {
-	Results []struct {
-		Policy, Action, Kind, Namespace, Name, File, Message, Cluster, Origin string
-	} `json:"results"`
-	Summary struct{ Objects, Deny, Warn, Mutate int } `json:"summary"`
-}
-
-func checkFlux(t *testing.T, args ...string) (fluxReport, result) {
-	t.Helper()
-	res := runFluxgate(t, "", append([]string{"check", "-o", "json"}, args...)...)
-	var rep fluxReport
-	if err := json.Unmarshal([]byte(res.stdout), &rep); err != nil {
-		t.Fatalf("output is not JSON (exit %d, stderr %s): %v\n%s", res.code, res.stderr, err, res.stdout)
-	}
-	return rep, res
-}
-
 // fluxFindings renders results as "action policy cluster origin Kind ns/name".
-func fluxFindings(rep fluxReport) []string {
+func fluxFindings(rep jsonReport) []string {
 	var out []string
 	for _, r := range rep.Results {
 		msg := ""
@@ -131,7 +74,7 @@ func TestCheckFluxClusters(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			rep, res := checkFlux(t, tt.args...)
+			rep, res := checkJSON(t, tt.args...)
 			wantDeny := slices.ContainsFunc(tt.want, func(s string) bool { return strings.HasPrefix(s, "deny ") })
 			if (res.code == 1) != wantDeny || res.code > 1 {
 				t.Errorf("exit %d (deny expected: %v): %s", res.code, wantDeny, res.stderr)
@@ -167,7 +110,7 @@ func TestCheckFluxOutputFormats(t *testing.T) {
 func TestCheckChangedFrom(t *testing.T) {
 	dir := fluxRepo(t)
 	// Unchanged: the loose Deployment's denial is old, so nothing is new.
-	rep, res := checkFlux(t, "--changed-from", "HEAD", dir)
+	rep, res := checkJSON(t, "--changed-from", "HEAD", dir)
 	if res.code != 0 || len(rep.Results) != 0 {
 		t.Fatalf("unchanged work tree: exit %d, results %v: %s", res.code, fluxFindings(rep), res.stderr)
 	}
@@ -186,7 +129,7 @@ func TestCheckChangedFrom(t *testing.T) {
 		"deny pdb-coverage [clusters/production] [Kustomization flux-system/apps] Deployment podinfo/podinfo",
 		"warn replicas-ha [clusters/staging] [Kustomization flux-system/apps] Deployment podinfo/podinfo",
 	}
-	rep, res = checkFlux(t, "--changed-from", "HEAD", dir)
+	rep, res = checkJSON(t, "--changed-from", "HEAD", dir)
 	if got := fluxFindings(rep); res.code != 1 || strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("work tree: exit %d, findings:\n%s\nwant exit 1 and:\n%s", res.code, strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
@@ -195,18 +138,8 @@ func TestCheckChangedFrom(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wt, err := repo.Worktree()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := wt.AddGlob("."); err != nil {
-		t.Fatal(err)
-	}
-	sig := &object.Signature{Name: "fleet", Email: "fleet@example.com", When: time.Unix(1_700_000_100, 0)}
-	if _, err := wt.Commit("apps: no budget", &git.CommitOptions{Author: sig}); err != nil {
-		t.Fatal(err)
-	}
-	rep, res = checkFlux(t, "--git", dir, "--ref", "HEAD", "--changed-from", "HEAD~1")
+	commitAll(t, repo, "apps: no budget")
+	rep, res = checkJSON(t, "--git", dir, "--ref", "HEAD", "--changed-from", "HEAD~1")
 	if got := fluxFindings(rep); res.code != 1 || strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("revision: exit %d, findings:\n%s\nwant exit 1 and:\n%s", res.code, strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}

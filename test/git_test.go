@@ -20,43 +20,7 @@ func regexpMatch(pattern, s string) bool { return regexp.MustCompile(pattern).Ma
 // production budget blocks every drain.
 func gitFleet(t *testing.T) string {
 	t.Helper()
-	dir := t.TempDir()
-	repo, err := git.PlainInit(dir, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = filepath.WalkDir("testdata/fleet", func(path string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		rel, _ := filepath.Rel("testdata/fleet", path)
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
-		dst := filepath.Join(dir, rel)
-		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-			return err
-		}
-		return os.WriteFile(dst, b, 0o644)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	wt, err := repo.Worktree()
-	if err != nil {
-		t.Fatal(err)
-	}
-	sig := &object.Signature{Name: "fleet", Email: "fleet@example.com", When: time.Unix(1_700_000_000, 0)}
-	commit := func(msg string) {
-		if err := wt.AddGlob("."); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := wt.Commit(msg, &git.CommitOptions{Author: sig}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	commit("fleet: initial")
+	dir, repo := gitRepo(t, "testdata/fleet", "fleet: initial")
 	head, err := repo.Head()
 	if err != nil {
 		t.Fatal(err)
@@ -70,13 +34,60 @@ func gitFleet(t *testing.T) string {
 	if err := os.WriteFile(pdb, b, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	commit("apps: keep every podinfo pod up")
+	commitAll(t, repo, "apps: keep every podinfo pod up")
 	// The work tree is then changed without a commit: a check of a revision
 	// must not see it.
 	if err := os.RemoveAll(filepath.Join(dir, "apps")); err != nil {
 		t.Fatal(err)
 	}
 	return dir
+}
+
+// gitRepo makes a Git repository (go-git) in a temporary directory holding
+// a copy of the files under src, committed as msg.
+func gitRepo(t *testing.T, src, msg string) (string, *git.Repository) {
+	t.Helper()
+	dir := t.TempDir()
+	repo, err := git.PlainInit(dir, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, _ := filepath.Rel(src, path)
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		dst := filepath.Join(dir, rel)
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			return err
+		}
+		return os.WriteFile(dst, b, 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	commitAll(t, repo, msg)
+	return dir, repo
+}
+
+// commitAll commits every file of repo's work tree as msg.
+func commitAll(t *testing.T, repo *git.Repository, msg string) {
+	t.Helper()
+	wt, err := repo.Worktree()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := wt.AddGlob("."); err != nil {
+		t.Fatal(err)
+	}
+	sig := &object.Signature{Name: "fleet", Email: "fleet@example.com", When: time.Unix(1_700_000_000, 0)}
+	if _, err := wt.Commit(msg, &git.CommitOptions{Author: sig}); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func TestCheckGitRevisions(t *testing.T) {
