@@ -116,11 +116,11 @@ func Expand(ctx context.Context, objs []manifest.Object, opts Options) (*Result,
 	if err != nil {
 		return nil, fmt.Errorf("flux build: %w", err)
 	}
-	copyFn := copyTree
-	if opts.FS != nil {
-		copyFn = func(src, dst string) error { return copyFS(opts.FS, src, dst) }
+	fsys := opts.FS
+	if fsys == nil {
+		fsys = filesys.MakeFsOnDisk()
 	}
-	if err := copyFn(root, work); err != nil {
+	if err := copyFS(fsys, root, work); err != nil {
 		return nil, fmt.Errorf("copy source root %s: %w", root, err)
 	}
 	b.work = work
@@ -637,7 +637,8 @@ func cleanRel(p string) (string, bool) {
 	return c[1:], true
 }
 
-// copyFS copies the regular files under src in fsys to dst on disk.
+// copyFS copies the regular files under src in fsys to dst on disk,
+// leaving out .git.
 func copyFS(fsys filesys.FileSystem, src, dst string) error {
 	return fsys.Walk(src, func(p string, info fs.FileInfo, err error) error {
 		if err != nil {
@@ -648,41 +649,19 @@ func copyFS(fsys filesys.FileSystem, src, dst string) error {
 			return err
 		}
 		target := filepath.Join(dst, rel)
-		if info.IsDir() {
+		switch {
+		case info.IsDir() && info.Name() == ".git" && p != src:
+			return filepath.SkipDir
+		case info.IsDir():
 			return os.MkdirAll(target, 0o755)
+		case !info.Mode().IsRegular():
+			return nil
 		}
 		data, err := fsys.ReadFile(p)
 		if err != nil {
 			return err
 		}
 		if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
-			return err
-		}
-		return os.WriteFile(target, data, 0o644)
-	})
-}
-
-// copyTree copies the regular files under src to dst, leaving out .git.
-func copyTree(src, dst string) error {
-	return filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, err := filepath.Rel(src, p)
-		if err != nil {
-			return err
-		}
-		target := filepath.Join(dst, rel)
-		switch {
-		case d.IsDir() && d.Name() == ".git" && p != src:
-			return filepath.SkipDir
-		case d.IsDir():
-			return os.MkdirAll(target, 0o755)
-		case !d.Type().IsRegular():
-			return nil
-		}
-		data, err := os.ReadFile(p)
-		if err != nil {
 			return err
 		}
 		return os.WriteFile(target, data, 0o644)
