@@ -229,19 +229,7 @@ func TestExpandArtifacts(t *testing.T) {
 			if strings.Join(got, "\n") != strings.Join(tt.objects, "\n") {
 				t.Errorf("objects:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(tt.objects, "\n"))
 			}
-			var findings []string
-			for _, f := range res.Findings {
-				findings = append(findings, fmt.Sprintf("%s %s/%s: %s", f.Action, f.Object.Namespace(), f.Object.Name(), f.Message))
-			}
-			slices.Sort(findings)
-			if len(findings) != len(tt.findings) {
-				t.Fatalf("findings:\n%s\nwant (prefixes):\n%s", strings.Join(findings, "\n"), strings.Join(tt.findings, "\n"))
-			}
-			for i := range findings {
-				if !strings.HasPrefix(findings[i], tt.findings[i]) {
-					t.Errorf("finding %q, want prefix %q", findings[i], tt.findings[i])
-				}
-			}
+			checkFindings(t, res.Findings, tt.findings)
 		})
 	}
 }

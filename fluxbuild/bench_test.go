@@ -11,7 +11,6 @@ import (
 
 	"github.com/fluxgate/fluxgate/check"
 	"github.com/fluxgate/fluxgate/manifest"
-	"github.com/fluxgate/fluxgate/policy"
 )
 
 // Size of the benchmark repository.
@@ -117,22 +116,7 @@ func BenchmarkCheckFluxRepository(b *testing.B) {
 	root := b.TempDir()
 	writeFleet(b, root)
 	ctx := context.Background()
-	mods, err := policy.Load()
-	if err != nil {
-		b.Fatal(err)
-	}
-	set, err := policy.Compile(ctx, mods)
-	if err != nil {
-		b.Fatal(err)
-	}
-	cfg, err := policy.LoadConfig("")
-	if err != nil {
-		b.Fatal(err)
-	}
-	eng, err := policy.NewEngine(set, cfg)
-	if err != nil {
-		b.Fatal(err)
-	}
+	eng := defaultEngine(b)
 	var load, follow, evaluate time.Duration
 	b.ResetTimer()
 	for b.Loop() {

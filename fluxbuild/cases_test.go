@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/fluxgate/fluxgate/check"
 	"github.com/fluxgate/fluxgate/manifest"
 )
 
@@ -26,6 +27,25 @@ func writeTree(t *testing.T, files map[string]string) string {
 		}
 	}
 	return dir
+}
+
+// checkFindings compares findings, rendered as "action ns/name: message"
+// and sorted, with the prefixes in want.
+func checkFindings(t *testing.T, findings []check.InputFinding, want []string) {
+	t.Helper()
+	var got []string
+	for _, f := range findings {
+		got = append(got, fmt.Sprintf("%s %s/%s: %s", f.Action, f.Object.Namespace(), f.Object.Name(), f.Message))
+	}
+	slices.Sort(got)
+	if len(got) != len(want) {
+		t.Fatalf("findings:\n%s\nwant (prefixes):\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	for i := range got {
+		if !strings.HasPrefix(got[i], want[i]) {
+			t.Errorf("finding %q, want prefix %q", got[i], want[i])
+		}
+	}
 }
 
 // ks renders a Flux Kustomization in flux-system; spec is indented YAML.
@@ -236,19 +256,7 @@ stringData:
 			if strings.Join(got, "\n") != strings.Join(tt.objects, "\n") {
 				t.Errorf("objects:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(tt.objects, "\n"))
 			}
-			var findings []string
-			for _, f := range res.Findings {
-				findings = append(findings, fmt.Sprintf("%s %s/%s: %s", f.Action, f.Object.Namespace(), f.Object.Name(), f.Message))
-			}
-			slices.Sort(findings)
-			if len(findings) != len(tt.findings) {
-				t.Fatalf("findings:\n%s\nwant (prefixes):\n%s", strings.Join(findings, "\n"), strings.Join(tt.findings, "\n"))
-			}
-			for i := range findings {
-				if !strings.HasPrefix(findings[i], tt.findings[i]) {
-					t.Errorf("finding %q, want prefix %q", findings[i], tt.findings[i])
-				}
-			}
+			checkFindings(t, res.Findings, tt.findings)
 		})
 	}
 }

@@ -135,22 +135,7 @@ func TestExpandFindings(t *testing.T) {
 func TestCheckFleet(t *testing.T) {
 	res := loadFleet(t)
 	ctx := context.Background()
-	mods, err := policy.Load()
-	if err != nil {
-		t.Fatal(err)
-	}
-	set, err := policy.Compile(ctx, mods)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := policy.LoadConfig("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	eng, err := policy.NewEngine(set, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	eng := defaultEngine(t)
 	rep, err := check.Run(ctx, eng, res.Objects, res.Findings...)
 	if err != nil {
 		t.Fatal(err)
@@ -188,6 +173,29 @@ func TestCheckFleet(t *testing.T) {
 	}) {
 		t.Error("merging the clusters' objects does not deny the podinfo budgets: the fixture no longer shows why clusters are kept apart")
 	}
+}
+
+// defaultEngine is the engine of `fluxgate check` without flags: the
+// built-in policies and the default configuration.
+func defaultEngine(tb testing.TB) *policy.Engine {
+	tb.Helper()
+	mods, err := policy.Load()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	set, err := policy.Compile(context.Background(), mods)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	cfg, err := policy.LoadConfig("")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	eng, err := policy.NewEngine(set, cfg)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return eng
 }
 
 func TestCleanRel(t *testing.T) {
