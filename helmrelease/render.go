@@ -16,6 +16,7 @@ import (
 	"helm.sh/helm/v3/pkg/chart"
 	"helm.sh/helm/v3/pkg/chartutil"
 	"helm.sh/helm/v3/pkg/release"
+	"helm.sh/helm/v3/pkg/repo"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 
 	"github.com/fluxgate/fluxgate/check"
@@ -130,6 +131,7 @@ type renderer struct {
 	objects map[objKey]*manifest.Object
 	kube    *chartutil.KubeVersion
 	cache   *cache
+	indexes map[string]*repo.IndexFile // Helm repository indexes read, by URL
 }
 
 // objKey finds an object by cluster, kind, namespace and name.
@@ -150,8 +152,8 @@ func newRenderer(objs []manifest.Object, root string, opts Options) (*renderer, 
 	if opts.HTTPClient == nil {
 		opts.HTTPClient = http.DefaultClient
 	}
-	r := &renderer{root: root, opts: opts, objects: map[objKey]*manifest.Object{}, kube: kv,
-		cache: &cache{dir: opts.CacheDir, dirErr: cacheErr, offline: opts.Offline, client: opts.HTTPClient}}
+	r := &renderer{root: root, opts: opts, objects: map[objKey]*manifest.Object{}, kube: kv, indexes: map[string]*repo.IndexFile{},
+		cache: &cache{dir: opts.CacheDir, dirErr: cacheErr, offline: opts.Offline, client: opts.HTTPClient, fetched: map[string]bool{}}}
 	for i := range objs {
 		o := &objs[i]
 		k := objKey{o.Cluster, o.Kind(), o.Namespace(), o.Name()}

@@ -355,6 +355,37 @@ func TestRenderAllOffline(t *testing.T) {
 	}
 }
 
+// TestRenderAllDownloads: an index is fetched once per run however many
+// HelmReleases read it, and refreshed on every online run; a chart archive
+// is fetched once, then read from the cache.
+func TestRenderAllDownloads(t *testing.T) {
+	srv := newHelmRepo(t, "1.0.0", "1.1.0")
+	objs := remoteReleases(t, srv) // three releases of one repository, two versions
+	cacheDir := t.TempDir()
+	tests := []struct {
+		name         string
+		wantRequests int64
+	}{
+		{name: "empty cache: the index once, each archive once", wantRequests: 3},
+		{name: "cache filled: the index again, no archive", wantRequests: 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := srv.requests.Load()
+			rendered, _, err := RenderAll(context.Background(), objs, repoDir, Options{CacheDir: cacheDir, HTTPClient: srv.Client()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(rendered) != 2 {
+				t.Errorf("rendered %d objects, want the Deployments of api and api-old", len(rendered))
+			}
+			if n := srv.requests.Load() - before; n != tt.wantRequests {
+				t.Errorf("%d requests, want %d", n, tt.wantRequests)
+			}
+		})
+	}
+}
+
 // TestRenderedWorkloadsAreChecked runs the policies over the repository
 // with its releases rendered: their workloads are judged with the
 // HelmRelease as origin, and releases that could not be rendered deny.

@@ -205,13 +205,9 @@ func (r *renderer) httpChart(ctx context.Context, repoURL, name, constraint stri
 	}
 	base := strings.TrimSuffix(repoURL, "/") + "/"
 	indexURL := base + "index.yaml"
-	indexPath, err := r.cache.file(ctx, "index", indexURL, indexURL, false)
+	idx, err := r.index(ctx, indexURL)
 	if err != nil {
 		return nil, err
-	}
-	idx, err := repo.LoadIndexFile(indexPath)
-	if err != nil {
-		return nil, fmt.Errorf("index %s: %w", indexURL, err)
 	}
 	cv, err := idx.Get(name, constraint)
 	if err != nil {
@@ -238,6 +234,24 @@ func (r *renderer) httpChart(ctx context.Context, repoURL, name, constraint stri
 		return nil, fmt.Errorf("chart %s %s from %s: %w", name, cv.Version, chartURL, err)
 	}
 	return ch, nil
+}
+
+// index returns the Helm repository index at indexURL, fetched and parsed
+// once per run however many HelmReleases read it.
+func (r *renderer) index(ctx context.Context, indexURL string) (*repo.IndexFile, error) {
+	if idx, ok := r.indexes[indexURL]; ok {
+		return idx, nil
+	}
+	p, err := r.cache.file(ctx, "index", indexURL, indexURL, false)
+	if err != nil {
+		return nil, err
+	}
+	idx, err := repo.LoadIndexFile(p)
+	if err != nil {
+		return nil, fmt.Errorf("index %s: %w", indexURL, err)
+	}
+	r.indexes[indexURL] = idx
+	return idx, nil
 }
 
 // ociRepositoryChart pulls the chart an OCIRepository object names
@@ -377,6 +391,7 @@ type cache struct {
 	dirErr  error // why there is no dir
 	offline bool
 	client  *http.Client
+	fetched map[string]bool // entries fetched by this run, by path
 }
 
 // file returns the cached copy of the HTTP(S) resource at u, fetching it
@@ -387,7 +402,7 @@ func (c *cache) file(ctx context.Context, kind, key, u string, immutable bool) (
 
 // produce returns the path of the cache entry kind/key. Offline it is the
 // existing entry or an error wrapping errNotFetched; online, fetch
-// refreshes it, except an immutable entry already present.
+// refreshes it once per run, except an immutable entry already present.
 func (c *cache) produce(ctx context.Context, kind, key, what string, immutable bool, fetch func() ([]byte, error)) (string, error) {
 	if c.dirErr != nil {
 		return "", fmt.Errorf("%s: %w", what, c.dirErr)
@@ -401,7 +416,7 @@ func (c *cache) produce(ctx context.Context, kind, key, what string, immutable b
 		}
 		return p, nil
 	}
-	if immutable && statErr == nil {
+	if statErr == nil && (immutable || c.fetched[p]) {
 		return p, nil
 	}
 	if err := ctx.Err(); err != nil {
@@ -429,6 +444,7 @@ func (c *cache) produce(ctx context.Context, kind, key, what string, immutable b
 	if err := os.Rename(tmp.Name(), p); err != nil {
 		return "", fmt.Errorf("cache %s: %w", what, err)
 	}
+	c.fetched[p] = true
 	return p, nil
 }
 
