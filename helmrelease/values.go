@@ -68,30 +68,22 @@ func (r *renderer) valuesData(hr *manifest.Object, ref valuesRef) ([]byte, bool,
 	if obj == nil {
 		return nil, false, nil
 	}
-	key := valuesKey(ref)
+	// The fields holding the key as text and base64-encoded.
+	text, encoded := "data", "binaryData"
 	if ref.Kind == "Secret" {
 		if _, ok := obj.Data["sops"]; ok {
 			return nil, false, fmt.Errorf("the Secret %s is SOPS-encrypted: its values are known only in the cluster", nsName(obj))
 		}
-		if v, ok := stringMap(obj.Data["stringData"])[key]; ok {
-			return []byte(v), true, nil
-		}
-		if v, ok := stringMap(obj.Data["data"])[key]; ok {
-			b, err := base64.StdEncoding.DecodeString(v)
-			if err != nil {
-				return nil, false, fmt.Errorf("data of Secret %s key %q: %w", nsName(obj), key, err)
-			}
-			return b, true, nil
-		}
-		return nil, false, nil
+		text, encoded = "stringData", "data"
 	}
-	if v, ok := stringMap(obj.Data["data"])[key]; ok {
+	key := valuesKey(ref)
+	if v, ok := stringMap(obj.Data[text])[key]; ok {
 		return []byte(v), true, nil
 	}
-	if v, ok := stringMap(obj.Data["binaryData"])[key]; ok {
+	if v, ok := stringMap(obj.Data[encoded])[key]; ok {
 		b, err := base64.StdEncoding.DecodeString(v)
 		if err != nil {
-			return nil, false, fmt.Errorf("ConfigMap %s key %q: %w", nsName(obj), key, err)
+			return nil, false, fmt.Errorf("%s of %s %s key %q: %w", encoded, ref.Kind, nsName(obj), key, err)
 		}
 		return b, true, nil
 	}
