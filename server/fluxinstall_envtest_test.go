@@ -7,16 +7,13 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/fluxgate/fluxgate/internal/testenv"
 	"github.com/fluxgate/fluxgate/manifest"
 	"github.com/fluxgate/fluxgate/test/upstream/sources"
 )
@@ -86,15 +83,7 @@ func fluxStages(objs []*unstructured.Unstructured) [][]*unstructured.Unstructure
 // the flux-system Kustomization.
 func fluxInstall(t *testing.T) []*unstructured.Unstructured {
 	t.Helper()
-	root, err := testenv.RepoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	list, err := sources.Load(filepath.Join(root, sources.File))
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir, err := testenv.Upstream()
+	list, dir, err := sources.Downloaded()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,24 +117,6 @@ func fluxDescribe(u *unstructured.Unstructured) string {
 		return fmt.Sprintf("%s/%s/%s", u.GetKind(), ns, u.GetName())
 	}
 	return u.GetKind() + "/" + u.GetName()
-}
-
-// warningCollector keeps the admission warnings the API server returns.
-type warningCollector struct {
-	mu       sync.Mutex
-	warnings []string
-}
-
-func (w *warningCollector) HandleWarningHeaderWithContext(_ context.Context, _ int, _ string, text string) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.warnings = append(w.warnings, text)
-}
-
-func (w *warningCollector) all() []string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return slices.Clone(w.warnings)
 }
 
 // applyAsKustomizeController applies objs as kustomize-controller applies
@@ -289,13 +260,7 @@ func TestFluxInstallAdmitted(t *testing.T) {
 			if ns != "flux-system" {
 				install = inNamespace(known, ns)
 			}
-			cfg := rest.CopyConfig(restCfg)
-			warnings := &warningCollector{}
-			cfg.WarningHandlerWithContext = warnings
-			c, err := client.New(cfg, client.Options{Scheme: scheme, Mapper: k8s.RESTMapper()})
-			if err != nil {
-				t.Fatal(err)
-			}
+			c, warnings := warningClient(t, client.Options{Scheme: scheme, Mapper: k8s.RESTMapper()})
 			applyAsKustomizeController(t, c, install)
 			for _, w := range warnings.all() {
 				t.Logf("admission warning: %s", w)

@@ -12,7 +12,6 @@ import (
 	policyv1 "k8s.io/api/policy/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
-	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
@@ -154,13 +153,7 @@ func TestDeploymentsThatCannotSurgeKeepRecreate(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.obj.Name, func(t *testing.T) {
-			warnings := &recordingWarnings{}
-			cfg := rest.CopyConfig(restCfg)
-			cfg.WarningHandler = warnings
-			c, err := client.New(cfg, client.Options{Scheme: k8s.Scheme()})
-			if err != nil {
-				t.Fatal(err)
-			}
+			c, warnings := warningClient(t, client.Options{Scheme: k8s.Scheme()})
 			obj := tt.obj.DeepCopy()
 			if err := c.Create(ctx, obj); err != nil {
 				t.Fatalf("not admitted: %v", err)

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -184,13 +186,7 @@ func TestDryRunIsEvaluatedAndLeavesNothingBehind(t *testing.T) {
 func TestWarningBecomesAnEvent(t *testing.T) {
 	ctx := context.Background()
 	ns := newNamespace(t)
-	warnings := &recordingWarnings{}
-	cfg := rest.CopyConfig(restCfg)
-	cfg.WarningHandler = warnings
-	c, err := client.New(cfg, client.Options{Scheme: k8s.Scheme()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, warnings := warningClient(t, client.Options{Scheme: k8s.Scheme()})
 	dep := deployment(ns, "single", 1)
 	if err := c.Create(ctx, dep); err != nil {
 		t.Fatal(err)
@@ -595,16 +591,39 @@ deny contains msg if {
 }
 
 // recordingWarnings collects the admission warnings the API server relays.
-type recordingWarnings struct{ msgs []string }
+type recordingWarnings struct {
+	mu   sync.Mutex
+	msgs []string
+}
 
-func (r *recordingWarnings) HandleWarningHeader(_ int, _ string, text string) {
+func (r *recordingWarnings) HandleWarningHeaderWithContext(_ context.Context, _ int, _ string, text string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	r.msgs = append(r.msgs, text)
 }
 
-func (r *recordingWarnings) all() []string { return r.msgs }
+func (r *recordingWarnings) all() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.msgs)
+}
+
+// warningClient is a client of the test API server whose admission
+// warnings are collected in the returned recorder.
+func warningClient(t *testing.T, opts client.Options) (client.Client, *recordingWarnings) {
+	t.Helper()
+	warnings := &recordingWarnings{}
+	cfg := rest.CopyConfig(restCfg)
+	cfg.WarningHandlerWithContext = warnings
+	c, err := client.New(cfg, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, warnings
+}
 
 func (r *recordingWarnings) contains(s string) bool {
-	for _, m := range r.msgs {
+	for _, m := range r.all() {
 		if strings.Contains(m, s) {
 			return true
 		}

@@ -21,6 +21,8 @@ import (
 	"strings"
 
 	"sigs.k8s.io/yaml"
+
+	"github.com/fluxgate/fluxgate/internal/testenv"
 )
 
 // File is the path of the source list, relative to the repository root.
@@ -180,6 +182,33 @@ func (s *Source) Versions() string {
 		}
 	}
 	return b.String()
+}
+
+// Downloaded reads the repository's source list and finds the manifests
+// `make upstream-manifests` downloaded from it (testenv.Upstream: bin/upstream
+// or $FLUXGATE_UPSTREAM), with an error when they are missing or were
+// downloaded from another version of the list.
+func Downloaded() (*List, string, error) {
+	root, err := testenv.RepoRoot()
+	if err != nil {
+		return nil, "", err
+	}
+	l, err := Load(filepath.Join(root, File))
+	if err != nil {
+		return nil, "", err
+	}
+	dir, err := testenv.Upstream()
+	if err != nil {
+		return nil, "", err
+	}
+	got, err := os.ReadFile(filepath.Join(dir, "VERSIONS"))
+	if err != nil {
+		return nil, "", err
+	}
+	if string(got) != l.Versions() {
+		return nil, "", fmt.Errorf("%s/VERSIONS does not match %s: run `make upstream-manifests`\n--- downloaded:\n%s--- listed:\n%s", dir, File, got, l.Versions())
+	}
+	return l, dir, nil
 }
 
 // Versions is the record of every source, written to OUT/VERSIONS.
