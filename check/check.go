@@ -142,13 +142,18 @@ func (r *Report) add(obj *manifest.Object, f policy.Finding) {
 		File: obj.File, Line: obj.Line, Message: f.Message,
 		Cluster: obj.Cluster, Origin: obj.Origin,
 	})
-	switch f.Action {
+	r.Summary.count(f.Action)
+}
+
+// count counts a finding of action a.
+func (s *Summary) count(a policy.Action) {
+	switch a {
 	case policy.ActionDeny:
-		r.Summary.Deny++
+		s.Deny++
 	case policy.ActionWarn:
-		r.Summary.Warn++
+		s.Warn++
 	case policy.ActionMutate:
-		r.Summary.Mutate++
+		s.Mutate++
 	}
 }
 

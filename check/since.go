@@ -32,14 +32,7 @@ func (r *Report) Since(base *Report) *Report {
 			continue
 		}
 		out.Results = append(out.Results, res)
-		switch policy.Action(res.Action) {
-		case policy.ActionDeny:
-			out.Summary.Deny++
-		case policy.ActionWarn:
-			out.Summary.Warn++
-		case policy.ActionMutate:
-			out.Summary.Mutate++
-		}
+		out.Summary.count(policy.Action(res.Action))
 	}
 	return out
 }
