@@ -12,7 +12,6 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 
 	"github.com/fluxgate/fluxgate/check"
-	"github.com/fluxgate/fluxgate/fluxbuild"
 	"github.com/fluxgate/fluxgate/manifest"
 	"github.com/fluxgate/fluxgate/policy"
 )
@@ -74,20 +73,7 @@ func baseline(ctx context.Context, eng *policy.Engine, hf *helmFlags, rev, repo,
 			return &check.Report{Results: []check.Result{}}, nil
 		}
 	}
-	prefix := "git:" + rev + ":"
-	res, err := fluxbuild.Expand(ctx, objs, fluxbuild.Options{
-		Root: path.Join("/", sub),
-		FS:   tree,
-		Dirs: dirs,
-		Rel: func(file string) (string, bool) {
-			rel, ok := strings.CutPrefix(file, prefix)
-			if !ok {
-				return "", false
-			}
-			return within(cleanSlash(rel), sub)
-		},
-		Display: func(rel string) string { return prefix + path.Join(sub, rel) },
-	})
+	res, err := expandRevision(ctx, objs, tree, rev, sub, dirs)
 	if err != nil {
 		return nil, err
 	}

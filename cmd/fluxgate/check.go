@@ -10,7 +10,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/go-git/go-git/v5"
 	"github.com/spf13/cobra"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 
@@ -230,10 +229,8 @@ func guessRoot(args []string) string {
 		if a == "-" {
 			continue
 		}
-		if r, err := git.PlainOpenWithOptions(a, &git.PlainOpenOptions{DetectDotGit: true}); err == nil {
-			if wt, err := r.Worktree(); err == nil {
-				return wt.Filesystem.Root()
-			}
+		if top, err := workTreeTop(a); err == nil {
+			return top
 		}
 		if fi, err := os.Stat(a); err == nil && fi.IsDir() {
 			return a
@@ -275,29 +272,30 @@ func followFluxGit(ctx context.Context, objs []manifest.Object, tree filesys.Fil
 	if ref == "" {
 		ref = "HEAD"
 	}
-	prefix := "git:" + ref + ":"
-	sub := strings.Trim(path.Clean("/"+filepath.ToSlash(dir)), "/")
-	if sub == "" {
-		sub = "."
+	res, err := expandRevision(ctx, objs, tree, ref, ".", []string{cleanSlash(dir)})
+	if err != nil {
+		return nil, nil, err
 	}
-	res, err := fluxbuild.Expand(ctx, objs, fluxbuild.Options{
-		Root: "/",
+	return res.Objects, res.Findings, nil
+}
+
+// expandRevision follows Flux in revision rev, whose files tree holds with
+// the repository root at "/" and whose objects' paths read
+// "git:<rev>:<path>": the source root is sub, a slash path in the tree, and
+// dirs the paths given, relative to sub.
+func expandRevision(ctx context.Context, objs []manifest.Object, tree filesys.FileSystem, rev, sub string, dirs []string) (*fluxbuild.Result, error) {
+	prefix := "git:" + rev + ":"
+	return fluxbuild.Expand(ctx, objs, fluxbuild.Options{
+		Root: path.Join("/", sub),
 		FS:   tree,
-		Dirs: []string{sub},
+		Dirs: dirs,
 		Rel: func(file string) (string, bool) {
 			rel, ok := strings.CutPrefix(file, prefix)
 			if !ok {
 				return "", false
 			}
-			if rel == "" {
-				rel = "."
-			}
-			return rel, true
+			return within(cleanSlash(rel), sub)
 		},
-		Display: func(rel string) string { return prefix + rel },
+		Display: func(rel string) string { return prefix + path.Join(sub, rel) },
 	})
-	if err != nil {
-		return nil, nil, err
-	}
-	return res.Objects, res.Findings, nil
 }
