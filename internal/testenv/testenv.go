@@ -34,16 +34,23 @@ func Assets() (string, error) {
 // FluxCRDs returns the directory of Flux's CRDs: $FLUX_CRDS, else the
 // repository's bin/flux-crds.
 func FluxCRDs() (string, error) {
-	dir := os.Getenv("FLUX_CRDS")
+	return binDir("FLUX_CRDS", "flux-crds", "kustomize.toolkit.fluxcd.io_kustomizations.yaml", "Flux CRDs", "flux-crds")
+}
+
+// binDir returns the directory $env names, else the repository's
+// bin/<name>, when it holds marker; else an error naming the make target
+// that fills it.
+func binDir(env, name, marker, what, target string) (string, error) {
+	dir := os.Getenv(env)
 	if dir == "" {
 		root, err := RepoRoot()
 		if err != nil {
 			return "", err
 		}
-		dir = filepath.Join(root, "bin", "flux-crds")
+		dir = filepath.Join(root, "bin", name)
 	}
-	if _, err := os.Stat(filepath.Join(dir, "kustomize.toolkit.fluxcd.io_kustomizations.yaml")); err != nil {
-		return "", fmt.Errorf("no Flux CRDs in %s: run `make flux-crds` (or `make test`), or set FLUX_CRDS: %w", dir, err)
+	if _, err := os.Stat(filepath.Join(dir, marker)); err != nil {
+		return "", fmt.Errorf("no %s in %s: run `make %s` (or `make test`), or set %s: %w", what, dir, target, env, err)
 	}
 	return dir, nil
 }
@@ -73,18 +80,7 @@ func RepoRoot() (string, error) {
 // from their Go modules by `make integration-crds`: $INTEGRATION_CRDS, else
 // the repository's bin/integration-crds.
 func IntegrationCRDs() (string, error) {
-	dir := os.Getenv("INTEGRATION_CRDS")
-	if dir == "" {
-		root, err := RepoRoot()
-		if err != nil {
-			return "", err
-		}
-		dir = filepath.Join(root, "bin", "integration-crds")
-	}
-	if _, err := os.Stat(filepath.Join(dir, "VERSIONS")); err != nil {
-		return "", fmt.Errorf("no integration CRDs in %s: run `make integration-crds` (or `make test`), or set INTEGRATION_CRDS: %w", dir, err)
-	}
-	return dir, nil
+	return binDir("INTEGRATION_CRDS", "integration-crds", "VERSIONS", "integration CRDs", "integration-crds")
 }
 
 // Upstream returns the directory of the upstream manifests (Flux's install,
@@ -93,16 +89,5 @@ func IntegrationCRDs() (string, error) {
 // test/testdata/upstream/sources.yaml pins: $FLUXGATE_UPSTREAM, else the
 // repository's bin/upstream.
 func Upstream() (string, error) {
-	dir := os.Getenv("FLUXGATE_UPSTREAM")
-	if dir == "" {
-		root, err := RepoRoot()
-		if err != nil {
-			return "", err
-		}
-		dir = filepath.Join(root, "bin", "upstream")
-	}
-	if _, err := os.Stat(filepath.Join(dir, "VERSIONS")); err != nil {
-		return "", fmt.Errorf("no upstream manifests in %s: run `make upstream-manifests` (or `make test`), or set FLUXGATE_UPSTREAM: %w", dir, err)
-	}
-	return dir, nil
+	return binDir("FLUXGATE_UPSTREAM", "upstream", "VERSIONS", "upstream manifests", "upstream-manifests")
 }
