@@ -1,22 +1,17 @@
 package test
 
 import (
-	"bytes"
 	"crypto/sha256"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/go-git/go-git/v5"
-	"github.com/go-git/go-git/v5/plumbing/object"
 	"helm.sh/helm/v3/pkg/chart/loader"
 	"helm.sh/helm/v3/pkg/chartutil"
 	"helm.sh/helm/v3/pkg/repo"
@@ -89,7 +84,10 @@ spec:
 	if err := os.WriteFile(filepath.Join(dir, "apps", "remote.yaml"), []byte(remote), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	t.Chdir(dir)
 	cache := t.TempDir() // XDG_CACHE_HOME, shared by the cases in order
+	t.Setenv("XDG_CACHE_HOME", cache)
+	t.Setenv("HOME", cache)
 
 	local := []string{
 		`deny rollout-strategy Deployment apps/blog-site origin="HelmRelease apps/blog" file=apps/blog.yaml`,
@@ -115,20 +113,9 @@ spec:
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			before := requests.Load()
-			cmd := exec.Command(fluxgate, append([]string{"check", "-o", "json", "."}, tt.args...)...)
-			cmd.Dir = dir
-			cmd.Env = append(os.Environ(), "XDG_CACHE_HOME="+cache, "HOME="+cache)
-			var out, errOut bytes.Buffer
-			cmd.Stdout, cmd.Stderr = &out, &errOut
-			err := cmd.Run()
-			if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
-				t.Fatalf("exit %v, want 1\nstderr: %s\nstdout: %s", err, errOut.String(), out.String())
-			}
-			var rep struct {
-				Results []struct{ Policy, Action, Kind, Namespace, Name, File, Origin, Message string }
-			}
-			if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
-				t.Fatalf("output is not JSON: %v\n%s", err, out.String())
+			rep, res := checkJSON(t, append([]string{"."}, tt.args...)...)
+			if res.code != 1 {
+				t.Fatalf("exit %d, want 1\nstderr: %s\nstdout: %s", res.code, res.stderr, res.stdout)
 			}
 			got := map[string]bool{}
 			for _, r := range rep.Results {
@@ -154,7 +141,7 @@ spec:
 				t.Errorf("%d requests to the Helm repository", n)
 			}
 			if t.Failed() {
-				t.Logf("results: %s", out.String())
+				t.Logf("results: %s", res.stdout)
 			}
 		})
 	}
@@ -185,19 +172,11 @@ spec:
 	if err := os.WriteFile(filepath.Join(fleet, "clusters", "prod", "flux-system", "kustomization-sync.yaml"), []byte(sync), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(fluxgate, "check", "--offline", "-o", "json", "fleet")
-	cmd.Dir = top
-	cmd.Env = append(os.Environ(), "XDG_CACHE_HOME="+t.TempDir())
-	var out, errOut bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errOut
-	if err := cmd.Run(); err == nil {
-		t.Fatalf("exit 0, want 1: %s", out.String())
-	}
-	var rep struct {
-		Results []struct{ Policy, Kind, Name, Origin, Message string }
-	}
-	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
-		t.Fatalf("output is not JSON: %v\n%s\n%s", err, out.String(), errOut.String())
+	t.Chdir(top)
+	t.Setenv("XDG_CACHE_HOME", t.TempDir())
+	rep, res := checkJSON(t, "--offline", "fleet")
+	if res.code == 0 {
+		t.Fatalf("exit 0, want 1: %s", res.stdout)
 	}
 	checked := false
 	for _, r := range rep.Results {
@@ -207,7 +186,7 @@ spec:
 		checked = checked || (r.Policy == "rollout-strategy" && r.Name == "blog-site" && r.Origin == "HelmRelease apps/blog")
 	}
 	if !checked {
-		t.Errorf("the local chart's workload was not checked: %s", out.String())
+		t.Errorf("the local chart's workload was not checked: %s", res.stdout)
 	}
 }
 
@@ -215,42 +194,16 @@ spec:
 // revision checked (here of a bare clone, as CI keeps repositories), not
 // from any work tree.
 func TestCheckHelmReleasesGit(t *testing.T) {
-	work := t.TempDir()
-	if err := os.CopyFS(work, os.DirFS("../helmrelease/testdata/repo")); err != nil {
-		t.Fatal(err)
-	}
-	r, err := git.PlainInit(work, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	wt, err := r.Worktree()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := wt.AddWithOptions(&git.AddOptions{All: true}); err != nil {
-		t.Fatal(err)
-	}
-	sig := &object.Signature{Name: "Fluxgate Test", Email: "test@example.com", When: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
-	if _, err := wt.Commit("Add apps", &git.CommitOptions{Author: sig}); err != nil {
-		t.Fatal(err)
-	}
+	work, _ := gitRepo(t, "../helmrelease/testdata/repo", "Add apps")
 	bare := filepath.Join(t.TempDir(), "fleet.git")
 	if _, err := git.PlainClone(bare, true, &git.CloneOptions{URL: work}); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(fluxgate, "check", "--offline", "-o", "json", "--git", bare, "--ref", "master")
-	cmd.Dir = t.TempDir()
-	cmd.Env = append(os.Environ(), "XDG_CACHE_HOME="+t.TempDir())
-	var out, errOut bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errOut
-	if err := cmd.Run(); err == nil {
-		t.Fatalf("exit 0, want 1: %s", out.String())
-	}
-	var rep struct {
-		Results []struct{ Policy, Kind, Name, File, Origin, Message string }
-	}
-	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
-		t.Fatalf("output is not JSON: %v\n%s\n%s", err, out.String(), errOut.String())
+	t.Chdir(t.TempDir())
+	t.Setenv("XDG_CACHE_HOME", t.TempDir())
+	rep, res := checkJSON(t, "--offline", "--git", bare, "--ref", "master")
+	if res.code == 0 {
+		t.Fatalf("exit 0, want 1: %s", res.stdout)
 	}
 	var got []string
 	for _, r := range rep.Results {
