@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
@@ -52,9 +53,7 @@ type generatorSource struct {
 // explains a miss.
 func (p *pool) generatorOf(ref sourceRef) (gen map[string]any, out map[string]any, why string) {
 	var patterned []string
-	keys := mapsKeys(p.objs)
-	slices.Sort(keys)
-	for _, key := range keys {
+	for _, key := range slices.Sorted(maps.Keys(p.objs)) {
 		g := p.objs[key]
 		if !strings.HasPrefix(key, generatorKind+"/"+ref.namespace+"/") {
 			continue
@@ -75,14 +74,6 @@ func (p *pool) generatorOf(ref sourceRef) (gen map[string]any, out map[string]an
 		return nil, nil, fmt.Sprintf("ArtifactGenerator %s discovers its artifacts with spec.pathPattern, which fluxgate does not reproduce", strings.Join(patterned, ", "))
 	}
 	return nil, nil, "no ArtifactGenerator among the objects of the cluster generates it"
-}
-
-func mapsKeys(m map[string]map[string]any) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	return keys
 }
 
 // generatorSources returns gen's spec.sources, namespaces defaulted to

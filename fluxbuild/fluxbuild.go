@@ -495,13 +495,7 @@ func (b *builder) notThis(c *cluster, ref sourceRef) string {
 // into the directory rel, and every kustomization directory of the
 // artifact it refers to, as applied by a Kustomization.
 func (b *builder) markCopied(a *artifact, rel string) {
-	seen := map[string]bool{}
-	var visit func(string)
-	visit = func(r string) {
-		if seen[r] {
-			return
-		}
-		seen[r] = true
+	walkRefs(a.dir, rel, func(r string) {
 		for _, src := range a.origins(r) {
 			b.reached = append(b.reached, src)
 			if slices.Contains(konfig.RecognizedKustomizationFileNames(), path.Base(src)) {
@@ -511,13 +505,7 @@ func (b *builder) markCopied(a *artifact, rel string) {
 				b.units[path.Dir(src)] = true
 			}
 		}
-		for _, ref := range references(filepath.Join(a.dir, filepath.FromSlash(r))) {
-			if abs, err := filepath.Rel(a.dir, ref); err == nil && !strings.HasPrefix(abs, "..") {
-				visit(filepath.ToSlash(abs))
-			}
-		}
-	}
-	visit(rel)
+	})
 }
 
 // cleanup removes the reproduced artifacts.
@@ -537,6 +525,12 @@ func orUnknown(s string) string {
 // markReached records rel, and every kustomization directory it refers
 // to, as applied by a Kustomization.
 func (b *builder) markReached(rel string) {
+	walkRefs(b.work, rel, func(r string) { b.reached = append(b.reached, r) })
+}
+
+// walkRefs calls fn with rel, a slash path under dir, and with every
+// kustomization directory under dir it refers to, transitively, each once.
+func walkRefs(dir, rel string, fn func(string)) {
 	seen := map[string]bool{}
 	var visit func(string)
 	visit = func(r string) {
@@ -544,9 +538,9 @@ func (b *builder) markReached(rel string) {
 			return
 		}
 		seen[r] = true
-		b.reached = append(b.reached, r)
-		for _, ref := range references(filepath.Join(b.work, filepath.FromSlash(r))) {
-			if abs, err := filepath.Rel(b.work, ref); err == nil && !strings.HasPrefix(abs, "..") {
+		fn(r)
+		for _, ref := range references(filepath.Join(dir, filepath.FromSlash(r))) {
+			if abs, err := filepath.Rel(dir, ref); err == nil && !strings.HasPrefix(abs, "..") {
 				visit(filepath.ToSlash(abs))
 			}
 		}
