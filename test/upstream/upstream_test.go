@@ -2,6 +2,7 @@ package upstream
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -10,13 +11,8 @@ import (
 	"strings"
 	"testing"
 
-	"helm.sh/helm/v3/pkg/action"
-	"helm.sh/helm/v3/pkg/chart/loader"
-	"helm.sh/helm/v3/pkg/chartutil"
-	"helm.sh/helm/v3/pkg/release"
-	"sigs.k8s.io/kustomize/kyaml/filesys"
-
 	"github.com/fluxgate/fluxgate/check"
+	"github.com/fluxgate/fluxgate/helmrelease"
 	"github.com/fluxgate/fluxgate/internal/testenv"
 	"github.com/fluxgate/fluxgate/manifest"
 	"github.com/fluxgate/fluxgate/policy"
@@ -73,62 +69,36 @@ func (c *corpus) objects(ctx context.Context, s *sources.Source) ([]manifest.Obj
 	return out, nil
 }
 
-// renderChart renders the chart in dir as `helm template` does (Helm's
-// client-only install: values validated against the chart's schema, CRDs
-// of crds/ included) and returns the objects helm-controller would apply
-// with its defaults: the release's manifest and hooks, without test hooks.
-// Namespaced objects the chart leaves without a namespace get the
-// release's, where Helm creates them.
+// renderChart renders the chart in dir as `fluxgate check` renders a
+// HelmRelease of a chart in the repository (helmrelease.RenderAll: Helm's
+// client-only install like `helm template`, values validated against the
+// chart's schema, CRDs of crds/ included, hooks other than tests, objects
+// left without a namespace given the release's), for a HelmRelease with
+// h's release name, namespace and values.
 func renderChart(ctx context.Context, dir string, h *sources.Helm) ([]manifest.Object, error) {
-	ch, err := loader.Load(dir)
+	hr := manifest.Object{Data: map[string]any{
+		"apiVersion": helmrelease.Group + "/v2",
+		"kind":       "HelmRelease",
+		"metadata":   map[string]any{"name": h.Release, "namespace": h.Namespace},
+		"spec": map[string]any{
+			"releaseName": h.Release,
+			"chart": map[string]any{"spec": map[string]any{
+				"chart":     ".",
+				"sourceRef": map[string]any{"kind": "GitRepository", "name": "upstream"},
+			}},
+		},
+	}}
+	if h.Values != nil {
+		hr.Data["spec"].(map[string]any)["values"] = h.Values
+	}
+	objs, findings, err := helmrelease.RenderAll(ctx, []manifest.Object{hr}, dir, helmrelease.Options{Offline: true, KubeVersion: kubeVersion})
 	if err != nil {
-		return nil, fmt.Errorf("load chart: %w", err)
+		return nil, err
 	}
-	kv, err := chartutil.ParseKubeVersion(kubeVersion)
-	if err != nil {
-		return nil, fmt.Errorf("kube version: %w", err)
-	}
-	inst := action.NewInstall(&action.Configuration{Log: func(string, ...any) {}})
-	inst.DryRun, inst.ClientOnly, inst.Replace, inst.IncludeCRDs = true, true, true, true
-	inst.ReleaseName, inst.Namespace, inst.KubeVersion = h.Release, h.Namespace, kv
-	vals := h.Values
-	if vals == nil {
-		vals = map[string]any{}
-	}
-	rel, err := inst.RunWithContext(ctx, ch, vals)
-	if err != nil {
-		return nil, fmt.Errorf("render chart: %w", err)
-	}
-	docs := []string{rel.Manifest}
-	for _, hook := range rel.Hooks {
-		if !slices.Contains(hook.Events, release.HookTest) {
-			docs = append(docs, hook.Manifest)
-		}
-	}
-	fsys := filesys.MakeFsInMemory()
-	file := "/" + h.Release + ".yaml"
-	if err := fsys.WriteFile(file, []byte(strings.Join(docs, "\n---\n"))); err != nil {
-		return nil, fmt.Errorf("rendered chart: %w", err)
-	}
-	objs, err := manifest.LoadFS(fsys, file, "helm template "+filepath.Base(dir))
-	if err != nil {
-		return nil, fmt.Errorf("read rendered chart: %w", err)
-	}
-	for i := range objs {
-		if meta, ok := objs[i].Data["metadata"].(map[string]any); ok && releaseNamespaced[objs[i].Kind()] && objs[i].Namespace() == "" {
-			meta["namespace"] = h.Namespace
-		}
+	for _, f := range findings {
+		return nil, errors.New(f.Message)
 	}
 	return objs, nil
-}
-
-// releaseNamespaced are the namespaced kinds charts render; the
-// kinds fluxgate evaluates or relates are among them.
-var releaseNamespaced = map[string]bool{
-	"Deployment": true, "StatefulSet": true, "DaemonSet": true, "ReplicaSet": true,
-	"PodDisruptionBudget": true, "HorizontalPodAutoscaler": true, "Pod": true, "Job": true, "CronJob": true,
-	"Service": true, "ServiceAccount": true, "ConfigMap": true, "Secret": true, "Role": true, "RoleBinding": true,
-	"Ingress": true, "NetworkPolicy": true, "PersistentVolumeClaim": true,
 }
 
 // newEngine builds the engine `fluxgate check` builds without --config and
