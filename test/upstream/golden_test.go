@@ -146,29 +146,24 @@ func merge(old, current []finding) []finding {
 // diff lists the findings of want missing from got and those of got not
 // in want, ignoring notes.
 func diff(want, got []finding) (missing, extra []finding) {
+	return minus(want, got), minus(got, want)
+}
+
+// minus lists the findings of a that b does not have, counting repeats.
+func minus(a, b []finding) []finding {
 	count := map[string]int{}
-	for _, f := range got {
+	for _, f := range b {
 		count[f.key()]++
 	}
-	for _, f := range want {
+	var out []finding
+	for _, f := range a {
 		if count[f.key()] > 0 {
 			count[f.key()]--
 			continue
 		}
-		missing = append(missing, f)
+		out = append(out, f)
 	}
-	count = map[string]int{}
-	for _, f := range want {
-		count[f.key()]++
-	}
-	for _, f := range got {
-		if count[f.key()] > 0 {
-			count[f.key()]--
-			continue
-		}
-		extra = append(extra, f)
-	}
-	return missing, extra
+	return out
 }
 
 // unreviewed lists the findings whose note is missing or starts "TODO".
