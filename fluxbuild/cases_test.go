@@ -170,6 +170,24 @@ stringData:
 			"warn flux-system/app: variable ${kept} is not set by Kustomization flux-system/app (unresolved: ConfigMap flux-system/vars is not among the objects of cluster clusters/a): Flux substitutes an empty string",
 		},
 	}, {
+		// Without a variable Flux substitutes nothing unless
+		// substituteStrategy is Always; $${var} is written out as ${var}.
+		name: "substituteStrategy Always, an escaped variable, components and patches",
+		files: map[string]string{
+			"clusters/a/flux-system/gotk-sync.yaml": ks("flux-system", "./clusters/a", ""),
+			"clusters/a/always.yaml":                ks("always", "./app", "  components:\n    - ../comp\n  postBuild:\n    substituteStrategy: Always\n"),
+			"clusters/a/raw.yaml":                   ks("raw", "./app", "  namePrefix: raw-\n  patches:\n    - patch: |\n        - op: add\n          path: /data/patched\n          value: \"yes\"\n      target:\n        kind: ConfigMap\n  postBuild:\n    substituteStrategy: Never\n"),
+			"app/cm.yaml":                           "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app\ndata:\n  size: ${size:=4}\n  kept: $${kept}\n",
+			"comp/kustomization.yaml":               "apiVersion: kustomize.config.k8s.io/v1alpha1\nkind: Component\nresources:\n  - extra.yaml\n",
+			"comp/extra.yaml":                       "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: extra\ndata:\n  size: ${size:=5}\n",
+		},
+		dirs: []string{"."},
+		objects: []string{
+			"clusters/a|Kustomization flux-system/always|ConfigMap /app|map[kept:${kept} size:4]",
+			"clusters/a|Kustomization flux-system/always|ConfigMap /extra|map[size:5]",
+			"clusters/a|Kustomization flux-system/raw|ConfigMap /raw-app|map[kept:$${kept} patched:yes size:${size:=4}]",
+		},
+	}, {
 		name: "a build that fails is denied, with why",
 		files: map[string]string{
 			"clusters/a/flux-system/gotk-sync.yaml": ks("flux-system", "./clusters/a", ""),

@@ -292,9 +292,15 @@ func (b *builder) run(c *cluster) {
 		base := b.work
 		if art != nil {
 			base = art.dir
-			b.markCopied(art, rel)
-		} else {
-			b.markReached(rel)
+		}
+		// spec.components are written into the kustomization.yaml only
+		// for the build: they are reached as the directory is.
+		for _, dir := range append([]string{rel}, componentDirs(ks.Data, rel)...) {
+			if art != nil {
+				b.markCopied(art, dir)
+			} else {
+				b.markReached(dir)
+			}
 		}
 		m, err := b.build(ks, base, rel)
 		var missing *missingPathError
@@ -401,6 +407,19 @@ func (b *builder) buildOnce(gen *kustomize.Generator, base, dir, rel string) (re
 		}
 	}
 	return m, nil
+}
+
+// componentDirs returns the directories of ks's spec.components, which
+// are relative to its spec.path rel, leaving out those outside the source.
+func componentDirs(ks map[string]any, rel string) []string {
+	var out []string
+	for _, c := range asSlice(nested(ks, "spec", "components")) {
+		s, _ := c.(string)
+		if d, ok := cleanRel(path.Join(rel, s)); ok && s != "" {
+			out = append(out, d)
+		}
+	}
+	return out
 }
 
 // missingPathError is a spec.path that is not a directory of the source.
