@@ -15,6 +15,8 @@ import (
 	"helm.sh/helm/v3/pkg/chart/loader"
 	"helm.sh/helm/v3/pkg/chartutil"
 	"helm.sh/helm/v3/pkg/repo"
+
+	"github.com/fluxgate/fluxgate/internal/testenv"
 )
 
 // serveChart packages the chart in dir at version and serves it from an
@@ -218,5 +220,54 @@ func TestCheckHelmReleasesGit(t *testing.T) {
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("results\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// TestCheckHelmReleasesOutsideGit renders a release of podinfo's own chart
+// (downloaded by `make upstream-manifests`) from a Flux repository that is
+// not in a Git work tree (an exported tarball, a CI artifact), checked by
+// its path from the directory above: the chart is found under that path,
+// as the Flux step takes it, not under the current directory.
+func TestCheckHelmReleasesOutsideGit(t *testing.T) {
+	up, err := testenv.Upstream()
+	if err != nil {
+		t.Fatal(err)
+	}
+	top := t.TempDir()
+	if err := os.CopyFS(filepath.Join(top, "fleet", "charts", "podinfo"), os.DirFS(filepath.Join(up, "podinfo-chart", "charts", "podinfo"))); err != nil {
+		t.Fatal(err)
+	}
+	release := `apiVersion: helm.toolkit.fluxcd.io/v2
+kind: HelmRelease
+metadata: {name: podinfo, namespace: apps}
+spec:
+  interval: 10m
+  chart:
+    spec:
+      chart: ./charts/podinfo
+      sourceRef: {kind: GitRepository, name: flux-system, namespace: flux-system}
+  values: {replicaCount: 2}
+`
+	if err := os.MkdirAll(filepath.Join(top, "fleet", "apps"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(top, "fleet", "apps", "podinfo.yaml"), []byte(release), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(top)
+	t.Setenv("XDG_CACHE_HOME", t.TempDir())
+	rep, res := checkJSON(t, "--offline", "fleet")
+	var got []string
+	for _, r := range rep.Results {
+		if r.Action == "deny" {
+			got = append(got, fmt.Sprintf("%s %s %s %s/%s origin=%q file=%s: %s", r.Action, r.Policy, r.Kind, r.Namespace, r.Name, r.Origin, r.File, r.Message))
+		}
+	}
+	want := []string{
+		`deny pdb-coverage Deployment apps/podinfo origin="HelmRelease apps/podinfo" file=fleet/apps/podinfo.yaml: Deployment apps/podinfo: 2 expected pods but no PodDisruptionBudget selects pods labelled app.kubernetes.io/name=podinfo; add one with spec.maxUnavailable: 1 and spec.unhealthyPodEvictionPolicy: AlwaysAllow so node drains evict at most one pod at a time`,
+		`deny rollout-strategy Deployment apps/podinfo origin="HelmRelease apps/podinfo" file=fleet/apps/podinfo.yaml: Deployment apps/podinfo: spec.strategy.rollingUpdate.maxUnavailable is 1; set it to 0 so no ready pod is removed before its replacement is ready`,
+	}
+	if res.code != 1 || strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("exit %d, denials\n%s\nwant\n%s\nstderr: %s", res.code, strings.Join(got, "\n"), strings.Join(want, "\n"), res.stderr)
 	}
 }

@@ -2,8 +2,7 @@ package main
 
 import (
 	"context"
-	"os"
-	"path/filepath"
+	"slices"
 
 	"github.com/spf13/cobra"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
@@ -37,9 +36,9 @@ func (f *helmFlags) register(cmd *cobra.Command) {
 // that could not be rendered. Charts of GitRepository sources are read
 // from the --git revision loaded by loadGit, or else from the disk under
 // root: --root, else the directory a cluster's flux-system sync points back
-// at (as the Flux step takes it), else the top of the Git work tree
-// holding the first PATH (or the current directory), else the current
-// directory.
+// at, else as the Flux step guesses it ([guessRoot]: the top of the Git
+// work tree holding the first PATH, or the current directory for standard
+// input alone, else that PATH or its directory).
 func (f *helmFlags) renderHelmReleases(ctx context.Context, objs []manifest.Object, root string, args []string) ([]manifest.Object, []check.InputFinding, error) {
 	opts := helmrelease.Options{Offline: f.offline, FS: f.tree}
 	switch {
@@ -47,31 +46,8 @@ func (f *helmFlags) renderHelmReleases(ctx context.Context, objs []manifest.Obje
 		root = "/"
 	case root == "":
 		if root = syncRoot(objs); root == "" {
-			root = gitTop(append(args, "."))
+			root = guessRoot(append(slices.Clip(args), "."))
 		}
 	}
 	return helmrelease.RenderAll(ctx, objs, root, opts)
-}
-
-// gitTop returns the top of the Git work tree holding the first of paths
-// that is in one, or "." when none is.
-func gitTop(paths []string) string {
-	for _, p := range paths {
-		if p == "-" {
-			continue
-		}
-		abs, err := filepath.Abs(p)
-		if err != nil {
-			continue
-		}
-		for dir := abs; ; dir = filepath.Dir(dir) {
-			if _, err := os.Stat(filepath.Join(dir, ".git")); err == nil {
-				return dir
-			}
-			if filepath.Dir(dir) == dir {
-				break
-			}
-		}
-	}
-	return "."
 }
