@@ -96,22 +96,29 @@ func (h *handler) input(ctx context.Context, req *admission.Request) (*policy.In
 	if err != nil {
 		return nil, fmt.Errorf("decode oldObject of %s: %w", subject(req, nil), err)
 	}
-	in := &policy.Input{Request: policy.Request{
+	kind := policy.GroupVersionKind{Group: req.Kind.Group, Version: req.Kind.Version, Kind: req.Kind.Kind}
+	in := &policy.Input{Request: policyRequest(req, kind, obj, old)}
+	in.Maintenance = h.maintenance(ctx, req)
+	if rel, err := h.related(ctx, req); err == nil {
+		in.Related = rel
+	}
+	return in, nil
+}
+
+// policyRequest is the engine's view of req, judged as an object of kind
+// going from old to obj.
+func policyRequest(req *admission.Request, kind policy.GroupVersionKind, obj, old map[string]any) policy.Request {
+	return policy.Request{
 		UID:       string(req.UID),
 		Operation: policy.Operation(req.Operation),
-		Kind:      policy.GroupVersionKind{Group: req.Kind.Group, Version: req.Kind.Version, Kind: req.Kind.Kind},
+		Kind:      kind,
 		Namespace: req.Namespace,
 		Name:      req.Name,
 		Object:    obj,
 		OldObject: old,
 		UserInfo:  policy.UserInfo{Username: req.UserInfo.Username, Groups: req.UserInfo.Groups},
 		DryRun:    req.DryRun != nil && *req.DryRun,
-	}}
-	in.Maintenance = h.maintenance(ctx, req)
-	if rel, err := h.related(ctx, req); err == nil {
-		in.Related = rel
 	}
-	return in, nil
 }
 
 // maintenance reads the maintenance state; when it cannot be read the

@@ -81,18 +81,9 @@ func (v *Validator) scale(ctx context.Context, req *admission.Request, eng *poli
 	// The old Scale is the API server's view of the current count and
 	// version; the cache may lag behind it.
 	base := withReplicas(cached, current)
+	gvk := policy.GroupVersionKind{Group: req.Resource.Group, Version: req.Resource.Version, Kind: kind}
 	in := &policy.Input{
-		Request: policy.Request{
-			UID:       string(req.UID),
-			Operation: policy.OperationUpdate,
-			Kind:      policy.GroupVersionKind{Group: req.Resource.Group, Version: req.Resource.Version, Kind: kind},
-			Namespace: req.Namespace,
-			Name:      req.Name,
-			Object:    withReplicas(base, next),
-			OldObject: base,
-			UserInfo:  policy.UserInfo{Username: req.UserInfo.Username, Groups: req.UserInfo.Groups},
-			DryRun:    req.DryRun != nil && *req.DryRun,
-		},
+		Request:     policyRequest(req, gvk, withReplicas(base, next), base),
 		Related:     rel,
 		Maintenance: v.maintenance(ctx, req),
 	}
