@@ -315,7 +315,7 @@ func TestWebhookConfigurations(t *testing.T) {
 				want := []string{namespace, "kube-system", "kube-node-lease"}
 				flux, set := vals["fluxNamespace"].(string)
 				if !set {
-					flux = "flux-system"
+					flux = policy.DefaultFluxNamespace
 				}
 				if flux != "" {
 					want = append(want, flux)
