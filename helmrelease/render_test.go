@@ -551,7 +551,9 @@ data:
 
 // TestRenderAllGitRevision renders the HelmReleases of a Git revision, read
 // without a work tree from a bare repository built in the test: the
-// GitRepository's chart comes from the revision's tree, not from the disk.
+// GitRepository's chart comes from the revision's tree, not from the disk,
+// with its .helmignore applied as on disk (the chart's draft template is
+// not rendered).
 func TestRenderAllGitRevision(t *testing.T) {
 	work := t.TempDir()
 	if err := os.CopyFS(work, os.DirFS(repoDir)); err != nil {

@@ -19,6 +19,7 @@ import (
 	"helm.sh/helm/v3/pkg/chart"
 	"helm.sh/helm/v3/pkg/chart/loader"
 	"helm.sh/helm/v3/pkg/chartutil"
+	"helm.sh/helm/v3/pkg/ignore"
 	"helm.sh/helm/v3/pkg/registry"
 	"helm.sh/helm/v3/pkg/repo"
 
@@ -110,20 +111,38 @@ func (r *renderer) localChart(p string) (*chart.Chart, error) {
 	if !r.opts.FS.IsDir(dir) {
 		return nil, fmt.Errorf("chart %q of the GitRepository: no such directory in the repository checked", p)
 	}
+	// The chart's .helmignore applies, as loader.LoadDir applies it on disk.
+	rules := ignore.Empty()
+	if data, err := r.opts.FS.ReadFile(filepath.Join(dir, ignore.HelmIgnore)); err == nil {
+		if rules, err = ignore.Parse(bytes.NewReader(data)); err != nil {
+			return nil, fmt.Errorf("chart %q of the GitRepository (the repository checked): %s: %w", p, ignore.HelmIgnore, err)
+		}
+	}
+	rules.AddDefaults()
 	var files []*loader.BufferedFile
 	err := r.opts.FS.Walk(dir, func(name string, info fs.FileInfo, err error) error {
-		if err != nil || info.IsDir() {
+		if err != nil {
 			return err
+		}
+		rel, err := filepath.Rel(dir, name)
+		if err != nil || rel == "." {
+			return err
+		}
+		rel = filepath.ToSlash(rel)
+		if info.IsDir() {
+			if rules.Ignore(rel, info) {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if rules.Ignore(rel, info) {
+			return nil
 		}
 		data, err := r.opts.FS.ReadFile(name)
 		if err != nil {
 			return err
 		}
-		rel, err := filepath.Rel(dir, name)
-		if err != nil {
-			return err
-		}
-		files = append(files, &loader.BufferedFile{Name: filepath.ToSlash(rel), Data: data})
+		files = append(files, &loader.BufferedFile{Name: rel, Data: data})
 		return nil
 	})
 	if err == nil {
