@@ -331,11 +331,7 @@ func TestScaleSubresource(t *testing.T) {
 		return 0
 	}
 	scale := func(obj client.Object, n int32, opts ...client.SubResourceUpdateOption) error {
-		body := &autoscalingv1.Scale{
-			ObjectMeta: metav1.ObjectMeta{Name: obj.GetName(), Namespace: obj.GetNamespace()},
-			Spec:       autoscalingv1.ScaleSpec{Replicas: n},
-		}
-		return k8s.SubResource("scale").Update(ctx, obj, append(opts, client.WithSubResourceBody(body))...)
+		return scaleWith(ctx, k8s, obj, n, opts...)
 	}
 	for _, tt := range []struct {
 		kind     string
@@ -420,11 +416,17 @@ func scaleAs(ctx context.Context, user string, obj client.Object, n int32) error
 	if err != nil {
 		return err
 	}
+	return scaleWith(ctx, as, obj, n)
+}
+
+// scaleWith writes obj's scale subresource through c, as `kubectl scale`
+// does.
+func scaleWith(ctx context.Context, c client.Client, obj client.Object, n int32, opts ...client.SubResourceUpdateOption) error {
 	body := &autoscalingv1.Scale{
 		ObjectMeta: metav1.ObjectMeta{Name: obj.GetName(), Namespace: obj.GetNamespace()},
 		Spec:       autoscalingv1.ScaleSpec{Replicas: n},
 	}
-	return as.SubResource("scale").Update(ctx, obj, client.WithSubResourceBody(body))
+	return c.SubResource("scale").Update(ctx, obj, append(opts, client.WithSubResourceBody(body))...)
 }
 
 func TestExemptions(t *testing.T) {
