@@ -176,3 +176,28 @@ deny contains "conflict" if v
 		t.Fatalf("err = %v, want the evaluation error naming Deployment shop/bad", err)
 	}
 }
+
+// Objects are evaluated on several goroutines; the report still lists
+// their findings in input order.
+func TestRunKeepsInputOrder(t *testing.T) {
+	var objs []manifest.Object
+	var want []string
+	for i := range 60 {
+		name := fmt.Sprintf("d-%02d", i)
+		objs = append(objs, obj(name, "Deployment", "shop", name, web(1)))
+		want = append(want, name)
+	}
+	rep, err := Run(context.Background(), builtinEngine(t), objs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range rep.Results {
+		if len(got) == 0 || got[len(got)-1] != r.Name {
+			got = append(got, r.Name)
+		}
+	}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("objects in the report: %v\nwant: %v", got, want)
+	}
+}

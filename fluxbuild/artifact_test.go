@@ -3,9 +3,14 @@ package fluxbuild
 import (
 	"context"
 	"fmt"
+	"maps"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+
+	"sigs.k8s.io/yaml"
 
 	"github.com/fluxgate/fluxgate/manifest"
 )
@@ -97,10 +102,7 @@ patches:
 
 // with returns files with the given paths replaced.
 func with(files map[string]string, changes ...string) map[string]string {
-	out := map[string]string{}
-	for k, v := range files {
-		out[k] = v
-	}
+	out := maps.Clone(files)
 	for i := 0; i+1 < len(changes); i += 2 {
 		out[changes[i]] = changes[i+1]
 	}
@@ -231,6 +233,40 @@ func TestExpandArtifacts(t *testing.T) {
 			}
 			checkFindings(t, res.Findings, tt.findings)
 		})
+	}
+}
+
+// TestGenerateMerge: strategy Merge merges a YAML file into the one an
+// earlier copy wrote as Helm merges values (maps key by key, lists
+// replaced); without it the later file overwrites.
+func TestGenerateMerge(t *testing.T) {
+	src := writeTree(t, map[string]string{
+		"values/base.yaml": "a:\n  b: 1\n  c: [1, 2]\nkeep: x\n",
+		"values/prod.yaml": "a:\n  b: 2\n  c: [3]\n",
+	})
+	for _, tt := range []struct{ strategy, want string }{
+		{"Merge", "map[a:map[b:2 c:[3]] keep:x]"},
+		{"Overwrite", "map[a:map[b:2 c:[3]]]"},
+	} {
+		out := map[string]any{"copy": []any{
+			map[string]any{"from": "@monorepo/values/base.yaml", "to": "@artifact/values.yaml"},
+			map[string]any{"from": "@monorepo/values/prod.yaml", "to": "@artifact/values.yaml", "strategy": tt.strategy},
+		}}
+		a, err := generate(t.TempDir(), sourceRef{"ExternalArtifact", "flux-system", "values"}, out, map[string]string{"monorepo": src})
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, err := os.ReadFile(filepath.Join(a.dir, "values.yaml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got map[string]any
+		if err := yaml.Unmarshal(data, &got); err != nil {
+			t.Fatal(err)
+		}
+		if fmt.Sprint(got) != tt.want {
+			t.Errorf("strategy %s: values.yaml is %v, want %s", tt.strategy, got, tt.want)
+		}
 	}
 }
 
