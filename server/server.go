@@ -10,10 +10,7 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
-	appsv1 "k8s.io/api/apps/v1"
-	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
-	policyv1 "k8s.io/api/policy/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
@@ -74,17 +71,6 @@ const LeaderElectionID = "fluxgate.dev"
 // EvalTimeout bounds one policy evaluation, well inside the webhook
 // timeouts of config/webhook (2 s mutate, 3 s validate).
 const EvalTimeout = time.Second
-
-// relatedKinds are cached for cross-object policies.
-var relatedKinds = []client.Object{
-	&v1alpha1.MaintenanceGuard{},
-	&policyv1.PodDisruptionBudget{},
-	&autoscalingv2.HorizontalPodAutoscaler{},
-	&appsv1.Deployment{},
-	&appsv1.StatefulSet{},
-	&appsv1.DaemonSet{},
-	&corev1.Service{},
-}
 
 // NewScheme returns the types fluxgate serve reads.
 func NewScheme() (*runtime.Scheme, error) {
@@ -177,9 +163,10 @@ func Run(ctx context.Context, cfg *rest.Config, o Options) error {
 	observer := loadObserver{metrics: metrics, active: active}
 	metrics.ObserveActive(active)
 
-	// Informers for related objects start with the cache, not on the first
-	// admission request.
-	for _, obj := range relatedKinds {
+	// Informers for related objects (and the guards policies read as
+	// input.maintenance) start with the cache, not on the first admission
+	// request.
+	for _, obj := range append(webhook.RelatedObjects(), &v1alpha1.MaintenanceGuard{}) {
 		if _, err := mgr.GetCache().GetInformer(ctx, obj); err != nil {
 			return fmt.Errorf("watch %T: %w", obj, err)
 		}

@@ -64,6 +64,7 @@ type memoObject struct {
 // relatedList is one kind CacheRelated lists.
 type relatedList struct {
 	gvk   schema.GroupVersionKind
+	obj   client.Object // an empty object of the kind, for informers
 	list  func() client.ObjectList
 	items func(client.ObjectList) []client.Object
 }
@@ -71,6 +72,7 @@ type relatedList struct {
 var relatedLists = []relatedList{
 	{
 		gvk:  policyv1.SchemeGroupVersion.WithKind("PodDisruptionBudget"),
+		obj:  &policyv1.PodDisruptionBudget{},
 		list: func() client.ObjectList { return &policyv1.PodDisruptionBudgetList{} },
 		items: func(l client.ObjectList) []client.Object {
 			return pointers(l.(*policyv1.PodDisruptionBudgetList).Items)
@@ -78,6 +80,7 @@ var relatedLists = []relatedList{
 	},
 	{
 		gvk:  autoscalingv2.SchemeGroupVersion.WithKind("HorizontalPodAutoscaler"),
+		obj:  &autoscalingv2.HorizontalPodAutoscaler{},
 		list: func() client.ObjectList { return &autoscalingv2.HorizontalPodAutoscalerList{} },
 		items: func(l client.ObjectList) []client.Object {
 			return pointers(l.(*autoscalingv2.HorizontalPodAutoscalerList).Items)
@@ -85,24 +88,39 @@ var relatedLists = []relatedList{
 	},
 	{
 		gvk:   appsv1.SchemeGroupVersion.WithKind("Deployment"),
+		obj:   &appsv1.Deployment{},
 		list:  func() client.ObjectList { return &appsv1.DeploymentList{} },
 		items: func(l client.ObjectList) []client.Object { return pointers(l.(*appsv1.DeploymentList).Items) },
 	},
 	{
 		gvk:   appsv1.SchemeGroupVersion.WithKind("StatefulSet"),
+		obj:   &appsv1.StatefulSet{},
 		list:  func() client.ObjectList { return &appsv1.StatefulSetList{} },
 		items: func(l client.ObjectList) []client.Object { return pointers(l.(*appsv1.StatefulSetList).Items) },
 	},
 	{
 		gvk:   corev1.SchemeGroupVersion.WithKind("Service"),
+		obj:   &corev1.Service{},
 		list:  func() client.ObjectList { return &corev1.ServiceList{} },
 		items: func(l client.ObjectList) []client.Object { return pointers(l.(*corev1.ServiceList).Items) },
 	},
 	{
 		gvk:   appsv1.SchemeGroupVersion.WithKind("DaemonSet"),
+		obj:   &appsv1.DaemonSet{},
 		list:  func() client.ObjectList { return &appsv1.DaemonSetList{} },
 		items: func(l client.ObjectList) []client.Object { return pointers(l.(*appsv1.DaemonSetList).Items) },
 	},
+}
+
+// RelatedObjects returns an empty object of each kind CacheRelated lists,
+// so that a manager can start their informers with its cache rather than
+// on the first admission request.
+func RelatedObjects() []client.Object {
+	out := make([]client.Object, len(relatedLists))
+	for i, rl := range relatedLists {
+		out[i] = rl.obj.DeepCopyObject().(client.Object)
+	}
+	return out
 }
 
 // pointers returns the addresses of items as client.Objects.

@@ -224,3 +224,18 @@ func TestCacheRelatedListsEveryRelatedKind(t *testing.T) {
 		}
 	}
 }
+
+// RelatedObjects names the kinds CacheRelated lists, in the same order.
+func TestRelatedObjectsMatchTheLists(t *testing.T) {
+	objs := RelatedObjects()
+	if len(objs) != len(relatedLists) {
+		t.Fatalf("%d objects for %d lists", len(objs), len(relatedLists))
+	}
+	scheme := clientgoscheme.Scheme
+	for i, obj := range objs {
+		gvks, _, err := scheme.ObjectKinds(obj)
+		if err != nil || len(gvks) == 0 || gvks[0] != relatedLists[i].gvk {
+			t.Errorf("object %d is %v (%v), want %s", i, gvks, err, relatedLists[i].gvk)
+		}
+	}
+}
