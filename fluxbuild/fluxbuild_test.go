@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"sigs.k8s.io/yaml"
+
 	"github.com/fluxgate/fluxgate/check"
 	"github.com/fluxgate/fluxgate/manifest"
 	"github.com/fluxgate/fluxgate/policy"
@@ -234,5 +236,39 @@ func TestMissingVars(t *testing.T) {
 		if !slices.Equal(got, tt.want) {
 			t.Errorf("missingVars(%q) = %v, want %v", tt.data, got, tt.want)
 		}
+	}
+}
+
+// TestBuildOnceEach: an overlay built again with the same generated
+// kustomization.yaml (clusters sharing an overlay) comes from the cache,
+// as a copy the caller may change; another spec is built anew.
+func TestBuildOnceEach(t *testing.T) {
+	root := writeTree(t, map[string]string{"app/cm.yaml": cm})
+	kustomization := func(spec string) manifest.Object {
+		var data map[string]any
+		if err := yaml.Unmarshal([]byte(ks("app", "./app", spec)), &data); err != nil {
+			t.Fatal(err)
+		}
+		return manifest.Object{Data: data}
+	}
+	b := &builder{}
+	first, err := b.build(kustomization(""), root, "app")
+	if err != nil {
+		t.Fatal(err)
+	}
+	first.Resources()[0].SetName("changed")
+	again, err := b.build(kustomization(""), root, "app")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b.cache) != 1 || again.Resources()[0].GetName() != "app" {
+		t.Errorf("the same build: %d builds cached, object named %q; want 1 and app", len(b.cache), again.Resources()[0].GetName())
+	}
+	other, err := b.build(kustomization("  targetNamespace: team\n"), root, "app")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b.cache) != 2 || other.Resources()[0].GetNamespace() != "team" {
+		t.Errorf("another spec: %d builds cached, namespace %q; want 2 and team", len(b.cache), other.Resources()[0].GetNamespace())
 	}
 }
