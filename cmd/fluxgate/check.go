@@ -136,8 +136,9 @@ Exit status: 0 nothing denied, 1 something denied, 2 usage or input error.`,
 			if err != nil {
 				return usageError(err)
 			}
-			// Render HelmReleases: what helm-controller would apply.
-			rendered, helmInputs, err := hf.renderHelmReleases(ctx, objs, root, args)
+			// Render HelmReleases: what helm-controller would apply, with
+			// charts under the source root the Flux step settled on.
+			rendered, helmInputs, err := hf.renderHelmReleases(ctx, objs, srcRoot, args)
 			if err != nil {
 				return usageError(err)
 			}
