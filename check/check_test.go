@@ -10,13 +10,14 @@ import (
 	"github.com/fluxgate/fluxgate/policy"
 )
 
-func builtinEngine(t testing.TB) *policy.Engine {
+// builtinEngine is an engine of the built-in policies and extra modules.
+func builtinEngine(t testing.TB, extra ...policy.Module) *policy.Engine {
 	t.Helper()
 	mods, err := policy.BuiltinModules()
 	if err != nil {
 		t.Fatal(err)
 	}
-	set, err := policy.Compile(context.Background(), mods)
+	set, err := policy.Compile(context.Background(), append(mods, extra...))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,11 +139,7 @@ func TestRunLocatesFindingsAndCounts(t *testing.T) {
 // A policy that fails to evaluate stops the check with an error naming
 // the object, however many objects are being evaluated at once.
 func TestRunReportsEvaluationErrors(t *testing.T) {
-	mods, err := policy.BuiltinModules()
-	if err != nil {
-		t.Fatal(err)
-	}
-	mods = append(mods, policy.Module{File: "conflict.rego", Text: `# METADATA
+	eng := builtinEngine(t, policy.Module{File: "conflict.rego", Text: `# METADATA
 # title: Conflict
 # description: Two values for one complete rule, an error at evaluation.
 # custom:
@@ -156,14 +153,6 @@ v := 2 if input.request.object.spec.replicas > 1
 
 deny contains "conflict" if v
 `})
-	set, err := policy.Compile(context.Background(), mods)
-	if err != nil {
-		t.Fatal(err)
-	}
-	eng, err := policy.NewEngine(set, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
 	objs := []manifest.Object{}
 	for i := range 40 {
 		objs = append(objs, obj("a", "Deployment", "shop", fmt.Sprintf("ok-%d", i), web(1)))
@@ -171,7 +160,7 @@ deny contains "conflict" if v
 	bad := obj("a", "Deployment", "shop", "bad", web(3))
 	bad.Line = 12
 	objs = append(objs[:20], append([]manifest.Object{bad}, objs[20:]...)...)
-	_, err = Run(context.Background(), eng, objs)
+	_, err := Run(context.Background(), eng, objs)
 	if err == nil || !strings.Contains(err.Error(), "a/bad.yaml:12: Deployment shop/bad") || !strings.Contains(err.Error(), "conflict") {
 		t.Fatalf("err = %v, want the evaluation error naming Deployment shop/bad", err)
 	}
