@@ -550,6 +550,7 @@ func (b *builder) markReached(rel string) {
 // walkRefs calls fn with rel, a slash path under dir, and with every
 // kustomization directory under dir it refers to, transitively, each once.
 func walkRefs(dir, rel string, fn func(string)) {
+	onDisk := filesys.MakeFsOnDisk()
 	seen := map[string]bool{}
 	var visit func(string)
 	visit = func(r string) {
@@ -558,7 +559,7 @@ func walkRefs(dir, rel string, fn func(string)) {
 		}
 		seen[r] = true
 		fn(r)
-		for _, ref := range references(filepath.Join(dir, filepath.FromSlash(r))) {
+		for _, ref := range manifest.KustomizationRefs(onDisk, filepath.Join(dir, filepath.FromSlash(r))) {
 			if abs, err := filepath.Rel(dir, ref); err == nil && !strings.HasPrefix(abs, "..") {
 				visit(filepath.ToSlash(abs))
 			}

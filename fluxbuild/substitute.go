@@ -5,23 +5,18 @@ import (
 	"encoding/base64"
 	"fmt"
 	"maps"
-	"os"
-	"path/filepath"
 	"regexp"
 	"slices"
-	"sort"
 	"strings"
 
 	"github.com/fluxcd/pkg/envsubst"
 	"github.com/fluxcd/pkg/kustomize"
-	goyaml "go.yaml.in/yaml/v3"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/kustomize/api/konfig"
 	"sigs.k8s.io/kustomize/api/resmap"
 	"sigs.k8s.io/kustomize/api/resource"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
@@ -265,38 +260,6 @@ func sourceOf(ks manifest.Object) sourceRef {
 		s.namespace = ns
 	}
 	return s
-}
-
-// references returns the kustomization directories the kustomization
-// file in dir names as resources, bases or components.
-func references(dir string) []string {
-	var data []byte
-	for _, name := range konfig.RecognizedKustomizationFileNames() {
-		if d, err := os.ReadFile(filepath.Join(dir, name)); err == nil {
-			data = d
-			break
-		}
-	}
-	if data == nil {
-		return nil
-	}
-	var k struct {
-		Resources  []string `yaml:"resources"`
-		Bases      []string `yaml:"bases"`
-		Components []string `yaml:"components"`
-	}
-	if goyaml.Unmarshal(data, &k) != nil {
-		return nil
-	}
-	var out []string
-	for _, e := range slices.Concat(k.Resources, k.Bases, k.Components) {
-		p := filepath.Join(dir, e)
-		if fi, err := os.Stat(p); err == nil && fi.IsDir() {
-			out = append(out, p)
-		}
-	}
-	sort.Strings(out)
-	return out
 }
 
 // toObjects converts the resources of a build into objects filed under

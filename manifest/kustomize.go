@@ -33,6 +33,14 @@ func (l *loader) kustomizationFile(dir string) string {
 	return ""
 }
 
+// KustomizationRefs returns the kustomization directories that the
+// kustomization in dir, on fsys, names in its reference fields (resources,
+// bases, components, generators, transformers, validators), as dir joined
+// with each entry; see [LoadPaths] for how the walk uses them.
+func KustomizationRefs(fsys filesys.FileSystem, dir string) []string {
+	return newLoader(fsys).references(dir)
+}
+
 // references returns the kustomization directories that the kustomization
 // in dir names in its reference fields. Entries that are files, remote
 // URLs or inline configurations are ignored, and so is a kustomization file
