@@ -130,10 +130,12 @@ func TestWatchesSeeRealUpdates(t *testing.T) {
 			continue
 		}
 		want = append(want, s.want)
-		// Wait for the watch to deliver it, so that the next change
-		// is recorded after it.
+		// Wait for the watch to deliver it, so that the next change is
+		// recorded after it. The same description can come twice (ready
+		// 4/4 before and after the dip): wait for as many as asked for.
+		times := count(want, s.want)
 		err := wait.PollUntilContextTimeout(ctx, 10*time.Millisecond, 30*time.Second, true, func(context.Context) (bool, error) {
-			return slices.Contains(describe(rec.Timeline()), s.want), nil
+			return count(describe(rec.Timeline()), s.want) >= times, nil
 		})
 		if err != nil {
 			t.Fatalf("%s: no %q in the timeline:\n%q", s.name, s.want, describe(rec.Timeline()))
@@ -176,4 +178,15 @@ func describe(events []Event) []string {
 		out = append(out, e.Describe())
 	}
 	return out
+}
+
+// count returns how many times s occurs in list.
+func count(list []string, s string) int {
+	n := 0
+	for _, e := range list {
+		if e == s {
+			n++
+		}
+	}
+	return n
 }
