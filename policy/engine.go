@@ -2,11 +2,16 @@ package policy
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"slices"
 	"sort"
+	"strings"
+	"sync"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/rego"
+	"github.com/open-policy-agent/opa/v1/topdown"
 )
 
 // Finding is one result of one policy about one object.
@@ -62,11 +67,26 @@ func (d *Decision) Messages(action Action) []string {
 
 // Engine evaluates requests against a Set under a Config. It is immutable
 // and safe for concurrent use; build a new one to change either.
+//
+// One request costs one query per phase: the enabled policies of the
+// request's kind are evaluated together, each reading its own parameters
+// (see Set). Mutation queries again only the policies after one whose
+// patch changed the object, so that each still sees the object as the
+// policies before it left it.
 type Engine struct {
 	set      *Set
 	cfg      *Config
 	resolved map[string]resolved
-	params   map[string]*ast.Term
+	// params holds each policy's parameters, for sets that pass them as
+	// input.parameters; allParams holds them all, keyed by policy id, as
+	// input.fluxgate_parameters.
+	params    map[string]*ast.Term
+	allParams *ast.Term
+	// enabled lists, per kind, the policies whose action is not off, in
+	// id order.
+	enabled map[string][]*compiledPolicy
+	// queries caches prepared queries by phase and policy ids.
+	queries sync.Map
 }
 
 // NewEngine checks cfg against set and returns an Engine for them.
@@ -78,15 +98,38 @@ func NewEngine(set *Set, cfg *Config) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	params := make(map[string]*ast.Term, len(res))
-	for id, r := range res {
-		v, err := ast.InterfaceToValue(r.params)
+	e := &Engine{set: set, cfg: cfg, resolved: res, params: make(map[string]*ast.Term, len(res)), enabled: map[string][]*compiledPolicy{}}
+	all := ast.NewObject()
+	for _, p := range set.policies {
+		id := p.meta.ID
+		v, err := ast.InterfaceToValue(res[id].params)
 		if err != nil {
 			return nil, fmt.Errorf("policy %s: parameters: %w", id, err)
 		}
-		params[id] = ast.NewTerm(v)
+		e.params[id] = ast.NewTerm(v)
+		all.Insert(ast.StringTerm(id), e.params[id])
+		if res[id].action == ActionOff {
+			continue
+		}
+		for _, k := range p.meta.Kinds {
+			e.enabled[k] = append(e.enabled[k], p)
+		}
 	}
-	return &Engine{set: set, cfg: cfg, resolved: res, params: params}, nil
+	e.allParams = ast.NewTerm(all)
+	// Prepare what every request of a kind asks, so that the first
+	// request does not pay for it.
+	ctx := context.Background()
+	for _, ps := range e.enabled {
+		for _, g := range e.groups(ps) {
+			if _, err := e.query(ctx, phaseValidate, g); err != nil {
+				return nil, err
+			}
+			if _, err := e.query(ctx, phaseMutate, g); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return e, nil
 }
 
 // Set returns the policy set the engine evaluates.
@@ -132,7 +175,66 @@ func (e *Engine) Review(ctx context.Context, in *Input) (*Decision, error) {
 	return d, ev.validate(ctx, d)
 }
 
-// evaluation holds what one request's policy runs share.
+type phase string
+
+const (
+	phaseValidate phase = "validate"
+	phaseMutate   phase = "mutate"
+)
+
+// groups splits policies into the lists one query evaluates together:
+// all of them, or one each when the set passes parameters as
+// input.parameters.
+func (e *Engine) groups(ps []*compiledPolicy) [][]*compiledPolicy {
+	if len(ps) == 0 {
+		return nil
+	}
+	if !e.set.parametersInInput {
+		return [][]*compiledPolicy{ps}
+	}
+	out := make([][]*compiledPolicy, len(ps))
+	for i, p := range ps {
+		out[i] = []*compiledPolicy{p}
+	}
+	return out
+}
+
+// query returns the prepared query of phase over ps, preparing it on first
+// use; nil when none of ps has rules of that phase.
+func (e *Engine) query(ctx context.Context, ph phase, ps []*compiledPolicy) (*rego.PreparedEvalQuery, error) {
+	var key strings.Builder
+	key.WriteString(string(ph))
+	for _, p := range ps {
+		key.WriteByte('|')
+		key.WriteString(p.meta.ID)
+	}
+	if q, ok := e.queries.Load(key.String()); ok {
+		return q.(*rego.PreparedEvalQuery), nil
+	}
+	text := validationQuery(ps)
+	if ph == phaseMutate {
+		text = mutationQuery(ps)
+	}
+	var pq *rego.PreparedEvalQuery
+	if text != "" {
+		var err error
+		if pq, err = prepare(ctx, e.set.compiler, text); err != nil {
+			return nil, fmt.Errorf("policies %s: %w", ids(ps), err)
+		}
+	}
+	q, _ := e.queries.LoadOrStore(key.String(), pq)
+	return q.(*rego.PreparedEvalQuery), nil
+}
+
+func ids(ps []*compiledPolicy) string {
+	out := make([]string, len(ps))
+	for i, p := range ps {
+		out[i] = p.meta.ID
+	}
+	return strings.Join(out, ", ")
+}
+
+// evaluation holds what one request's queries share.
 type evaluation struct {
 	e           *Engine
 	in          *Input
@@ -159,14 +261,9 @@ func (e *Engine) begin(in *Input) (*evaluation, *Decision, error) {
 		return nil, d, nil
 	}
 	ev := &evaluation{e: e, in: in, object: obj, exempt: parseExemptions(obj, e.set)}
-	for _, p := range e.set.policies {
-		if !p.meta.AppliesTo(req.Kind.Kind) || e.resolved[p.meta.ID].action == ActionOff {
-			continue
-		}
-		if ev.exempt.valid && ev.exempt.ids[p.meta.ID] {
-			continue
-		}
-		ev.policies = append(ev.policies, p)
+	ev.policies = e.enabled[req.Kind.Kind]
+	if ev.exempt.valid {
+		ev.policies = slices.DeleteFunc(slices.Clone(ev.policies), func(p *compiledPolicy) bool { return ev.exempt.ids[p.meta.ID] })
 	}
 	if len(ev.policies) == 0 && len(ev.exempt.findings) == 0 {
 		d.Skipped = fmt.Sprintf("no enabled policy applies to %s", kindName(req.Kind.Kind))
@@ -189,47 +286,103 @@ func kindName(k string) string {
 	return k
 }
 
-func (ev *evaluation) input(requestTerm *ast.Term, policyID string) ast.Value {
-	return ast.NewObject(
+// input is the whole input of one query over ps: their parameters are in
+// input.fluxgate_parameters, or, for a set that reads input.parameters
+// outside its policies, in input.parameters of a one-policy query.
+func (ev *evaluation) input(requestTerm *ast.Term, ps []*compiledPolicy) ast.Value {
+	items := [][2]*ast.Term{
 		ast.Item(ast.StringTerm("request"), requestTerm),
-		ast.Item(ast.StringTerm("parameters"), ev.e.params[policyID]),
 		ast.Item(ast.StringTerm("related"), ev.related),
 		ast.Item(ast.StringTerm("context"), ev.context),
 		ast.Item(ast.StringTerm("maintenance"), ev.maintenance),
-	)
+	}
+	if ev.e.set.parametersInInput {
+		items = append(items, ast.Item(ast.StringTerm("parameters"), ev.e.params[ps[0].meta.ID]))
+	} else {
+		items = append(items, ast.Item(ast.StringTerm(parametersKey), ev.e.allParams))
+	}
+	return ast.NewObject(items...)
+}
+
+// run evaluates the query of phase over ps and returns its one result's
+// bindings; nil when ps has no rules of that phase.
+func (ev *evaluation) run(ctx context.Context, ph phase, ps []*compiledPolicy, requestTerm *ast.Term) (rego.Vars, error) {
+	q, err := ev.e.query(ctx, ph, ps)
+	if err != nil || q == nil {
+		return nil, err
+	}
+	rs, err := q.Eval(ctx, rego.EvalParsedInput(ev.input(requestTerm, ps)))
+	if err != nil {
+		return nil, ev.e.evalError(ph, ps, err)
+	}
+	if len(rs) == 0 {
+		return rego.Vars{}, nil
+	}
+	return rs[0].Bindings, nil
+}
+
+// evalError names the policy whose rule failed when the error locates it,
+// else every policy of the query.
+func (e *Engine) evalError(ph phase, ps []*compiledPolicy, err error) error {
+	what := "evaluate"
+	if ph == phaseMutate {
+		what = "evaluate patch"
+	}
+	var te *topdown.Error
+	if errors.As(err, &te) && te.Location != nil {
+		if id, ok := e.set.policyOfFile[te.Location.File]; ok {
+			return fmt.Errorf("policy %s: %s: %w", id, what, err)
+		}
+	}
+	if len(ps) == 1 {
+		return fmt.Errorf("policy %s: %s: %w", ps[0].meta.ID, what, err)
+	}
+	return fmt.Errorf("policies %s: %s: %w", ids(ps), what, err)
 }
 
 func (ev *evaluation) mutate(ctx context.Context, d *Decision) error {
 	current := ev.object
-	var reqTerm *ast.Term
+	var pending []*compiledPolicy
 	for _, p := range ev.policies {
-		if p.mutate == nil {
-			continue
+		if p.meta.hasPatch {
+			pending = append(pending, p)
 		}
-		if reqTerm == nil {
-			var err error
-			if reqTerm, err = ev.in.Request.toTerm(current); err != nil {
+	}
+	for len(pending) > 0 {
+		reqTerm := ev.in.Request.toTerm(current)
+		applied := -1
+		for _, g := range ev.e.groups(pending) {
+			vars, err := ev.run(ctx, phaseMutate, g, reqTerm)
+			if err != nil {
 				return err
 			}
+			for i, p := range g {
+				ops, err := patchFromResult(vars[fmt.Sprintf("p%d", i)])
+				if err != nil {
+					return fmt.Errorf("policy %s: %w", p.meta.ID, err)
+				}
+				if len(ops) == 0 {
+					continue
+				}
+				next, err := applyPatch(current, ops)
+				if err != nil {
+					return fmt.Errorf("policy %s: %w", p.meta.ID, err)
+				}
+				current = next
+				d.Patch = append(d.Patch, ops...)
+				d.Findings = append(d.Findings, Finding{Policy: p.meta.ID, Action: ActionMutate, Message: describePatch(ops), Patch: ops})
+				applied = slices.Index(pending, p)
+				break
+			}
+			if applied >= 0 {
+				break
+			}
 		}
-		rs, err := p.mutate.Eval(ctx, rego.EvalParsedInput(ev.input(reqTerm, p.meta.ID)))
-		if err != nil {
-			return fmt.Errorf("policy %s: evaluate patch: %w", p.meta.ID, err)
+		if applied < 0 {
+			break
 		}
-		ops, err := patchFromResult(rs)
-		if err != nil {
-			return fmt.Errorf("policy %s: %w", p.meta.ID, err)
-		}
-		if len(ops) == 0 {
-			continue
-		}
-		next, err := applyPatch(current, ops)
-		if err != nil {
-			return fmt.Errorf("policy %s: %w", p.meta.ID, err)
-		}
-		current, reqTerm = next, nil
-		d.Patch = append(d.Patch, ops...)
-		d.Findings = append(d.Findings, Finding{Policy: p.meta.ID, Action: ActionMutate, Message: describePatch(ops), Patch: ops})
+		// The policies after the one that patched see the patched object.
+		pending = pending[applied+1:]
 	}
 	if len(d.Patch) > 0 {
 		d.Mutated = current
@@ -240,27 +393,20 @@ func (ev *evaluation) mutate(ctx context.Context, d *Decision) error {
 
 func (ev *evaluation) validate(ctx context.Context, d *Decision) error {
 	d.Findings = append(d.Findings, ev.exempt.findings...)
-	reqTerm, err := ev.in.Request.toTerm(ev.object)
-	if err != nil {
-		return err
-	}
-	for _, p := range ev.policies {
-		if p.validate == nil {
-			continue
-		}
-		rs, err := p.validate.Eval(ctx, rego.EvalParsedInput(ev.input(reqTerm, p.meta.ID)))
+	reqTerm := ev.in.Request.toTerm(ev.object)
+	for _, g := range ev.e.groups(ev.policies) {
+		vars, err := ev.run(ctx, phaseValidate, g, reqTerm)
 		if err != nil {
-			return fmt.Errorf("policy %s: evaluate: %w", p.meta.ID, err)
+			return err
 		}
-		if len(rs) == 0 {
-			continue
-		}
-		denyAs := ev.e.resolved[p.meta.ID].action
-		for _, msg := range messages(rs[0].Bindings["deny"]) {
-			d.Findings = append(d.Findings, Finding{Policy: p.meta.ID, Action: denyAs, Message: msg})
-		}
-		for _, msg := range messages(rs[0].Bindings["warn"]) {
-			d.Findings = append(d.Findings, Finding{Policy: p.meta.ID, Action: ActionWarn, Message: msg})
+		for i, p := range g {
+			denyAs := ev.e.resolved[p.meta.ID].action
+			for _, msg := range messages(vars[fmt.Sprintf("d%d", i)]) {
+				d.Findings = append(d.Findings, Finding{Policy: p.meta.ID, Action: denyAs, Message: msg})
+			}
+			for _, msg := range messages(vars[fmt.Sprintf("w%d", i)]) {
+				d.Findings = append(d.Findings, Finding{Policy: p.meta.ID, Action: ActionWarn, Message: msg})
+			}
 		}
 	}
 	return nil

@@ -150,39 +150,43 @@ func (r *Request) object() map[string]any {
 	return r.OldObject
 }
 
-func (r *Request) toTerm(obj map[string]any) (*ast.Term, error) {
-	groups := make([]any, len(r.UserInfo.Groups))
+func (r *Request) toTerm(obj map[string]any) *ast.Term {
+	groups := make([]*ast.Term, len(r.UserInfo.Groups))
 	for i, g := range r.UserInfo.Groups {
-		groups[i] = g
+		groups[i] = ast.StringTerm(g)
 	}
-	var object, oldObject any
-	if obj != nil {
-		object = withoutManagedFields(obj)
-	}
-	if r.OldObject != nil {
-		oldObject = withoutManagedFields(r.OldObject)
-	}
-	v, err := ast.InterfaceToValue(map[string]any{
-		"uid":       r.UID,
-		"operation": string(r.Operation),
-		"kind":      map[string]any{"group": r.Kind.Group, "version": r.Kind.Version, "kind": r.Kind.Kind},
-		"namespace": r.Namespace,
-		"name":      r.Name,
-		"object":    object,
-		"oldObject": oldObject,
-		"userInfo":  map[string]any{"username": r.UserInfo.Username, "groups": groups},
-		"dryRun":    r.DryRun,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("convert request to Rego input: %w", err)
-	}
-	return ast.NewTerm(v), nil
+	return ast.ObjectTerm(
+		ast.Item(ast.StringTerm("uid"), ast.StringTerm(r.UID)),
+		ast.Item(ast.StringTerm("operation"), ast.StringTerm(string(r.Operation))),
+		ast.Item(ast.StringTerm("kind"), ast.ObjectTerm(
+			ast.Item(ast.StringTerm("group"), ast.StringTerm(r.Kind.Group)),
+			ast.Item(ast.StringTerm("version"), ast.StringTerm(r.Kind.Version)),
+			ast.Item(ast.StringTerm("kind"), ast.StringTerm(r.Kind.Kind)),
+		)),
+		ast.Item(ast.StringTerm("namespace"), ast.StringTerm(r.Namespace)),
+		ast.Item(ast.StringTerm("name"), ast.StringTerm(r.Name)),
+		ast.Item(ast.StringTerm("object"), lazyTerm(obj)),
+		ast.Item(ast.StringTerm("oldObject"), lazyTerm(r.OldObject)),
+		ast.Item(ast.StringTerm("userInfo"), ast.ObjectTerm(
+			ast.Item(ast.StringTerm("username"), ast.StringTerm(r.UserInfo.Username)),
+			ast.Item(ast.StringTerm("groups"), ast.ArrayTerm(groups...)),
+		)),
+		ast.Item(ast.StringTerm("dryRun"), ast.BooleanTerm(r.DryRun)),
+	)
 }
 
-// withoutManagedFields returns obj without metadata.managedFields, which
-// policies never need and which is often larger than the rest of the
-// object: converting it would dominate every evaluation. obj itself is
-// left alone; the copy is shallow.
+// lazyTerm hands obj to Rego without converting it up front: policies read
+// a few fields of large objects, and OPA converts each field on its first
+// read. metadata.managedFields, often the largest part, is never seen. The
+// term belongs to one query at a time: OPA caches the conversions in it
+// without a lock.
+func lazyTerm(obj map[string]any) *ast.Term {
+	if obj == nil {
+		return ast.NullTerm()
+	}
+	return ast.NewTerm(ast.LazyObject(withoutManagedFields(obj)))
+}
+
 func withoutManagedFields(obj map[string]any) map[string]any {
 	meta, ok := obj["metadata"].(map[string]any)
 	if !ok {

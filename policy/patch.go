@@ -7,7 +7,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/open-policy-agent/opa/v1/rego"
 )
 
 // PatchOp is one RFC 6902 operation produced by a policy's patch rule.
@@ -20,13 +19,13 @@ type PatchOp struct {
 // patchFromResult reads the patch set of a mutation query and orders it by
 // path, so that a parent added by one op exists before a child op, and so
 // that equal inputs always give equal patches.
-func patchFromResult(rs rego.ResultSet) ([]PatchOp, error) {
-	if len(rs) == 0 || len(rs[0].Expressions) == 0 {
+func patchFromResult(v any) ([]PatchOp, error) {
+	if v == nil {
 		return nil, nil
 	}
-	items, ok := rs[0].Expressions[0].Value.([]any)
+	items, ok := v.([]any)
 	if !ok {
-		return nil, fmt.Errorf("patch must be a set of operations, got %T", rs[0].Expressions[0].Value)
+		return nil, fmt.Errorf("patch must be a set of operations, got %T", v)
 	}
 	ops := make([]PatchOp, 0, len(items))
 	for _, it := range items {

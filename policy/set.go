@@ -67,23 +67,35 @@ var capabilities = sync.OnceValue(func() *ast.Capabilities {
 	return caps
 })
 
-// Set is an immutable, compiled set of policies with their queries
-// prepared. It is safe for concurrent use.
+// Set is an immutable, compiled set of policies. It is safe for concurrent
+// use; Engines prepare their queries against its compiler.
 type Set struct {
 	policies []*compiledPolicy
 	byID     map[string]*compiledPolicy
 	files    []string
+	compiler *ast.Compiler
+	// parametersInInput is true when a module outside every policy
+	// package reads input.parameters: each policy then needs its own
+	// query, with its parameters as input.parameters. Otherwise the
+	// policy packages' input.parameters are rewritten to
+	// input.fluxgate_parameters["<id>"], so that one query evaluates every
+	// policy of a kind.
+	parametersInInput bool
+	// policyOfFile maps each module of a policy package to the policy id,
+	// to attribute evaluation errors.
+	policyOfFile map[string]string
 }
 
 type compiledPolicy struct {
-	meta     Metadata
-	validate *rego.PreparedEvalQuery // nil when the policy has neither deny nor warn rules
-	mutate   *rego.PreparedEvalQuery // nil when the policy has no patch rule
+	meta Metadata
 }
 
+// parametersKey is where the engine hands every policy's parameters to a
+// combined query: input.fluxgate_parameters["<id>"].
+const parametersKey = "fluxgate_parameters"
+
 // Compile parses and compiles modules (test modules are left out) into one
-// Set and prepares one validation and one mutation query per policy. Any
-// parse, compile or metadata problem rejects the whole set with a
+// Set. Any parse, compile or metadata problem rejects the whole set with a
 // *CompileError that names file, line and message.
 func Compile(ctx context.Context, modules []Module) (*Set, error) {
 	parsed := make(map[string]*ast.Module, len(modules))
@@ -106,6 +118,31 @@ func Compile(ctx context.Context, modules []Module) (*Set, error) {
 		return nil, &CompileError{Problems: problems}
 	}
 
+	// Metadata is read before compiling, to know which packages are
+	// policies, but its problems are reported only once the modules
+	// compile: a syntax or type error explains more.
+	metas, metaProblems := collectMetadata(files, parsed)
+	set := &Set{byID: make(map[string]*compiledPolicy, len(metas)), files: files, policyOfFile: map[string]string{}}
+	idOfPackage := make(map[string]string, len(metas))
+	for _, md := range metas {
+		idOfPackage[md.Package] = md.ID
+	}
+	for _, f := range files {
+		pkg := parsed[f].Package.Path.String()
+		if id, ok := idOfPackage[pkg]; ok {
+			set.policyOfFile[f] = id
+		} else if readsParameters(parsed[f]) {
+			set.parametersInInput = true
+		}
+	}
+	if !set.parametersInInput {
+		for f, id := range set.policyOfFile {
+			if err := parametersFromEngine(parsed[f], id); err != nil {
+				return nil, &CompileError{Problems: []Problem{{File: f, Message: err.Error()}}}
+			}
+		}
+	}
+
 	compiler := ast.NewCompiler().
 		WithCapabilities(capabilities()).
 		WithDefaultRegoVersion(ast.RegoV1)
@@ -113,30 +150,68 @@ func Compile(ctx context.Context, modules []Module) (*Set, error) {
 	if compiler.Failed() {
 		return nil, &CompileError{Problems: explainRefused(problemsFromOPA(compiler.Errors))}
 	}
-
-	metas, problems := collectMetadata(files, parsed)
-	if len(problems) > 0 {
-		return nil, &CompileError{Problems: problems}
+	if len(metaProblems) > 0 {
+		return nil, &CompileError{Problems: metaProblems}
 	}
-
-	set := &Set{byID: make(map[string]*compiledPolicy, len(metas)), files: files}
+	set.compiler = compiler
 	for _, md := range metas {
 		cp := &compiledPolicy{meta: *md}
-		var err error
-		if md.hasDeny || md.hasWarn {
-			if cp.validate, err = prepare(ctx, compiler, validationQuery(md)); err != nil {
-				return nil, &CompileError{Problems: []Problem{{File: md.File, Message: fmt.Sprintf("policy %s: prepare validation query: %v", md.ID, err)}}}
-			}
-		}
-		if md.hasPatch {
-			if cp.mutate, err = prepare(ctx, compiler, md.Package+".patch"); err != nil {
-				return nil, &CompileError{Problems: []Problem{{File: md.File, Message: fmt.Sprintf("policy %s: prepare mutation query: %v", md.ID, err)}}}
-			}
-		}
 		set.policies = append(set.policies, cp)
 		set.byID[md.ID] = cp
 	}
+	// Prepare each policy once, so that a policy whose rules cannot be
+	// queried is rejected here with its file rather than when an Engine
+	// is built.
+	for _, md := range metas {
+		for _, q := range []string{validationQuery([]*compiledPolicy{set.byID[md.ID]}), mutationQuery([]*compiledPolicy{set.byID[md.ID]})} {
+			if q == "" {
+				continue
+			}
+			if _, err := prepare(ctx, compiler, q); err != nil {
+				return nil, &CompileError{Problems: []Problem{{File: md.File, Message: fmt.Sprintf("policy %s: %v", md.ID, err)}}}
+			}
+		}
+	}
 	return set, nil
+}
+
+// isParametersRef reports whether r reads input.parameters.
+func isParametersRef(r ast.Ref) bool {
+	if len(r) < 2 || !r[0].Equal(ast.InputRootDocument) {
+		return false
+	}
+	s, ok := r[1].Value.(ast.String)
+	return ok && string(s) == "parameters"
+}
+
+// readsParameters reports whether mod reads input.parameters anywhere.
+func readsParameters(mod *ast.Module) bool {
+	found := false
+	ast.WalkRefs(mod, func(r ast.Ref) bool {
+		if isParametersRef(r) {
+			found = true
+		}
+		return found
+	})
+	return found
+}
+
+// parametersFromEngine rewrites the module's input.parameters into
+// input.fluxgate_parameters["<id>"], where a combined query finds the
+// parameters of policy id.
+func parametersFromEngine(mod *ast.Module, id string) error {
+	_, err := ast.TransformRefs(mod, func(r ast.Ref) (ast.Value, error) {
+		if !isParametersRef(r) {
+			return r, nil
+		}
+		out := make(ast.Ref, 0, len(r)+1)
+		out = append(out, r[0], ast.StringTerm(parametersKey), ast.StringTerm(id))
+		return append(out, r[2:]...), nil
+	})
+	if err != nil {
+		return fmt.Errorf("policy %s: read parameters from the engine: %w", id, err)
+	}
+	return nil
 }
 
 // collectMetadata finds the policies among the parsed modules. Several
@@ -231,18 +306,37 @@ func resultRuleShape(file, name string, r *ast.Rule) (Problem, bool) {
 	return p, true
 }
 
-// validationQuery asks for deny and warn in one evaluation; a rule the
-// package does not define is bound to the empty set so the query is never
-// undefined.
-func validationQuery(md *Metadata) string {
-	deny, warn := "set()", "set()"
-	if md.hasDeny {
-		deny = md.Package + ".deny"
+// validationQuery asks for the deny and warn sets of every policy in ps
+// in one evaluation, bound to d<i> and w<i>; a rule a package does not
+// define is bound to the empty set so the query is never undefined.
+func validationQuery(ps []*compiledPolicy) string {
+	var parts []string
+	for i, p := range ps {
+		if !p.meta.hasDeny && !p.meta.hasWarn {
+			continue
+		}
+		deny, warn := "set()", "set()"
+		if p.meta.hasDeny {
+			deny = p.meta.Package + ".deny"
+		}
+		if p.meta.hasWarn {
+			warn = p.meta.Package + ".warn"
+		}
+		parts = append(parts, fmt.Sprintf("d%d := %s; w%d := %s", i, deny, i, warn))
 	}
-	if md.hasWarn {
-		warn = md.Package + ".warn"
+	return strings.Join(parts, "; ")
+}
+
+// mutationQuery asks for the patch set of every policy in ps that has
+// one, bound to p<i>.
+func mutationQuery(ps []*compiledPolicy) string {
+	var parts []string
+	for i, p := range ps {
+		if p.meta.hasPatch {
+			parts = append(parts, fmt.Sprintf("p%d := %s.patch", i, p.meta.Package))
+		}
 	}
-	return fmt.Sprintf("deny := %s; warn := %s", deny, warn)
+	return strings.Join(parts, "; ")
 }
 
 func prepare(ctx context.Context, compiler *ast.Compiler, query string) (*rego.PreparedEvalQuery, error) {

@@ -114,11 +114,6 @@ describe(k, obj) := sprintf("%s %s/%s", [k, ns, name_of(obj)]) if {
 	ns != ""
 } else := sprintf("%s %s/%s", [k, namespace, name_of(obj)])
 
-parameters := p if {
-	p := input.parameters
-	is_object(p)
-} else := {}
-
 # quantity keeps messages grammatical: "1 pod", "3 pods".
 quantity(n, noun) := sprintf("%v %s", [n, noun]) if n == 1
 
