@@ -62,6 +62,11 @@ type Options struct {
 	ConfigFile string
 	PolicyDirs []string
 
+	// MaxConcurrentReviews caps the admission reviews evaluated at once,
+	// both webhooks together (webhook.ReviewLimiter); zero or negative
+	// means webhook.DefaultMaxConcurrentReviews(), one per core.
+	MaxConcurrentReviews int
+
 	Log logr.Logger
 }
 
@@ -205,6 +210,7 @@ func Run(ctx context.Context, cfg *rest.Config, o Options) error {
 		Namespace:      o.Namespace,
 		ServiceAccount: o.ServiceAccount,
 		EvalTimeout:    EvalTimeout,
+		Reviews:        webhook.NewReviewLimiter(o.MaxConcurrentReviews),
 		Log:            log.WithName("webhook"),
 	}
 	srv := mgr.GetWebhookServer()
@@ -225,7 +231,7 @@ func Run(ctx context.Context, cfg *rest.Config, o Options) error {
 	}
 
 	log.Info("starting fluxgate", "namespace", o.Namespace, "policies", len(active.Engine().Set().Policies()),
-		"webhookPort", o.WebhookPort, "leaderElection", o.LeaderElection)
+		"webhookPort", o.WebhookPort, "maxConcurrentReviews", hookOpts.Reviews.Size(), "leaderElection", o.LeaderElection)
 	if err := mgr.Start(ctx); err != nil {
 		return fmt.Errorf("run manager: %w", err)
 	}

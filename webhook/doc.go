@@ -7,6 +7,9 @@
 // kube-system are never evaluated, kinds no policy covers are admitted,
 // a malformed object is answered with 400, and only then is the engine in
 // service (policy.Active) asked, under a deadline (Options.EvalTimeout).
+// At most Options.Reviews.Size() reviews are evaluated at once
+// (ReviewLimiter); a review that gets no slot in time is answered with
+// HTTP 503, leaving it to the webhook's failurePolicy.
 //
 // The validator fails closed: an object it cannot judge (no policy set
 // loaded yet, an evaluation error or timeout) is rejected, and the

@@ -26,7 +26,17 @@ type handler struct {
 }
 
 func newHandler(name string, o Options) handler {
-	return handler{o: o.withDefaults(), name: name}
+	o = o.withDefaults()
+	o.Metrics.limit(o.Reviews.Size())
+	return handler{o: o, name: name}
+}
+
+// reviewer is implemented by the Validator and the Mutator. review
+// answers like Handle, except that a review that got no evaluation slot
+// (ErrBusy) is returned as an error, which NewHTTPHandler answers with
+// HTTP 503 so that the webhook's failurePolicy decides.
+type reviewer interface {
+	review(ctx context.Context, req *admission.Request) (admission.Response, error)
 }
 
 // kindIndex records which kinds an engine evaluates at all, so requests

@@ -28,77 +28,99 @@ func NewMutator(o Options) *Mutator {
 	return &Mutator{handler: newHandler(MutateName, o)}
 }
 
-// Handle patches one admission request.
+// Handle patches one admission request. A request that got no evaluation
+// slot in time (ErrBusy) is admitted unchanged with a warning here;
+// NewHTTPHandler answers it with HTTP 503 instead, leaving it to the
+// failurePolicy.
 func (m *Mutator) Handle(ctx context.Context, req admission.Request) admission.Response {
-	resp := m.handle(ctx, &req)
-	m.o.Metrics.outcome(m.name, string(req.Operation), resp.Allowed)
+	resp, err := m.review(ctx, &req)
+	if err != nil {
+		return admission.Allowed("admitted unchanged").WithWarnings(warnings([]string{err.Error()})...)
+	}
 	return resp
 }
 
+// review patches one admission request; see reviewer.
+func (m *Mutator) review(ctx context.Context, req *admission.Request) (admission.Response, error) {
+	resp, err := m.handle(ctx, req)
+	if err != nil {
+		return resp, err
+	}
+	m.o.Metrics.outcome(m.name, string(req.Operation), resp.Allowed)
+	return resp, nil
+}
+
 // handle is a chain of early returns, each with its reason.
-func (m *Mutator) handle(ctx context.Context, req *admission.Request) admission.Response {
+func (m *Mutator) handle(ctx context.Context, req *admission.Request) (admission.Response, error) {
 	if reason, ok := m.exemptNamespace(req); ok {
-		return admission.Allowed(reason)
+		return admission.Allowed(reason), nil
 	}
 
 	if req.Operation != admissionv1.Create && req.Operation != admissionv1.Update {
-		return admission.Allowed(fmt.Sprintf("%s requests are not mutated", req.Operation))
+		return admission.Allowed(fmt.Sprintf("%s requests are not mutated", req.Operation)), nil
 	}
 
 	// The mutating webhook is not registered for subresources; a Scale
 	// (or a status) is never patched, even if a configuration sends one.
 	if req.SubResource != "" {
-		return admission.Allowed(fmt.Sprintf("the %s subresource is not mutated", req.SubResource))
+		return admission.Allowed(fmt.Sprintf("the %s subresource is not mutated", req.SubResource)), nil
 	}
 
 	eng := m.engine()
 	if eng == nil {
 		m.o.Metrics.error(m.name, ReasonNotLoaded)
 		return admission.Allowed("no policy set loaded yet").
-			WithWarnings(fmt.Sprintf("fluxgate did not mutate %s: no policy set loaded yet", subject(req, nil)))
+			WithWarnings(fmt.Sprintf("fluxgate did not mutate %s: no policy set loaded yet", subject(req, nil))), nil
 	}
 
 	if eng.ExemptNamespace(req.Namespace) {
-		return admission.Allowed(fmt.Sprintf("namespace %s is exempt", req.Namespace))
+		return admission.Allowed(fmt.Sprintf("namespace %s is exempt", req.Namespace)), nil
 	}
 
 	if !m.covers(eng, req.Kind.Kind) {
-		return admission.Allowed(fmt.Sprintf("no enabled policy applies to %s", req.Kind.Kind))
+		return admission.Allowed(fmt.Sprintf("no enabled policy applies to %s", req.Kind.Kind)), nil
 	}
+
+	if err := m.slot(ctx); err != nil {
+		err = fmt.Errorf("fluxgate could not mutate %s: %w", subject(req, nil), err)
+		m.o.Log.V(1).Info("no evaluation slot", "webhook", m.name, "uid", req.UID, "error", err.Error())
+		return admission.Response{}, err
+	}
+	defer m.release()
 
 	in, err := m.input(ctx, req)
 	if err != nil {
 		m.o.Metrics.error(m.name, ReasonDecode)
 		m.o.Log.Info("rejecting malformed admission request", "webhook", m.name, "uid", req.UID, "error", err.Error())
-		return admission.Errored(http.StatusBadRequest, err)
+		return admission.Errored(http.StatusBadRequest, err), nil
 	}
 
 	d, reason, err := m.evaluate(ctx, func(ctx context.Context) (*policy.Decision, error) { return eng.Mutate(ctx, in) })
 	if err != nil {
-		return m.unchanged(req, in, reason, err)
+		return m.unchanged(req, in, reason, err), nil
 	}
 
 	if d.Skipped != "" {
-		return admission.Allowed(d.Skipped)
+		return admission.Allowed(d.Skipped), nil
 	}
 	m.count(req, d)
 
 	if d.Mutated == nil {
-		return admission.Allowed("no policy patches it")
+		return admission.Allowed("no policy patches it"), nil
 	}
 
 	patched, err := json.Marshal(d.Mutated)
 	if err != nil {
-		return m.unchanged(req, in, ReasonEvaluation, fmt.Errorf("encode the patched object: %w", err))
+		return m.unchanged(req, in, ReasonEvaluation, fmt.Errorf("encode the patched object: %w", err)), nil
 	}
 	// The patch is the difference between the raw object the API server
 	// sent and the patched one, so fields fluxgate does not know survive
 	// and each operation is minimal.
 	resp := admission.PatchResponseFromRaw(req.Object.Raw, patched)
 	if !resp.Allowed {
-		return m.unchanged(req, in, ReasonEvaluation, fmt.Errorf("build the JSON patch: %s", resp.Result.Message))
+		return m.unchanged(req, in, ReasonEvaluation, fmt.Errorf("build the JSON patch: %s", resp.Result.Message)), nil
 	}
-	return resp
+	return resp, nil
 }
 
 // unchanged admits a request the mutator could not patch, with a warning

@@ -26,17 +26,31 @@ func NewValidator(o Options) *Validator {
 	return &Validator{handler: newHandler(ValidateName, o)}
 }
 
-// Handle judges one admission request.
+// Handle judges one admission request. A request that got no evaluation
+// slot in time (ErrBusy) is rejected with code 503 here; NewHTTPHandler
+// answers it with HTTP 503 instead, leaving it to the failurePolicy.
 func (v *Validator) Handle(ctx context.Context, req admission.Request) admission.Response {
-	resp := v.handle(ctx, &req)
-	v.o.Metrics.outcome(v.name, string(req.Operation), resp.Allowed)
+	resp, err := v.review(ctx, &req)
+	if err != nil {
+		return admission.Errored(http.StatusServiceUnavailable, err)
+	}
 	return resp
 }
 
+// review judges one admission request; see reviewer.
+func (v *Validator) review(ctx context.Context, req *admission.Request) (admission.Response, error) {
+	resp, err := v.handle(ctx, req)
+	if err != nil {
+		return resp, err
+	}
+	v.o.Metrics.outcome(v.name, string(req.Operation), resp.Allowed)
+	return resp, nil
+}
+
 // handle is a chain of early returns, each with its reason.
-func (v *Validator) handle(ctx context.Context, req *admission.Request) admission.Response {
+func (v *Validator) handle(ctx context.Context, req *admission.Request) (admission.Response, error) {
 	if reason, ok := v.exemptNamespace(req); ok {
-		return admission.Allowed(reason)
+		return admission.Allowed(reason), nil
 	}
 
 	eng := v.engine()
@@ -44,13 +58,13 @@ func (v *Validator) handle(ctx context.Context, req *admission.Request) admissio
 		v.o.Metrics.error(v.name, ReasonNotLoaded)
 		err := fmt.Errorf("fluxgate cannot judge %s: no policy set loaded yet", subject(req, nil))
 		if v.ownUser(req) {
-			return admission.Allowed("fluxgate's own service account is never denied").WithWarnings(err.Error())
+			return admission.Allowed("fluxgate's own service account is never denied").WithWarnings(err.Error()), nil
 		}
-		return admission.Errored(http.StatusServiceUnavailable, err)
+		return admission.Errored(http.StatusServiceUnavailable, err), nil
 	}
 
 	if eng.ExemptNamespace(req.Namespace) {
-		return admission.Allowed(fmt.Sprintf("namespace %s is exempt", req.Namespace))
+		return admission.Allowed(fmt.Sprintf("namespace %s is exempt", req.Namespace)), nil
 	}
 
 	switch req.SubResource {
@@ -60,29 +74,46 @@ func (v *Validator) handle(ctx context.Context, req *admission.Request) admissio
 		// no policy names; the workload it scales is what is judged.
 		return v.scale(ctx, req, eng)
 	default:
-		return admission.Allowed(fmt.Sprintf("the %s subresource is not judged", req.SubResource))
+		return admission.Allowed(fmt.Sprintf("the %s subresource is not judged", req.SubResource)), nil
 	}
 
 	if !v.covers(eng, req.Kind.Kind) {
-		return admission.Allowed(fmt.Sprintf("no enabled policy applies to %s", req.Kind.Kind))
+		return admission.Allowed(fmt.Sprintf("no enabled policy applies to %s", req.Kind.Kind)), nil
 	}
+
+	if err := v.slot(ctx); err != nil {
+		return v.busy(req, subject(req, nil), err)
+	}
+	defer v.release()
 
 	in, err := v.input(ctx, req)
 	if err != nil {
 		v.o.Metrics.error(v.name, ReasonDecode)
 		v.o.Log.Info("rejecting malformed admission request", "webhook", v.name, "uid", req.UID, "error", err.Error())
-		return admission.Errored(http.StatusBadRequest, err)
+		return admission.Errored(http.StatusBadRequest, err), nil
 	}
 
 	d, reason, err := v.evaluate(ctx, func(ctx context.Context) (*policy.Decision, error) { return eng.Validate(ctx, in) })
 	if err != nil {
-		return v.failed(req, subject(req, in.Request.Object), reason, err)
+		return v.failed(req, subject(req, in.Request.Object), reason, err), nil
 	}
 
 	if d.Skipped != "" {
-		return admission.Allowed(d.Skipped)
+		return admission.Allowed(d.Skipped), nil
 	}
-	return v.respond(req, in, d)
+	return v.respond(req, in, d), nil
+}
+
+// busy answers a request that got no evaluation slot: with the error, for
+// the failurePolicy to decide, except for fluxgate's own service account,
+// which is admitted with a warning.
+func (v *Validator) busy(req *admission.Request, subject string, err error) (admission.Response, error) {
+	err = fmt.Errorf("fluxgate could not evaluate %s: %w", subject, err)
+	v.o.Log.V(1).Info("no evaluation slot", "webhook", v.name, "uid", req.UID, "error", err.Error())
+	if v.ownUser(req) {
+		return admission.Allowed("fluxgate's own service account is never denied").WithWarnings(warnings([]string{err.Error()})...), nil
+	}
+	return admission.Response{}, err
 }
 
 // failed answers a request whose evaluation failed: fail closed, except

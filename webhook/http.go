@@ -8,6 +8,7 @@ import (
 	"mime"
 	"net/http"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -65,10 +66,19 @@ func (s *httpHandler) serve(w http.ResponseWriter, r *http.Request) int {
 	}
 
 	req := admission.Request{AdmissionRequest: *review.Request}
-	resp, ok := s.call(r.Context(), req)
+	ctx, cancel := withAPIServerTimeout(r)
+	resp, err, ok := s.call(ctx, &req)
+	cancel()
 	if !ok {
 		http.Error(w, "internal error: the admission handler failed", http.StatusInternalServerError)
 		return http.StatusInternalServerError
+	}
+	if err != nil {
+		// Not an AdmissionReview: the API server applies the webhook's
+		// failurePolicy. No Retry-After, which would make the API
+		// server's client retry into the same burst.
+		http.Error(w, printable(err.Error()), http.StatusServiceUnavailable)
+		return http.StatusServiceUnavailable
 	}
 	if err := resp.Complete(req); err != nil {
 		s.m.error(s.name, ReasonEncode)
@@ -140,8 +150,9 @@ func (s *httpHandler) read(r *http.Request) (*admissionv1.AdmissionReview, int, 
 	return review, http.StatusOK, ""
 }
 
-// call runs the admission handler, recovering a panic.
-func (s *httpHandler) call(ctx context.Context, req admission.Request) (resp admission.Response, ok bool) {
+// call runs the admission handler, recovering a panic. err is a review's
+// ErrBusy, from fluxgate's own handlers (reviewer).
+func (s *httpHandler) call(ctx context.Context, req *admission.Request) (resp admission.Response, err error, ok bool) {
 	defer func() {
 		if p := recover(); p != nil {
 			s.m.error(s.name, ReasonPanic)
@@ -150,5 +161,41 @@ func (s *httpHandler) call(ctx context.Context, req admission.Request) (resp adm
 			ok = false
 		}
 	}()
-	return s.h.Handle(ctx, req), true
+	if rv, isReviewer := s.h.(reviewer); isReviewer {
+		resp, err = rv.review(ctx, req)
+		return resp, err, true
+	}
+	return s.h.Handle(ctx, *req), nil, true
+}
+
+// withAPIServerTimeout returns the request's context, ended by
+// answerWithin of its query when the API server gave a timeout.
+func withAPIServerTimeout(r *http.Request) (context.Context, context.CancelFunc) {
+	if d, ok := answerWithin(r.URL.RawQuery); ok {
+		return context.WithTimeout(r.Context(), d)
+	}
+	return r.Context(), func() {}
+}
+
+// answerWithin returns how long fluxgate may take to answer a call whose
+// raw query is rawQuery: nine tenths of the timeout the API server gives
+// it. The API server sends the webhook's timeoutSeconds as the query
+// parameter timeout ("timeout=3s") and never reads an answer after it, so
+// a review waiting for an evaluation slot, or evaluating, gives up while
+// its answer still counts. ok is false without a valid, positive timeout.
+func answerWithin(rawQuery string) (d time.Duration, ok bool) {
+	for q := rawQuery; q != ""; {
+		var kv string
+		kv, q, _ = strings.Cut(q, "&")
+		v, found := strings.CutPrefix(kv, "timeout=")
+		if !found {
+			continue
+		}
+		t, err := time.ParseDuration(v)
+		if err != nil || t <= 0 {
+			return 0, false
+		}
+		return t - t/10, true
+	}
+	return 0, false
 }

@@ -33,6 +33,9 @@ const (
 	ReasonNotLoaded = "not_loaded"
 	// ReasonEncode: the admission response could not be encoded.
 	ReasonEncode = "encode"
+	// ReasonBusy: every evaluation slot stayed taken until the review's
+	// wait ended (ReviewLimiter); it was answered with HTTP 503.
+	ReasonBusy = "busy"
 )
 
 // Metrics are fluxgate's Prometheus metrics. A nil *Metrics records
@@ -47,11 +50,18 @@ type Metrics struct {
 	// PoliciesActive is fluxgate_policies_active, the number of policies
 	// in service whose action is not off.
 	PoliciesActive prometheus.Gauge
+	// MaxConcurrentReviews is fluxgate_admission_max_concurrent_reviews,
+	// the number of evaluation slots (ReviewLimiter.Size); the handlers
+	// set it.
+	MaxConcurrentReviews prometheus.Gauge
 
 	decisions       *prometheus.CounterVec
 	evalDuration    *prometheus.HistogramVec
 	errors          *prometheus.CounterVec
 	requestDuration *prometheus.HistogramVec
+	inFlight        *prometheus.GaugeVec
+	waitingReviews  *prometheus.GaugeVec
+	slotWait        *prometheus.HistogramVec
 }
 
 // latencyBuckets span 100µs to 2s: a built-in evaluation takes around a
@@ -86,13 +96,30 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		}, []string{"webhook"}),
 		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "fluxgate_admission_errors_total",
-			Help: "Admission requests that met an error, by reason: bad_request, decode, evaluation, timeout, related, panic, not_loaded, encode.",
+			Help: "Admission requests that met an error, by reason: bad_request, decode, evaluation, timeout, related, panic, not_loaded, encode, busy.",
 		}, []string{"webhook", "reason"}),
 		requestDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "fluxgate_admission_request_duration_seconds",
 			Help:    "Time to serve one AdmissionReview over HTTP, from reading the body to writing the response, by HTTP status code.",
 			Buckets: latencyBuckets,
 		}, []string{"webhook", "code"}),
+		MaxConcurrentReviews: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "fluxgate_admission_max_concurrent_reviews",
+			Help: "Evaluation slots: the most admission reviews evaluated at once (--max-concurrent-reviews).",
+		}),
+		inFlight: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "fluxgate_admission_reviews_in_flight",
+			Help: "Admission reviews holding an evaluation slot now.",
+		}, []string{"webhook"}),
+		waitingReviews: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "fluxgate_admission_reviews_waiting",
+			Help: "Admission reviews waiting for an evaluation slot now.",
+		}, []string{"webhook"}),
+		slotWait: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "fluxgate_admission_slot_wait_duration_seconds",
+			Help:    "Time an evaluated admission review waited for its evaluation slot (0 when one was free).",
+			Buckets: latencyBuckets,
+		}, []string{"webhook"}),
 	}
 	if reg == nil {
 		return m, nil
@@ -101,6 +128,7 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	for _, c := range []prometheus.Collector{
 		m.PolicySetGeneration, m.PolicyLoadErrors, m.PoliciesActive,
 		m.decisions, m.evalDuration, m.errors, m.requestDuration,
+		m.MaxConcurrentReviews, m.inFlight, m.waitingReviews, m.slotWait,
 	} {
 		if err := reg.Register(c); err != nil {
 			errs = append(errs, err)
@@ -170,6 +198,37 @@ func (m *Metrics) request(webhook string, code int, d time.Duration) {
 		return
 	}
 	m.requestDuration.WithLabelValues(webhook, strconv.Itoa(code)).Observe(d.Seconds())
+}
+
+func (m *Metrics) limit(size int) {
+	if m == nil {
+		return
+	}
+	m.MaxConcurrentReviews.Set(float64(size))
+}
+
+// admitted counts a review that took an evaluation slot after waiting
+// wait for it.
+func (m *Metrics) admitted(webhook string, wait time.Duration) {
+	if m == nil {
+		return
+	}
+	m.inFlight.WithLabelValues(webhook).Inc()
+	m.slotWait.WithLabelValues(webhook).Observe(wait.Seconds())
+}
+
+func (m *Metrics) done(webhook string) {
+	if m == nil {
+		return
+	}
+	m.inFlight.WithLabelValues(webhook).Dec()
+}
+
+func (m *Metrics) waiting(webhook string, delta float64) {
+	if m == nil {
+		return
+	}
+	m.waitingReviews.WithLabelValues(webhook).Add(delta)
 }
 
 // operationLabel keeps the operation label bounded: the request body is

@@ -53,6 +53,9 @@ func TestMetricsRegistration(t *testing.T) {
 		"fluxgate_policy_set_generation",
 		"fluxgate_policy_load_errors_total",
 		"fluxgate_policies_active",
+		"fluxgate_admission_max_concurrent_reviews",
+		"fluxgate_admission_reviews_in_flight",
+		"fluxgate_admission_slot_wait_duration_seconds",
 	} {
 		if !slices.Contains(names, want) {
 			t.Errorf("%s not gathered; have %v", want, names)

@@ -56,6 +56,10 @@ type Options struct {
 	// reading the related objects; DefaultEvalTimeout when zero or
 	// negative.
 	EvalTimeout time.Duration
+	// Reviews caps the reviews evaluated at once (ReviewLimiter): give
+	// both handlers the same one. Nil gives each handler its own limiter
+	// of DefaultMaxConcurrentReviews() slots.
+	Reviews *ReviewLimiter
 	// Log receives the handlers' logs; the zero Logger discards them.
 	Log logr.Logger
 }
@@ -76,6 +80,9 @@ type MaintenanceSource interface {
 func (o Options) withDefaults() Options {
 	if o.EvalTimeout <= 0 {
 		o.EvalTimeout = DefaultEvalTimeout
+	}
+	if o.Reviews == nil {
+		o.Reviews = NewReviewLimiter(0)
 	}
 	return o
 }

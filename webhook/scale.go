@@ -38,36 +38,41 @@ var scaledKinds = map[string]string{
 //
 // A workload that is not in the cache yet is admitted with a warning that
 // says so: there is nothing to judge it by.
-func (v *Validator) scale(ctx context.Context, req *admission.Request, eng *policy.Engine) admission.Response {
+func (v *Validator) scale(ctx context.Context, req *admission.Request, eng *policy.Engine) (admission.Response, error) {
 	kind, ok := scaledKinds[req.Resource.Group+"/"+req.Resource.Resource]
 	if !ok {
-		return admission.Allowed(fmt.Sprintf("the scale subresource of %s is not judged", req.Resource.Resource))
+		return admission.Allowed(fmt.Sprintf("the scale subresource of %s is not judged", req.Resource.Resource)), nil
 	}
 	if req.Operation != admissionv1.Update {
-		return admission.Allowed(fmt.Sprintf("%s requests for a scale are not judged", req.Operation))
+		return admission.Allowed(fmt.Sprintf("%s requests for a scale are not judged", req.Operation)), nil
 	}
 	if !v.covers(eng, kind) {
-		return admission.Allowed(fmt.Sprintf("no enabled policy applies to %s", kind))
+		return admission.Allowed(fmt.Sprintf("no enabled policy applies to %s", kind)), nil
 	}
 	name := fmt.Sprintf("%s %s/%s", kind, req.Namespace, req.Name)
 
+	if err := v.slot(ctx); err != nil {
+		return v.busy(req, name, err)
+	}
+	defer v.release()
+
 	next, err := decodeScale(req.Object.Raw)
 	if err != nil {
-		return v.malformedScale(req, fmt.Errorf("decode the Scale of %s: %w", name, err))
+		return v.malformedScale(req, fmt.Errorf("decode the Scale of %s: %w", name, err)), nil
 	}
 	if next == nil {
-		return v.malformedScale(req, fmt.Errorf("decode the Scale of %s: the request carries no object", name))
+		return v.malformedScale(req, fmt.Errorf("decode the Scale of %s: the request carries no object", name)), nil
 	}
 	current, err := decodeScale(req.OldObject.Raw)
 	if err != nil {
-		return v.malformedScale(req, fmt.Errorf("decode the old Scale of %s: %w", name, err))
+		return v.malformedScale(req, fmt.Errorf("decode the old Scale of %s: %w", name, err)), nil
 	}
 	what := fmt.Sprintf("scaling %s to %d replicas", name, next.replicas)
 
 	rel, err := v.related(ctx, req)
 	if err != nil {
 		return admission.Allowed("related objects unreadable").
-			WithWarnings(fmt.Sprintf("fluxgate did not judge %s: %v", what, err))
+			WithWarnings(fmt.Sprintf("fluxgate did not judge %s: %v", what, err)), nil
 	}
 	cached := rel.Object(kind, req.Name)
 	if cached == nil {
@@ -75,7 +80,7 @@ func (v *Validator) scale(ctx context.Context, req *admission.Request, eng *poli
 		v.o.Log.Info("admitting a scale of a workload that is not in the cache yet",
 			"webhook", v.name, "uid", req.UID, "kind", kind, "namespace", req.Namespace, "name", req.Name)
 		return admission.Allowed("workload not in the cache yet").
-			WithWarnings(fmt.Sprintf("fluxgate did not judge %s: the %s is not in its cache yet", what, kind))
+			WithWarnings(fmt.Sprintf("fluxgate did not judge %s: the %s is not in its cache yet", what, kind)), nil
 	}
 
 	// The old Scale is the API server's view of the current count and
@@ -104,12 +109,12 @@ func (v *Validator) scale(ctx context.Context, req *admission.Request, eng *poli
 		return introduced(before, after), nil
 	})
 	if err != nil {
-		return v.failed(req, what, reason, err)
+		return v.failed(req, what, reason, err), nil
 	}
 	if d.Skipped != "" {
-		return admission.Allowed(d.Skipped)
+		return admission.Allowed(d.Skipped), nil
 	}
-	return v.respond(req, in, d)
+	return v.respond(req, in, d), nil
 }
 
 // malformedScale answers a Scale that cannot be read with a bad request.

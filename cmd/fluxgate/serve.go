@@ -75,6 +75,7 @@ selects, and resumes them afterwards (docs/maintenance.md).`,
 	f.BoolVar(&o.LeaderElection, "leader-elect", true, "elect a leader among replicas for the maintenance guard (every replica serves the webhooks and loads policies)")
 	f.StringVar(&o.ConfigFile, "config", "", "fluxgate configuration file (actions, parameters, exempt namespaces)")
 	f.StringArrayVar(&o.PolicyDirs, "policy-dir", nil, "directory of custom Rego policies (repeatable)")
+	f.IntVar(&o.MaxConcurrentReviews, "max-concurrent-reviews", 0, "admission reviews evaluated at once, both webhooks together; more wait for a slot, up to the evaluation timeout, then get HTTP 503 and the webhook's failurePolicy (default 0: one per core, GOMAXPROCS)")
 	goflags := flag.NewFlagSet("zap", flag.ContinueOnError)
 	zapOpts.BindFlags(goflags)
 	f.AddGoFlagSet(goflags)
