@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"os"
+	"strconv"
 	"syscall"
 	"testing"
 	"time"
@@ -48,45 +49,60 @@ func builtinEngine(b *testing.B) *Engine {
 // BenchmarkReviewDeployment measures the whole built-in set (mutation,
 // then validation) on one typical Deployment with its PDB and HPA as
 // related objects: the work the webhook does per admission request.
+// "new" changes a label on every iteration, so every review is evaluated;
+// "repeated" sends the same object again, as kustomize-controller's
+// dry-run does for every unchanged object on every interval, and is
+// answered from the decision cache.
 func BenchmarkReviewDeployment(b *testing.B) {
-	eng := builtinEngine(b)
-	in := benchInput(b, readObjects(b, "testdata/bench/deployment.yaml")[0])
-	ctx := context.Background()
-	d, err := eng.Review(ctx, in)
-	if err != nil {
-		b.Fatal(err)
-	}
-	if len(d.Patch) == 0 || d.Denied() {
-		b.Fatalf("want the defaulted maxUnavailable patched and no denial, got %+v", d.Findings)
-	}
-	b.ReportAllocs()
-	b.ResetTimer()
-	cpu := startCPU()
-	for b.Loop() {
-		if _, err := eng.Review(ctx, in); err != nil {
-			b.Fatal(err)
-		}
-	}
-	cpu.report(b)
+	benchDeployment(b, nil, func(eng *Engine, ctx context.Context, in *Input) (*Decision, error) { return eng.Review(ctx, in) })
 }
 
 // BenchmarkValidateDeployment measures validation alone, the work of the
 // validating webhook once mutation has happened.
 func BenchmarkValidateDeployment(b *testing.B) {
-	eng := builtinEngine(b)
-	dep := readObjects(b, "testdata/bench/deployment.yaml")[0]
-	dep["spec"].(map[string]any)["strategy"].(map[string]any)["rollingUpdate"].(map[string]any)["maxUnavailable"] = 0
-	in := benchInput(b, dep)
-	ctx := context.Background()
-	b.ReportAllocs()
-	b.ResetTimer()
-	cpu := startCPU()
-	for b.Loop() {
-		if _, err := eng.Validate(ctx, in); err != nil {
-			b.Fatal(err)
-		}
+	mutated := func(dep map[string]any) {
+		dep["spec"].(map[string]any)["strategy"].(map[string]any)["rollingUpdate"].(map[string]any)["maxUnavailable"] = 0
 	}
-	cpu.report(b)
+	benchDeployment(b, mutated, func(eng *Engine, ctx context.Context, in *Input) (*Decision, error) { return eng.Validate(ctx, in) })
+}
+
+func benchDeployment(b *testing.B, edit func(map[string]any), review func(*Engine, context.Context, *Input) (*Decision, error)) {
+	for _, mode := range []string{"new", "repeated"} {
+		b.Run(mode, func(b *testing.B) {
+			eng := builtinEngine(b)
+			dep := readObjects(b, "testdata/bench/deployment.yaml")[0]
+			if edit != nil {
+				edit(dep)
+			}
+			labels := dep["metadata"].(map[string]any)["labels"].(map[string]any)
+			in := benchInput(b, dep)
+			ctx := context.Background()
+			d, err := review(eng, ctx, in)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if d.Denied() {
+				b.Fatalf("want no denial, got %+v", d.Findings)
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			cpu := startCPU()
+			i := 0
+			for b.Loop() {
+				if mode == "new" {
+					i++
+					labels["revision"] = strconv.Itoa(i)
+				}
+				if _, err := review(eng, ctx, in); err != nil {
+					b.Fatal(err)
+				}
+			}
+			cpu.report(b)
+			if hits, _ := eng.CacheStats(); (hits > 0) != (mode == "repeated") {
+				b.Fatalf("%d cache hits in mode %s", hits, mode)
+			}
+		})
+	}
 }
 
 // benchInput is a CREATE of dep with the bench PDB and HPA as related

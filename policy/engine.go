@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/rego"
@@ -87,6 +88,9 @@ type Engine struct {
 	enabled map[string][]*compiledPolicy
 	// queries caches prepared queries by phase and policy ids.
 	queries sync.Map
+	// cache holds recent decisions (see cache.go).
+	cache        *decisionCache
+	hits, misses atomic.Int64
 }
 
 // NewEngine checks cfg against set and returns an Engine for them.
@@ -98,7 +102,7 @@ func NewEngine(set *Set, cfg *Config) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &Engine{set: set, cfg: cfg, resolved: res, params: make(map[string]*ast.Term, len(res)), enabled: map[string][]*compiledPolicy{}}
+	e := &Engine{set: set, cfg: cfg, resolved: res, params: make(map[string]*ast.Term, len(res)), enabled: map[string][]*compiledPolicy{}, cache: newDecisionCache()}
 	all := ast.NewObject()
 	for _, p := range set.policies {
 		id := p.meta.ID
@@ -146,33 +150,61 @@ func (e *Engine) Action(id string) Action { return e.resolved[id].action }
 // Mutate runs every applicable policy's patch rules, each on the object as
 // the previous policies left it, and returns the resulting patch.
 func (e *Engine) Mutate(ctx context.Context, in *Input) (*Decision, error) {
-	ev, d, err := e.begin(in)
-	if ev == nil || err != nil {
-		return d, err
-	}
-	return d, ev.mutate(ctx, d)
+	return e.decide("mutate", in, func(ev *evaluation, d *Decision) error {
+		return ev.mutate(ctx, d)
+	})
 }
 
 // Validate runs every applicable policy's deny and warn rules.
 func (e *Engine) Validate(ctx context.Context, in *Input) (*Decision, error) {
-	ev, d, err := e.begin(in)
-	if ev == nil || err != nil {
-		return d, err
-	}
-	return d, ev.validate(ctx, d)
+	return e.decide("validate", in, func(ev *evaluation, d *Decision) error {
+		return ev.validate(ctx, d)
+	})
 }
 
 // Review mutates and then validates the mutated object, as the API server
 // does with a mutating and a validating webhook. `fluxgate check` uses it.
 func (e *Engine) Review(ctx context.Context, in *Input) (*Decision, error) {
-	ev, d, err := e.begin(in)
-	if ev == nil || err != nil {
+	return e.decide("review", in, func(ev *evaluation, d *Decision) error {
+		if err := ev.mutate(ctx, d); err != nil {
+			return err
+		}
+		return ev.validate(ctx, d)
+	})
+}
+
+// decide answers a request from the decision cache (see cache.go) or by
+// evaluating it. Decision.Mutated may be shared with other callers and
+// must not be modified.
+func (e *Engine) decide(phase string, in *Input, evaluate func(*evaluation, *Decision) error) (*Decision, error) {
+	ev, d := e.begin(in)
+	if ev == nil {
+		return d, nil
+	}
+	key, cacheable := keyOf(phase, in)
+	if cacheable {
+		if cached, hit := e.cache.get(key); hit {
+			e.hits.Add(1)
+			return cached, nil
+		}
+	}
+	e.misses.Add(1)
+	if err := ev.prepare(); err != nil {
 		return d, err
 	}
-	if err := ev.mutate(ctx, d); err != nil {
+	if err := evaluate(ev, d); err != nil {
 		return d, err
 	}
-	return d, ev.validate(ctx, d)
+	if cacheable {
+		e.cache.put(key, d)
+	}
+	return d, nil
+}
+
+// CacheStats returns how many decisions were answered from the cache and
+// how many were evaluated, since the engine was built.
+func (e *Engine) CacheStats() (hits, misses int64) {
+	return e.hits.Load(), e.misses.Load()
 }
 
 type phase string
@@ -247,18 +279,19 @@ type evaluation struct {
 }
 
 // begin decides whether the request is evaluated at all and, if so, which
-// policies apply. A nil evaluation with a nil error means skipped.
-func (e *Engine) begin(in *Input) (*evaluation, *Decision, error) {
+// policies apply. A nil evaluation means skipped, with the reason in the
+// Decision.
+func (e *Engine) begin(in *Input) (*evaluation, *Decision) {
 	d := &Decision{}
 	req := &in.Request
 	if reason, ok := e.cfg.exemptReason(req.Namespace); ok {
 		d.Skipped = reason
-		return nil, d, nil
+		return nil, d
 	}
 	obj := req.object()
 	if obj == nil {
 		d.Skipped = "request carries no object"
-		return nil, d, nil
+		return nil, d
 	}
 	ev := &evaluation{e: e, in: in, object: obj, exempt: parseExemptions(obj, e.set)}
 	ev.policies = e.enabled[req.Kind.Kind]
@@ -267,16 +300,22 @@ func (e *Engine) begin(in *Input) (*evaluation, *Decision, error) {
 	}
 	if len(ev.policies) == 0 && len(ev.exempt.findings) == 0 {
 		d.Skipped = fmt.Sprintf("no enabled policy applies to %s", kindName(req.Kind.Kind))
-		return nil, d, nil
+		return nil, d
 	}
-	ev.related = in.Related.term(req.Kind.Kind, req.Name)
+	return ev, d
+}
+
+// prepare converts what every query of the request shares.
+func (ev *evaluation) prepare() error {
+	in := ev.in
+	ev.related = in.Related.term(in.Request.Kind.Kind, in.Request.Name)
 	ev.context = ast.ObjectTerm(ast.Item(ast.StringTerm("complete"), ast.BooleanTerm(in.Complete)))
 	maint, err := in.Maintenance.toTerm()
 	if err != nil {
-		return nil, d, err
+		return err
 	}
 	ev.maintenance = maint
-	return ev, d, nil
+	return nil
 }
 
 func kindName(k string) string {
@@ -288,30 +327,32 @@ func kindName(k string) string {
 
 // input is the whole input of one query over ps: their parameters are in
 // input.fluxgate_parameters, or, for a set that reads input.parameters
-// outside its policies, in input.parameters of a one-policy query.
-func (ev *evaluation) input(requestTerm *ast.Term, ps []*compiledPolicy) ast.Value {
-	items := [][2]*ast.Term{
-		ast.Item(ast.StringTerm("request"), requestTerm),
-		ast.Item(ast.StringTerm("related"), ev.related),
-		ast.Item(ast.StringTerm("context"), ev.context),
-		ast.Item(ast.StringTerm("maintenance"), ev.maintenance),
+// outside its policies, in input.parameters of a one-policy query. It is a
+// lazy object (see Request.native): it belongs to one query at a time, as
+// OPA caches the fields it converts without a lock.
+func (ev *evaluation) input(request map[string]any, ps []*compiledPolicy) ast.Value {
+	in := map[string]any{
+		"request":     request,
+		"related":     ev.related.Value,
+		"context":     ev.context.Value,
+		"maintenance": ev.maintenance.Value,
 	}
 	if ev.e.set.parametersInInput {
-		items = append(items, ast.Item(ast.StringTerm("parameters"), ev.e.params[ps[0].meta.ID]))
+		in["parameters"] = ev.e.params[ps[0].meta.ID].Value
 	} else {
-		items = append(items, ast.Item(ast.StringTerm(parametersKey), ev.e.allParams))
+		in[parametersKey] = ev.e.allParams.Value
 	}
-	return ast.NewObject(items...)
+	return ast.LazyObject(in)
 }
 
 // run evaluates the query of phase over ps and returns its one result's
 // bindings; nil when ps has no rules of that phase.
-func (ev *evaluation) run(ctx context.Context, ph phase, ps []*compiledPolicy, requestTerm *ast.Term) (rego.Vars, error) {
+func (ev *evaluation) run(ctx context.Context, ph phase, ps []*compiledPolicy, request map[string]any) (rego.Vars, error) {
 	q, err := ev.e.query(ctx, ph, ps)
 	if err != nil || q == nil {
 		return nil, err
 	}
-	rs, err := q.Eval(ctx, rego.EvalParsedInput(ev.input(requestTerm, ps)))
+	rs, err := q.Eval(ctx, rego.EvalParsedInput(ev.input(request, ps)))
 	if err != nil {
 		return nil, ev.e.evalError(ph, ps, err)
 	}
@@ -349,10 +390,10 @@ func (ev *evaluation) mutate(ctx context.Context, d *Decision) error {
 		}
 	}
 	for len(pending) > 0 {
-		reqTerm := ev.in.Request.toTerm(current)
+		request := ev.in.Request.native(current)
 		applied := -1
 		for _, g := range ev.e.groups(pending) {
-			vars, err := ev.run(ctx, phaseMutate, g, reqTerm)
+			vars, err := ev.run(ctx, phaseMutate, g, request)
 			if err != nil {
 				return err
 			}
@@ -393,9 +434,9 @@ func (ev *evaluation) mutate(ctx context.Context, d *Decision) error {
 
 func (ev *evaluation) validate(ctx context.Context, d *Decision) error {
 	d.Findings = append(d.Findings, ev.exempt.findings...)
-	reqTerm := ev.in.Request.toTerm(ev.object)
+	request := ev.in.Request.native(ev.object)
 	for _, g := range ev.e.groups(ev.policies) {
-		vars, err := ev.run(ctx, phaseValidate, g, reqTerm)
+		vars, err := ev.run(ctx, phaseValidate, g, request)
 		if err != nil {
 			return err
 		}

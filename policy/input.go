@@ -66,6 +66,8 @@ type relatedItem struct {
 	kind, name string
 	object     map[string]any // as given to NewRelated, for Object
 	term       *ast.Term
+	hash       cacheKey // canonical hash of object, for decision cache keys
+	hashed     bool     // false when object's shape defeats the hash
 }
 
 // NewRelated converts objs for input.related. Objects of other kinds than
@@ -84,7 +86,8 @@ func NewRelated(objs ...map[string]any) (*Related, error) {
 		}
 		meta, _ := obj["metadata"].(map[string]any)
 		name, _ := meta["name"].(string)
-		r.lists[key] = append(r.lists[key], relatedItem{kind: kind, name: name, object: obj, term: ast.NewTerm(v)})
+		hash, hashed := hashOf(obj)
+		r.lists[key] = append(r.lists[key], relatedItem{kind: kind, name: name, object: obj, term: ast.NewTerm(v), hash: hash, hashed: hashed})
 	}
 	return r, nil
 }
@@ -123,6 +126,27 @@ func (r *Related) term(kind, name string) *ast.Term {
 	return ast.NewTerm(obj)
 }
 
+// writeKey adds to a decision cache key what term(kind, name) renders.
+func (r *Related) writeKey(w *canonical, kind, name string) {
+	for _, key := range relatedKeys {
+		w.str(key)
+		if r != nil {
+			for _, it := range r.lists[key] {
+				if it.kind == kind && it.name == name {
+					continue
+				}
+				if !it.hashed {
+					w.unknown = true
+					return
+				}
+				w.tag('r', 0)
+				w.h.Write(it.hash[:])
+			}
+		}
+		w.tag('e', 0)
+	}
+}
+
 var relatedKeys = []string{"daemonsets", "deployments", "horizontalpodautoscalers", "poddisruptionbudgets", "services", "statefulsets"}
 
 // Input is everything a policy evaluation needs. The Engine adds each
@@ -150,41 +174,34 @@ func (r *Request) object() map[string]any {
 	return r.OldObject
 }
 
-func (r *Request) toTerm(obj map[string]any) *ast.Term {
-	groups := make([]*ast.Term, len(r.UserInfo.Groups))
+// native renders the request as input.request with obj as its object, in
+// the Go shapes ast.LazyObject converts field by field on first read:
+// policies read a few fields of large objects, and a field never read is
+// never converted (metadata.managedFields is left out altogether). Rego
+// values (ast.Value) may be nested in it and are taken as they are.
+func (r *Request) native(obj map[string]any) map[string]any {
+	groups := make([]any, len(r.UserInfo.Groups))
 	for i, g := range r.UserInfo.Groups {
-		groups[i] = ast.StringTerm(g)
+		groups[i] = g
 	}
-	return ast.ObjectTerm(
-		ast.Item(ast.StringTerm("uid"), ast.StringTerm(r.UID)),
-		ast.Item(ast.StringTerm("operation"), ast.StringTerm(string(r.Operation))),
-		ast.Item(ast.StringTerm("kind"), ast.ObjectTerm(
-			ast.Item(ast.StringTerm("group"), ast.StringTerm(r.Kind.Group)),
-			ast.Item(ast.StringTerm("version"), ast.StringTerm(r.Kind.Version)),
-			ast.Item(ast.StringTerm("kind"), ast.StringTerm(r.Kind.Kind)),
-		)),
-		ast.Item(ast.StringTerm("namespace"), ast.StringTerm(r.Namespace)),
-		ast.Item(ast.StringTerm("name"), ast.StringTerm(r.Name)),
-		ast.Item(ast.StringTerm("object"), lazyTerm(obj)),
-		ast.Item(ast.StringTerm("oldObject"), lazyTerm(r.OldObject)),
-		ast.Item(ast.StringTerm("userInfo"), ast.ObjectTerm(
-			ast.Item(ast.StringTerm("username"), ast.StringTerm(r.UserInfo.Username)),
-			ast.Item(ast.StringTerm("groups"), ast.ArrayTerm(groups...)),
-		)),
-		ast.Item(ast.StringTerm("dryRun"), ast.BooleanTerm(r.DryRun)),
-	)
-}
-
-// lazyTerm hands obj to Rego without converting it up front: policies read
-// a few fields of large objects, and OPA converts each field on its first
-// read. metadata.managedFields, often the largest part, is never seen. The
-// term belongs to one query at a time: OPA caches the conversions in it
-// without a lock.
-func lazyTerm(obj map[string]any) *ast.Term {
-	if obj == nil {
-		return ast.NullTerm()
+	var object, oldObject any
+	if obj != nil {
+		object = withoutManagedFields(obj)
 	}
-	return ast.NewTerm(ast.LazyObject(withoutManagedFields(obj)))
+	if r.OldObject != nil {
+		oldObject = withoutManagedFields(r.OldObject)
+	}
+	return map[string]any{
+		"uid":       r.UID,
+		"operation": string(r.Operation),
+		"kind":      map[string]any{"group": r.Kind.Group, "version": r.Kind.Version, "kind": r.Kind.Kind},
+		"namespace": r.Namespace,
+		"name":      r.Name,
+		"object":    object,
+		"oldObject": oldObject,
+		"userInfo":  map[string]any{"username": r.UserInfo.Username, "groups": groups},
+		"dryRun":    r.DryRun,
+	}
 }
 
 func withoutManagedFields(obj map[string]any) map[string]any {

@@ -6,7 +6,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-
 )
 
 // PatchOp is one RFC 6902 operation produced by a policy's patch rule.

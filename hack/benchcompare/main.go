@@ -10,13 +10,18 @@
 // Budget and HorizontalPodAutoscaler of related.yaml as related objects.
 // Each sample is one Engine.Review (mutation, then validation), or one
 // Engine.Validate of the already mutated Deployment with -validate-only.
+// Before each sample the Deployment's label "revision" changes, as in
+// policy/bench_test.go's "new" mode, so that every review is evaluated
+// rather than answered from the engine's cache of recent decisions; with
+// -repeated the same object is sent again (the cache's case: kustomize-
+// controller's dry run of an unchanged object).
 // gator reviews exactly the object fluxgate is given, written to a
 // temporary file, against the ConstraintTemplates in hack/benchcompare/gator
 // (an equivalent of a subset of the built-in rules); it does not mutate.
 //
 // Usage (from the repository root):
 //
-//	go run ./hack/benchcompare [-n 2000] [-warmup 10] [-validate-only] [-gator bin/gator-v3.23.1]
+//	go run ./hack/benchcompare [-n 2000] [-warmup 10] [-validate-only] [-repeated] [-gator bin/gator-v3.23.1]
 package main
 
 import (
@@ -31,6 +36,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -48,6 +54,9 @@ type Options struct {
 	// patch mutation would apply already applied, instead of
 	// Engine.Review on the Deployment as written.
 	ValidateOnly bool
+	// Repeated sends the same object on every sample instead of one with
+	// a new "revision" label.
+	Repeated bool
 	// Deployment is the YAML file whose first document is the Deployment
 	// under review.
 	Deployment string
@@ -88,6 +97,7 @@ func main() {
 	flag.IntVar(&o.Iterations, "n", 2000, "timed reviews on each side")
 	flag.IntVar(&o.Warmup, "warmup", 10, "untimed reviews first on each side")
 	flag.BoolVar(&o.ValidateOnly, "validate-only", false, "time validation alone, on the Deployment as mutation leaves it")
+	flag.BoolVar(&o.Repeated, "repeated", false, "send fluxgate the same object every time (answered from its decision cache) instead of a new revision label each time")
 	flag.StringVar(&o.Deployment, "deployment", "policy/testdata/bench/deployment.yaml", "YAML file whose first document is the Deployment under review")
 	flag.StringVar(&o.Related, "related", "policy/testdata/bench/related.yaml", "YAML file of the Deployment's related objects (PDB, HPA)")
 	flag.StringVar(&o.Gator, "gator", "", "gator binary to run `gator bench` with (empty: fluxgate only)")
@@ -123,6 +133,9 @@ func Run(ctx context.Context, o Options, w io.Writer) error {
 
 	// gator runs first, in its own process, so that fluxgate's garbage
 	// does not land in its timings nor the other way round.
+	// gator's copy carries a revision label too, so that both sides
+	// review the same object, label for label.
+	labels(in.Request.Object)["revision"] = "0"
 	var g *GatorResult
 	if o.Gator != "" {
 		if g, err = runGator(ctx, o, in.Request.Object); err != nil {
@@ -144,7 +157,11 @@ func Run(ctx context.Context, o Options, w io.Writer) error {
 		row(fmt.Sprintf("gator %s (Rego, %d templates, %d constraints, validation)", gatorVersion(o.Gator), g.Templates, g.Constraints), g.Stats)
 	}
 	row(fmt.Sprintf("fluxgate (built-in set, %d policies, %s)", len(eng.Set().Policies()), shortMode(o.ValidateOnly)), f.Stats)
-	fmt.Fprintf(w, "\nfluxgate: %s; one review gives %d patch operation(s), %d denial(s)\n", mode, f.Patches, f.Denials)
+	sent := "a new revision label on every review, so no earlier decision can be reused"
+	if o.Repeated {
+		sent = "the same object on every review (the engine may answer it from its decision cache)"
+	}
+	fmt.Fprintf(w, "\nfluxgate: %s; %s; one review gives %d patch operation(s), %d denial(s)\n", mode, sent, f.Patches, f.Denials)
 	if g != nil {
 		fmt.Fprintf(w, "gator: %.0f violation(s) per review; no mutation\n", g.Violations)
 		ratio := float64(g.P50) / float64(f.P50)
@@ -262,10 +279,36 @@ func applyMutation(ctx context.Context, eng *policy.Engine, in *policy.Input) er
 	if err != nil {
 		return fmt.Errorf("mutating the Deployment: %w", err)
 	}
-	if d.Mutated != nil {
-		in.Request.Object = d.Mutated
+	if d.Mutated == nil {
+		return nil
 	}
+	// A copy, so that the revision labels set later never reach what the
+	// engine may keep of the decision.
+	raw, err := json.Marshal(d.Mutated)
+	if err != nil {
+		return fmt.Errorf("copying the mutated Deployment: %w", err)
+	}
+	var obj map[string]any
+	if err := json.Unmarshal(raw, &obj); err != nil {
+		return fmt.Errorf("copying the mutated Deployment: %w", err)
+	}
+	in.Request.Object = obj
 	return nil
+}
+
+// labels returns the object's metadata.labels, made when missing.
+func labels(obj map[string]any) map[string]any {
+	meta, ok := obj["metadata"].(map[string]any)
+	if !ok {
+		meta = map[string]any{}
+		obj["metadata"] = meta
+	}
+	l, ok := meta["labels"].(map[string]any)
+	if !ok {
+		l = map[string]any{}
+		meta["labels"] = l
+	}
+	return l
 }
 
 // timeFluxgate times o.Iterations reviews of in after o.Warmup untimed
@@ -275,18 +318,29 @@ func timeFluxgate(ctx context.Context, eng *policy.Engine, in *policy.Input, o O
 	if o.ValidateOnly {
 		review = eng.Validate
 	}
+	l := labels(in.Request.Object)
+	revision := 0
+	next := func() {
+		if !o.Repeated {
+			revision++
+			l["revision"] = strconv.Itoa(revision)
+		}
+	}
+	next()
 	first, err := review(ctx, in)
 	if err != nil {
 		return nil, fmt.Errorf("reviewing the Deployment: %w", err)
 	}
 	res := &Result{Patches: len(first.Patch), Denials: len(denials(first))}
 	for range o.Warmup {
+		next()
 		if _, err := review(ctx, in); err != nil {
 			return nil, fmt.Errorf("reviewing the Deployment: %w", err)
 		}
 	}
 	samples := make([]time.Duration, 0, o.Iterations)
 	for range o.Iterations {
+		next()
 		start := time.Now()
 		_, err := review(ctx, in)
 		samples = append(samples, time.Since(start))

@@ -13,15 +13,16 @@ import (
 // between the (slow, gator-building) runs of it.
 func TestRunFluxgateSide(t *testing.T) {
 	for _, tc := range []struct {
-		validateOnly bool
-		want         []string
+		validateOnly, repeated bool
+		want                   []string
 	}{
-		{false, []string{"mutation + validation", "1 patch operation(s), 0 denial(s)"}},
-		{true, []string{"validation alone", "0 patch operation(s), 0 denial(s)"}},
+		{false, false, []string{"mutation + validation", "new revision label", "1 patch operation(s), 0 denial(s)"}},
+		{true, false, []string{"validation alone", "new revision label", "0 patch operation(s), 0 denial(s)"}},
+		{false, true, []string{"mutation + validation", "the same object", "1 patch operation(s), 0 denial(s)"}},
 	} {
 		var out bytes.Buffer
 		err := Run(context.Background(), Options{
-			Iterations: 20, Warmup: 2, ValidateOnly: tc.validateOnly,
+			Iterations: 20, Warmup: 2, ValidateOnly: tc.validateOnly, Repeated: tc.repeated,
 			Deployment:    "../../policy/testdata/bench/deployment.yaml",
 			Related:       "../../policy/testdata/bench/related.yaml",
 			GatorPolicies: "gator",

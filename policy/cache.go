@@ -1,0 +1,218 @@
+package policy
+
+import (
+	"container/list"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/json"
+	"hash"
+	"math"
+	"slices"
+	"strconv"
+	"sync"
+)
+
+// Decisions are cached because the same request arrives again and again:
+// kustomize-controller dry-runs every object of a Kustomization through
+// the webhooks on every interval to detect drift, then applies what
+// changed, and `fluxgate check` meets the same rendered object in every
+// cluster that shares an overlay. Policies are pure functions of their
+// input (the set refuses every nondeterministic built-in), so a decision
+// for the same input is the same decision. The key is a SHA-256 over a
+// canonical encoding of everything policies see: the request (its uid
+// aside, which is new on every call and carries no meaning), the object
+// and old object without metadata.managedFields, the related objects, the
+// maintenance state and input.context; the cache belongs to one Engine,
+// so a new policy set or configuration starts empty.
+
+// decisionCacheSize bounds the cache: a Deployment's decision is a few
+// kilobytes, so the cache stays within tens of megabytes, while a cluster
+// whose Kustomizations apply more objects than this between two visits
+// of the same object only loses hits, never correctness.
+const decisionCacheSize = 8192
+
+type cacheKey [sha256.Size]byte
+
+type decisionCache struct {
+	mu      sync.Mutex
+	entries map[cacheKey]*list.Element
+	order   *list.List // front: most recently used
+}
+
+type cacheEntry struct {
+	key      cacheKey
+	decision *Decision
+}
+
+func newDecisionCache() *decisionCache {
+	return &decisionCache{entries: map[cacheKey]*list.Element{}, order: list.New()}
+}
+
+// get returns a copy of the cached decision for key.
+func (c *decisionCache) get(key cacheKey) (*Decision, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	el, ok := c.entries[key]
+	if !ok {
+		return nil, false
+	}
+	c.order.MoveToFront(el)
+	return el.Value.(*cacheEntry).decision.clone(), true
+}
+
+// put stores a copy of d under key, evicting the least recently used
+// decision beyond decisionCacheSize.
+func (c *decisionCache) put(key cacheKey, d *Decision) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if el, ok := c.entries[key]; ok {
+		c.order.MoveToFront(el)
+		return
+	}
+	c.entries[key] = c.order.PushFront(&cacheEntry{key: key, decision: d.clone()})
+	for c.order.Len() > decisionCacheSize {
+		last := c.order.Back()
+		c.order.Remove(last)
+		delete(c.entries, last.Value.(*cacheEntry).key)
+	}
+}
+
+// clone copies the decision's slices; Mutated and the patch values are
+// shared, as callers only read them.
+func (d *Decision) clone() *Decision {
+	out := *d
+	out.Findings = slices.Clone(d.Findings)
+	out.Patch = slices.Clone(d.Patch)
+	return &out
+}
+
+// keyOf returns the cache key of a request of phase ph, and false when
+// some value has a shape the canonical encoding does not know (then the
+// request is simply not cached).
+func keyOf(ph string, in *Input) (cacheKey, bool) {
+	h := sha256.New()
+	w := canonical{h: h}
+	r := &in.Request
+	w.str(ph)
+	w.str(string(r.Operation))
+	w.str(r.Kind.Group)
+	w.str(r.Kind.Version)
+	w.str(r.Kind.Kind)
+	w.str(r.Namespace)
+	w.str(r.Name)
+	w.str(r.UserInfo.Username)
+	w.int(int64(len(r.UserInfo.Groups)))
+	for _, g := range r.UserInfo.Groups {
+		w.str(g)
+	}
+	w.bool(r.DryRun)
+	w.bool(in.Complete)
+	w.value(withoutManagedFields(r.Object))
+	w.value(withoutManagedFields(r.OldObject))
+	w.bool(in.Maintenance.Active)
+	w.int(int64(len(in.Maintenance.Guards)))
+	for _, g := range in.Maintenance.Guards {
+		w.str(g.Name)
+		w.str(g.Phase)
+		w.int(int64(len(g.Signals)))
+		for _, s := range g.Signals {
+			w.str(s)
+		}
+	}
+	in.Related.writeKey(&w, r.Kind.Kind, r.Name)
+	var key cacheKey
+	if w.unknown {
+		return key, false
+	}
+	h.Sum(key[:0])
+	return key, true
+}
+
+// canonical writes JSON-shaped values to a hash with a type tag and a
+// length before each, and object keys in sorted order, so that two values
+// hash alike only when Rego would see the same document.
+type canonical struct {
+	h       hash.Hash
+	buf     [9]byte
+	unknown bool
+}
+
+func (w *canonical) tag(t byte, n uint64) {
+	w.buf[0] = t
+	binary.LittleEndian.PutUint64(w.buf[1:], n)
+	w.h.Write(w.buf[:])
+}
+
+func (w *canonical) str(s string) {
+	w.tag('s', uint64(len(s)))
+	w.h.Write([]byte(s))
+}
+
+func (w *canonical) int(n int64) { w.tag('i', uint64(n)) }
+
+func (w *canonical) bool(b bool) {
+	if b {
+		w.tag('t', 0)
+	} else {
+		w.tag('f', 0)
+	}
+}
+
+func (w *canonical) value(v any) {
+	switch v := v.(type) {
+	case nil:
+		w.tag('n', 0)
+	case map[string]any:
+		if v == nil {
+			w.tag('n', 0)
+			return
+		}
+		keys := make([]string, 0, len(v))
+		for k := range v {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		w.tag('o', uint64(len(keys)))
+		for _, k := range keys {
+			w.str(k)
+			w.value(v[k])
+		}
+	case []any:
+		w.tag('a', uint64(len(v)))
+		for _, e := range v {
+			w.value(e)
+		}
+	case string:
+		w.str(v)
+	case bool:
+		w.bool(v)
+	case float64:
+		w.tag('d', math.Float64bits(v))
+	case int:
+		w.number(strconv.Itoa(v))
+	case int64:
+		w.number(strconv.FormatInt(v, 10))
+	case json.Number:
+		w.number(string(v))
+	default:
+		w.unknown = true
+	}
+}
+
+// number hashes an integer or a JSON number by its text; the same number
+// written differently (1, 1.0, float64 1) only misses the cache.
+func (w *canonical) number(s string) {
+	w.tag('N', uint64(len(s)))
+	w.h.Write([]byte(s))
+}
+
+// hashOf returns the canonical hash of one object, and false when its
+// shape is unknown to the encoding.
+func hashOf(obj map[string]any) (cacheKey, bool) {
+	h := sha256.New()
+	w := canonical{h: h}
+	w.value(obj)
+	var key cacheKey
+	h.Sum(key[:0])
+	return key, !w.unknown
+}

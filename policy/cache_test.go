@@ -1,0 +1,93 @@
+package policy
+
+import (
+	"context"
+	"testing"
+)
+
+// The decision cache answers a request that policies would see exactly as
+// before, and evaluates again whenever anything they see differs.
+func TestDecisionCacheKeysOnWhatPoliciesSee(t *testing.T) {
+	pdb := func(min any) map[string]any {
+		return map[string]any{"apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
+			"metadata": map[string]any{"name": "web", "namespace": "apps"},
+			"spec":     map[string]any{"minAvailable": min, "selector": map[string]any{"matchLabels": map[string]any{"app": "web"}}}}
+	}
+	base := func() *Input {
+		in := request(deployment("apps", 3, nil, map[string]any{"team": "a"}))
+		in.Request.UID = "first"
+		in.Related, _ = NewRelated(pdb(1))
+		return in
+	}
+	tests := []struct {
+		name   string
+		change func(in *Input)
+		hit    bool
+	}{
+		{"the same request", func(*Input) {}, true},
+		{"another uid", func(in *Input) { in.Request.UID = "second" }, true},
+		{"managedFields differ", func(in *Input) {
+			in.Request.Object["metadata"].(map[string]any)["managedFields"] = []any{map[string]any{"manager": "kubectl"}}
+		}, true},
+		{"the related objects rebuilt alike", func(in *Input) { in.Related, _ = NewRelated(pdb(1)) }, true},
+		{"a label", func(in *Input) {
+			in.Request.Object["metadata"].(map[string]any)["labels"] = map[string]any{"team": "b"}
+		}, false},
+		{"replicas", func(in *Input) { in.Request.Object["spec"] = map[string]any{"replicas": 4} }, false},
+		{"a related budget", func(in *Input) { in.Related, _ = NewRelated(pdb(2)) }, false},
+		{"no related objects", func(in *Input) { in.Related = nil }, false},
+		{"maintenance", func(in *Input) { in.Maintenance.Active = true }, false},
+		{"operation", func(in *Input) { in.Request.Operation = OperationUpdate }, false},
+		{"user", func(in *Input) { in.Request.UserInfo.Username = "someone" }, false},
+		{"groups", func(in *Input) { in.Request.UserInfo.Groups = []string{"system:masters"} }, false},
+		{"dry run", func(in *Input) { in.Request.DryRun = true }, false},
+		{"completeness", func(in *Input) { in.Complete = false }, false},
+		{"an old object", func(in *Input) { in.Request.OldObject = deployment("apps", 2, nil, nil) }, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			eng := testEngine(t, nil)
+			first, err := eng.Validate(context.Background(), base())
+			if err != nil {
+				t.Fatal(err)
+			}
+			// A caller editing its decision must not change the cached one.
+			first.Findings = append(first.Findings[:0], Finding{Policy: "edited"})
+			in := base()
+			tc.change(in)
+			d, err := eng.Validate(context.Background(), in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if hits, _ := eng.CacheStats(); (hits == 1) != tc.hit {
+				t.Fatalf("cache hits = %d, want hit %v", hits, tc.hit)
+			}
+			for _, f := range d.Findings {
+				if f.Policy == "edited" {
+					t.Fatal("the cached decision was changed through a caller's copy")
+				}
+			}
+		})
+	}
+}
+
+// Mutation, validation and review of the same request are cached apart.
+func TestDecisionCacheSeparatesPhases(t *testing.T) {
+	eng := testEngine(t, nil)
+	ctx := context.Background()
+	in := request(deployment("apps", 3, nil, nil))
+	m, err := eng.Mutate(ctx, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := eng.Validate(ctx, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Patch) == 0 || len(v.Patch) != 0 {
+		t.Fatalf("mutate patch %v, validate patch %v", m.Patch, v.Patch)
+	}
+	if hits, misses := eng.CacheStats(); hits != 0 || misses != 2 {
+		t.Fatalf("hits %d misses %d", hits, misses)
+	}
+}
