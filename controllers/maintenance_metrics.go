@@ -14,6 +14,7 @@ type GuardMetrics struct {
 	active      *prometheus.GaugeVec
 	paused      *prometheus.GaugeVec
 	transitions *prometheus.CounterVec
+	reconciles  *prometheus.CounterVec
 	duration    prometheus.Histogram
 }
 
@@ -29,12 +30,16 @@ func NewGuardMetrics(reg prometheus.Registerer) (*GuardMetrics, error) {
 		transitions: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "fluxgate_maintenance_transitions_total", Help: "Pauses and resumes by guard.",
 		}, []string{"guard", "action"}),
+		reconciles: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "fluxgate_maintenance_reconciles_total",
+			Help: "Reconciles by guard and by what they ran: none, pause, resume (the pause or resume logic, whether or not it wrote), error, invalid.",
+		}, []string{"guard", "action"}),
 		duration: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "fluxgate_maintenance_pause_duration_seconds", Help: "How long pauses lasted, from pause to resume.",
 			Buckets: prometheus.ExponentialBuckets(60, 2, 10),
 		}),
 	}
-	for _, c := range []prometheus.Collector{m.active, m.paused, m.transitions, m.duration} {
+	for _, c := range []prometheus.Collector{m.active, m.paused, m.transitions, m.reconciles, m.duration} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register maintenance metrics: %w", err)
 		}
@@ -63,5 +68,11 @@ func (m *GuardMetrics) transition(guard, action string) {
 func (m *GuardMetrics) pauseDuration(d interface{ Seconds() float64 }) {
 	if m != nil {
 		m.duration.Observe(d.Seconds())
+	}
+}
+
+func (m *GuardMetrics) reconciled(guard, action string) {
+	if m != nil {
+		m.reconciles.WithLabelValues(guard, action).Inc()
 	}
 }

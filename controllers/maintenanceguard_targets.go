@@ -10,54 +10,99 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/resourceversion"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/fluxgate/fluxgate/api/v1alpha1"
 	"github.com/fluxgate/fluxgate/maintenance/pause"
 	"github.com/fluxgate/fluxgate/maintenance/signals"
 )
 
-// targetKinds are the Flux kinds a guard selects from, with their part of
-// the spec.
-var targetKinds = []struct {
+// targetKind is a Flux kind a guard selects from, with its part of the
+// spec.
+type targetKind struct {
 	gvk       schema.GroupVersionKind
 	selection func(v1alpha1.Targets) v1alpha1.TargetSelection
-}{
+}
+
+// targetKinds are the Flux kinds a guard selects from.
+var targetKinds = []targetKind{
 	{pause.Kustomization, func(t v1alpha1.Targets) v1alpha1.TargetSelection { return t.Kustomizations }},
 	{pause.HelmRelease, func(t v1alpha1.Targets) v1alpha1.TargetSelection { return t.HelmReleases }},
 }
 
-// listAll lists every object of the Flux kinds; a kind whose CRD is not
-// installed (no helm-controller, say) is simply absent.
-func (r *MaintenanceGuardReconciler) listAll(ctx context.Context) ([]*unstructured.Unstructured, error) {
-	var out []*unstructured.Unstructured
-	for _, k := range targetKinds {
-		list := &unstructured.UnstructuredList{}
-		list.SetGroupVersionKind(k.gvk.GroupVersion().WithKind(k.gvk.Kind + "List"))
-		if err := r.Client.List(ctx, list); err != nil {
-			if signals.IsAbsent(err) {
-				continue
-			}
-			return nil, fmt.Errorf("list %ss: %w", k.gvk.Kind, err)
+// list reads objects of one Flux kind from the cache, without copies:
+// the items share their maps with the cache and must not be changed in
+// place (pause.Pauser replaces an object's map, never edits it). A kind
+// whose CRD went away is empty.
+func (r *MaintenanceGuardReconciler) list(ctx context.Context, gvk schema.GroupVersionKind, opts ...client.ListOption) ([]*unstructured.Unstructured, error) {
+	list := &unstructured.UnstructuredList{}
+	list.SetGroupVersionKind(gvk.GroupVersion().WithKind(gvk.Kind + "List"))
+	if err := r.Client.List(ctx, list, append(opts, client.UnsafeDisableDeepCopy)...); err != nil {
+		if signals.IsAbsent(err) {
+			return nil, nil
 		}
-		for i := range list.Items {
-			out = append(out, &list.Items[i])
-		}
+		return nil, fmt.Errorf("list %ss: %w", gvk.Kind, err)
+	}
+	out := make([]*unstructured.Unstructured, len(list.Items))
+	for i := range list.Items {
+		out[i] = &list.Items[i]
 	}
 	return out, nil
 }
 
-// selected returns the objects of all that the guard targets.
-func (r *MaintenanceGuardReconciler) selected(ctx context.Context, g *v1alpha1.MaintenanceGuard, all []*unstructured.Unstructured) ([]*unstructured.Unstructured, error) {
-	var nsList corev1.NamespaceList
-	if err := r.Client.List(ctx, &nsList); err != nil {
-		return nil, fmt.Errorf("list namespaces: %w", err)
-	}
-	nsLabels := make(map[string]map[string]string, len(nsList.Items))
-	for _, ns := range nsList.Items {
-		nsLabels[ns.Name] = ns.Labels
-	}
+// heldBy returns the objects the guard holds, whether or not it still
+// selects them (a guard resumes everything it paused), through
+// heldByIndex and as the guard last wrote them where the cache lags.
+func (r *MaintenanceGuardReconciler) heldBy(ctx context.Context, guard string) ([]*unstructured.Unstructured, error) {
 	var out []*unstructured.Unstructured
+	for _, k := range r.kinds {
+		objs, err := r.list(ctx, k.gvk, client.MatchingFields{heldByIndex: guard})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, objs...)
+	}
+	return holding(nil, r.written.newest(out), guard), nil
+}
+
+// holding returns the objects of a and b that guard holds, each once (by
+// UID, the one in a first).
+func holding(a, b []*unstructured.Unstructured, guard string) []*unstructured.Unstructured {
+	seen := make(map[types.UID]bool, len(a)+len(b))
+	var out []*unstructured.Unstructured
+	for _, objs := range [][]*unstructured.Unstructured{a, b} {
+		for _, u := range objs {
+			if seen[u.GetUID()] {
+				continue
+			}
+			seen[u.GetUID()] = true
+			if slices.Contains(pause.Holders(u), guard) {
+				out = append(out, u)
+			}
+		}
+	}
+	return out
+}
+
+// validTargets compiles the guard's target selectors, so that a bad one
+// is reported (and terminal) whether or not maintenance is under way.
+func validTargets(g *v1alpha1.MaintenanceGuard) error {
 	for _, k := range targetKinds {
+		if _, _, err := selectors(k.selection(g.Spec.Targets)); err != nil {
+			return fmt.Errorf("spec.targets %s: %w", k.gvk.Kind, err)
+		}
+	}
+	return nil
+}
+
+// selected returns the objects the guard targets, read from the cache:
+// the namespaces its namespaceSelector matches (each listed through the
+// cache's namespace index), filtered by its label selector there.
+func (r *MaintenanceGuardReconciler) selected(ctx context.Context, g *v1alpha1.MaintenanceGuard) ([]*unstructured.Unstructured, error) {
+	var out []*unstructured.Unstructured
+	for _, k := range r.kinds {
 		sel := k.selection(g.Spec.Targets)
 		if !sel.IsEnabled() {
 			continue
@@ -66,17 +111,29 @@ func (r *MaintenanceGuardReconciler) selected(ctx context.Context, g *v1alpha1.M
 		if err != nil {
 			return nil, fmt.Errorf("spec.targets %s: %w", k.gvk.Kind, err)
 		}
-		for _, u := range all {
-			if u.GroupVersionKind().GroupKind() != k.gvk.GroupKind() {
-				continue
+		var objs []*unstructured.Unstructured
+		if nsSel.Empty() {
+			if objs, err = r.list(ctx, k.gvk, client.MatchingLabelsSelector{Selector: objSel}); err != nil {
+				return nil, err
 			}
+		} else {
+			namespaces, err := r.namespaces(ctx, nsSel)
+			if err != nil {
+				return nil, err
+			}
+			for _, ns := range namespaces {
+				in, err := r.list(ctx, k.gvk, client.InNamespace(ns), client.MatchingLabelsSelector{Selector: objSel})
+				if err != nil {
+					return nil, err
+				}
+				objs = append(objs, in...)
+			}
+		}
+		for _, u := range objs {
 			if !g.Spec.Targets.IncludeFluxSystem && u.GetNamespace() == v1alpha1.FluxSystemNamespace && u.GetName() == v1alpha1.FluxSystemName {
 				continue
 			}
 			if slices.Contains(sel.Exclude, v1alpha1.NamespacedName{Namespace: u.GetNamespace(), Name: u.GetName()}) {
-				continue
-			}
-			if !nsSel.Matches(labels.Set(nsLabels[u.GetNamespace()])) || !objSel.Matches(labels.Set(u.GetLabels())) {
 				continue
 			}
 			out = append(out, u)
@@ -85,16 +142,52 @@ func (r *MaintenanceGuardReconciler) selected(ctx context.Context, g *v1alpha1.M
 	return out, nil
 }
 
-// heldBy returns the objects of all that guard holds, whether or not it
-// still selects them: a guard resumes everything it paused.
-func heldBy(all []*unstructured.Unstructured, guard string) []*unstructured.Unstructured {
-	var out []*unstructured.Unstructured
-	for _, u := range all {
-		if slices.Contains(pause.Holders(u), guard) {
-			out = append(out, u)
-		}
+// namespaces returns the names of the namespaces sel matches, from the
+// cache.
+func (r *MaintenanceGuardReconciler) namespaces(ctx context.Context, sel labels.Selector) ([]string, error) {
+	var list corev1.NamespaceList
+	if err := r.Client.List(ctx, &list, client.MatchingLabelsSelector{Selector: sel}, client.UnsafeDisableDeepCopy); err != nil {
+		return nil, fmt.Errorf("list namespaces: %w", err)
 	}
-	return out
+	out := make([]string, 0, len(list.Items))
+	for i := range list.Items {
+		out = append(out, list.Items[i].Name)
+	}
+	return out, nil
+}
+
+// guardStatuses remembers each guard as the reconciler last wrote it, so
+// that a reconcile right after a status write (before the cache has it)
+// does not decide on the status before it; see written.
+type guardStatuses struct {
+	mu     sync.Mutex
+	guards map[types.UID]*v1alpha1.MaintenanceGuard
+}
+
+// remember records g as just written.
+func (s *guardStatuses) remember(g *v1alpha1.MaintenanceGuard) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.guards == nil {
+		s.guards = map[types.UID]*v1alpha1.MaintenanceGuard{}
+	}
+	s.guards[g.UID] = g.DeepCopy()
+}
+
+// newest returns the guard's last write when the cached g is older, else
+// g, forgetting a write the cache has caught up with.
+func (s *guardStatuses) newest(g *v1alpha1.MaintenanceGuard) *v1alpha1.MaintenanceGuard {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	w, ok := s.guards[g.UID]
+	if !ok {
+		return g
+	}
+	if cmp, err := resourceversion.CompareResourceVersion(g.ResourceVersion, w.ResourceVersion); err == nil && cmp < 0 {
+		return w.DeepCopy()
+	}
+	delete(s.guards, g.UID)
+	return g
 }
 
 // parallel runs fn over objs with a bounded number of concurrent API

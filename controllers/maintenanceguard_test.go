@@ -234,16 +234,23 @@ func TestCordonPausesAndUncordonResumes(t *testing.T) {
 	if !suspended(t, byHand) {
 		t.Fatal("the guard resumed a Kustomization a person suspended")
 	}
+	// One Event on the guard per transition, naming what it paused and
+	// resumed; none on each object.
 	eventually(t, func() error {
-		reasons := map[string]bool{}
-		for _, e := range eventsFor(t, ns, "frontend") {
-			reasons[e.Reason] = true
+		notes := map[string]string{}
+		for _, e := range guardEvents(t, g.Name) {
+			notes[e.Reason] = e.Message
 		}
-		if !reasons[ReasonMaintenancePaused] || !reasons[ReasonMaintenanceResumed] {
-			return fmt.Errorf("events on frontend: %v", reasons)
+		p, r := notes[ReasonMaintenancePaused], notes[ReasonMaintenanceResumed]
+		if !strings.HasPrefix(p, "paused 4 Flux objects (") || !strings.Contains(p, "Kustomization "+ns+"/frontend") || !strings.Contains(p, "NodeCordoned") ||
+			!strings.HasPrefix(r, "resumed 4 Flux objects (") || !strings.Contains(r, "HelmRelease "+ns+"/podinfo") {
+			return fmt.Errorf("events on the guard: %v", notes)
 		}
 		return nil
 	})
+	if evs := eventsFor(t, ns, "frontend"); len(evs) != 0 {
+		t.Fatalf("%d Events on a paused object, want none (the guard's Event names it): %+v", len(evs), evs)
+	}
 	pos := map[string]int{}
 	for i, name := range order {
 		pos[name] = i

@@ -91,7 +91,18 @@ func (c *clock) Add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unloc
 // or stop is called, and returns stop.
 func startGuard(t testing.TB, clk *clock, c func(client.Client) client.Client) (stop func()) {
 	t.Helper()
-	mgr, err := ctrl.NewManager(restCfg, ctrl.Options{
+	return startGuardWith(t, clk, c, nil)
+}
+
+// startGuardWith is startGuard with the manager's rest.Config changed by
+// cfg first (when not nil).
+func startGuardWith(t testing.TB, clk *clock, c func(client.Client) client.Client, cfg func(*rest.Config)) (stop func()) {
+	t.Helper()
+	rc := rest.CopyConfig(restCfg)
+	if cfg != nil {
+		cfg(rc)
+	}
+	mgr, err := ctrl.NewManager(rc, ctrl.Options{
 		Scheme:                 scheme,
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",

@@ -58,6 +58,11 @@ const (
 	// rather than resume on missing evidence.
 	SignalsUnavailableReason = "SignalsUnavailable"
 
+	// InvalidSpecReason (Ready=False): the spec cannot work as written (a
+	// label selector that does not parse); the guard keeps its state and
+	// waits for the spec to change, without retrying.
+	InvalidSpecReason = "InvalidSpec"
+
 	// PauseFailedReason (Ready=False): some targets could not be paused.
 	PauseFailedReason = "PauseFailed"
 
