@@ -131,10 +131,10 @@ func Run(ctx context.Context, o Options, w io.Writer) error {
 		}
 	}
 
-	// gator runs first, in its own process, so that fluxgate's garbage
-	// does not land in its timings nor the other way round.
-	// gator's copy carries a revision label too, so that both sides
-	// review the same object, label for label.
+	// The object carries a revision label from the start, so that gator
+	// reviews the object fluxgate does, label for label. gator runs
+	// first, in its own process, so that neither side's garbage lands in
+	// the other's timings.
 	labels(in.Request.Object)["revision"] = "0"
 	var g *GatorResult
 	if o.Gator != "" {
