@@ -12,6 +12,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
+	"github.com/fluxgate/fluxgate/controllers"
 	"github.com/fluxgate/fluxgate/server"
 )
 
@@ -19,6 +20,7 @@ func newServeCommand() *cobra.Command {
 	var (
 		o          server.Options
 		kubeconfig string
+		rate       apiRate
 		zapOpts    = zap.Options{}
 	)
 	cmd := &cobra.Command{
@@ -48,7 +50,7 @@ selects, and resumes them afterwards (docs/maintenance.md).`,
 			if o.ServiceAccount == "" && o.Namespace != "" {
 				o.ServiceAccount = fmt.Sprintf("system:serviceaccount:%s:fluxgate", o.Namespace)
 			}
-			cfg, err := restConfig(kubeconfig)
+			cfg, err := restConfig(kubeconfig, rate)
 			if err != nil {
 				return usageError(err)
 			}
@@ -60,6 +62,8 @@ selects, and resumes them afterwards (docs/maintenance.md).`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig file; default: $KUBECONFIG, then the in-cluster configuration")
+	f.Float32Var(&rate.qps, "kube-api-qps", controllers.DefaultKubeAPIQPS, "requests per second to the Kubernetes API, sustained, whether in the cluster or with --kubeconfig; negative: no client-side limit (the API server's priority and fairness only)")
+	f.IntVar(&rate.burst, "kube-api-burst", controllers.DefaultKubeAPIBurst, "requests to the Kubernetes API allowed at once above --kube-api-qps (the maintenance guard pauses or resumes up to this many objects without waiting)")
 	f.StringVar(&o.Namespace, "namespace", "", "fluxgate's own namespace: never evaluated, and where policy ConfigMaps live (default $POD_NAMESPACE)")
 	f.StringVar(&o.ServiceAccount, "service-account", "", "fluxgate's own user, never denied (default system:serviceaccount:<namespace>:fluxgate)")
 	f.StringVar(&o.WebhookHost, "webhook-host", "", "address the webhook server binds to (default all)")
@@ -82,19 +86,37 @@ selects, and resumes them afterwards (docs/maintenance.md).`,
 	return cmd
 }
 
+// apiRate is the client-side rate limit of serve's API connection.
+type apiRate struct {
+	qps   float32
+	burst int
+}
+
 // restConfig reads --kubeconfig, or falls back to controller-runtime's
-// lookup ($KUBECONFIG, in-cluster, ~/.kube/config).
-func restConfig(kubeconfig string) (*rest.Config, error) {
+// lookup ($KUBECONFIG, in-cluster, ~/.kube/config), and sets the rate
+// limit on either: client-go alone would limit a kubeconfig to 5 requests
+// a second while controller-runtime's lookup turns the limit off.
+func restConfig(kubeconfig string, rate apiRate) (*rest.Config, error) {
+	if rate.qps == 0 || (rate.qps > 0 && rate.burst < 1) {
+		return nil, fmt.Errorf("--kube-api-qps %g with --kube-api-burst %d: give a positive rate and a burst of at least 1, or a negative rate for no client-side limit", rate.qps, rate.burst)
+	}
+	var cfg *rest.Config
 	if kubeconfig != "" {
-		cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+		c, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
 		if err != nil {
 			return nil, fmt.Errorf("read kubeconfig %s: %w", kubeconfig, err)
 		}
-		return cfg, nil
+		cfg = c
+	} else {
+		c, err := ctrl.GetConfig()
+		if err != nil {
+			return nil, errors.Join(errors.New("no cluster to serve: give --kubeconfig or set KUBECONFIG"), err)
+		}
+		cfg = c
 	}
-	cfg, err := ctrl.GetConfig()
-	if err != nil {
-		return nil, errors.Join(errors.New("no cluster to serve: give --kubeconfig or set KUBECONFIG"), err)
+	cfg.QPS, cfg.Burst = rate.qps, rate.burst
+	if rate.qps < 0 {
+		cfg.QPS = -1 // rest.Config: no rate limiter
 	}
 	return cfg, nil
 }

@@ -513,6 +513,7 @@ func TestDeployment(t *testing.T) {
 	c := d.Spec.Template.Spec.Containers[0]
 	for _, arg := range []string{
 		"serve", "--namespace=$(POD_NAMESPACE)", "--leader-elect=true",
+		"--kube-api-qps=500", "--kube-api-burst=2000",
 		"--cert-secret=fluxgate-webhook-tls",
 		"--health-probe-bind-address=:8081", "--metrics-bind-address=:8080",
 		"--service-account=system:serviceaccount:" + namespace + ":fluxgate",
