@@ -337,8 +337,8 @@ func (r *MaintenanceGuardReconciler) finalize(ctx context.Context, guard *v1alph
 		return err
 	}
 	controllerutil.RemoveFinalizer(guard, GuardFinalizer)
-	if err := r.Client.Update(ctx, guard); err != nil {
-		return fmt.Errorf("remove finalizer: %w", client.IgnoreNotFound(err))
+	if err := client.IgnoreNotFound(r.Client.Update(ctx, guard)); err != nil {
+		return fmt.Errorf("remove finalizer: %w", err)
 	}
 	return nil
 }

@@ -122,7 +122,9 @@ func nodeFactsChanged(o, n *corev1.Node) bool {
 		return true
 	}
 	for _, k := range nodeAnnotations {
-		if o.Annotations[k] != n.Annotations[k] {
+		vo, ino := o.Annotations[k]
+		vn, inn := n.Annotations[k]
+		if vo != vn || ino != inn {
 			return true
 		}
 	}
@@ -159,7 +161,9 @@ func fluxFactsChanged(o, n *unstructured.Unstructured) bool {
 	}
 	ao, an := o.GetAnnotations(), n.GetAnnotations()
 	for _, k := range fluxAnnotations {
-		if ao[k] != an[k] {
+		vo, ino := ao[k]
+		vn, inn := an[k]
+		if vo != vn || ino != inn {
 			return true
 		}
 	}
