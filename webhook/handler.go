@@ -1,12 +1,9 @@
 package webhook
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"slices"
 	"sync/atomic"
 	"time"
@@ -163,25 +160,6 @@ func (h *handler) related(ctx context.Context, req *admission.Request) (*policy.
 		return nil, fmt.Errorf("read the related objects of namespace %s: %w", req.Namespace, err)
 	}
 	return rel, nil
-}
-
-// decodeObject decodes one embedded object. Numbers stay json.Number, so
-// integers beyond 2^53 keep their value; the engine accepts them. Empty
-// raw (no object) gives nil.
-func decodeObject(raw []byte) (map[string]any, error) {
-	if len(bytes.TrimSpace(raw)) == 0 {
-		return nil, nil
-	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	var obj map[string]any
-	if err := dec.Decode(&obj); err != nil {
-		return nil, err
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return nil, errors.New("unexpected data after the object")
-	}
-	return obj, nil
 }
 
 // evaluate runs fn under the evaluation deadline, measures it and sorts a

@@ -15,7 +15,6 @@ import (
 	admissionv1 "k8s.io/api/admission/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
-	sigsjson "sigs.k8s.io/json"
 )
 
 // MaxRequestBytes bounds an AdmissionReview body. The API server limits
@@ -134,7 +133,7 @@ func (s *httpHandler) read(r *http.Request) (*admissionv1.AdmissionReview, int, 
 	review := &admissionv1.AdmissionReview{}
 	// Case-sensitive, as the API machinery decodes: "Request" is not
 	// "request".
-	if err := sigsjson.UnmarshalCaseSensitivePreserveInts(body, review); err != nil {
+	if err := unmarshalReview(body, review); err != nil {
 		return nil, http.StatusBadRequest, fmt.Sprintf("invalid AdmissionReview JSON: %s", printable(err.Error()))
 	}
 	if review.TypeMeta != admissionReviewType {
