@@ -58,9 +58,10 @@ const (
 	// ReasonBudgetAllowsNoDisruption: its budget has disruptionsAllowed 0
 	// (429).
 	ReasonBudgetAllowsNoDisruption Reason = "BudgetAllowsNoDisruption"
-	// ReasonBudgetUsedUp: its budget's disruptions are used up by pods
-	// evicted before it, on this node or in earlier steps, and evicted pods
-	// are assumed not to come back (Options.NoReschedule).
+	// ReasonBudgetUsedUp: its budget allows disruptions now, but they are
+	// used up by pods evicted before it, on this node or in earlier steps
+	// of a sequence, and evicted pods are assumed not to come back
+	// (Options.NoReschedule).
 	ReasonBudgetUsedUp Reason = "BudgetUsedUp"
 	// ReasonBudgetNotObserved: the disruption controller has not processed
 	// the budget's latest generation (429).
@@ -359,6 +360,9 @@ func judgeEviction(p *Pod, pod *corev1.Pod, budgets []*budgetState, used map[*bu
 		return
 	case len(pdb.Status.DisruptedPods) > maxDisruptedPods:
 		refuse(403, ReasonBudgetInvalid, fmt.Sprintf("poddisruptionbudget %q is forbidden: DisruptedPods map too big - too many evictions not confirmed by PDB controller", pdb.Name))
+		return
+	case b.allowed == 0 && pdb.Status.DisruptionsAllowed > 0:
+		refuse(429, ReasonBudgetUsedUp, fmt.Sprintf("The disruption budget %s allows %d disruptions now, used up by the earlier steps", pdb.Name, pdb.Status.DisruptionsAllowed))
 		return
 	case b.allowed == 0:
 		refuse(429, ReasonBudgetAllowsNoDisruption, noDisruptionMessage(b))

@@ -1,6 +1,7 @@
 package drainplan
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -23,7 +24,8 @@ func WriteJSON(w io.Writer, r *Report) error {
 func WriteText(w io.Writer, r *Report) error {
 	ew := &errWriter{w: w}
 	ew.printf("Drain modelled: %s\n\n", r.Semantics)
-	tw := tabwriter.NewWriter(ew, 0, 4, 2, ' ', 0)
+	var table bytes.Buffer
+	tw := tabwriter.NewWriter(&table, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "NODE\tDRAIN NOW\tEVICT\tWAIT\tBLOCKED\tIGNORED\tSKIPPED")
 	for _, n := range r.Nodes {
 		var evict, wait, blocked, ignored, skipped int
@@ -51,6 +53,7 @@ func WriteText(w io.Writer, r *Report) error {
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%d\n", n.Name, verdict, evict, wait, blocked, ignored, skipped)
 	}
 	_ = tw.Flush()
+	writeTrimmed(ew, &table)
 	for _, n := range r.Nodes {
 		if n.Drainable && len(n.Warnings) == 0 {
 			continue
@@ -70,31 +73,54 @@ func WriteText(w io.Writer, r *Report) error {
 
 	seq := r.Sequence
 	ew.printf("\nDraining one node at a time (assumes %s):\n", seq.Assumption)
-	tw = tabwriter.NewWriter(ew, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "STEP\tNODE\tRESULT\tBUDGETS (disruptions allowed before -> after; ready pods on the node)")
+	table.Reset()
+	tw = tabwriter.NewWriter(&table, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "STEP\tNODE\tRESULT\tBUDGET\tALLOWED\tREADY PODS ON NODE\tBLOCKS")
 	for _, st := range seq.Steps {
 		result := "drains"
 		if !st.Drainable {
-			var reasons []string
-			for _, b := range st.Blockers {
-				reasons = append(reasons, blockerShort(b))
-			}
-			result = "blocked: " + strings.Join(reasons, "; ")
+			result = "BLOCKED"
 		}
-		var budgets []string
+		blocks := map[string]Reason{}
+		var others []string
+		for _, b := range st.Blockers {
+			switch {
+			case b.Budget != nil:
+				blocks[b.Budget.Key()] = b.Reason
+			case b.Reason == ReasonNoController:
+				others = append(others, "no controller: "+strings.Join(b.Pods, ", "))
+			default:
+				others = append(others, fmt.Sprintf("under %s: %s", strings.Join(b.Budgets, " and "), strings.Join(b.Pods, ", ")))
+			}
+		}
+		lead := fmt.Sprintf("%d\t%s\t%s", st.Step, st.Node, result)
+		rows := 0
 		for _, b := range st.Budgets {
-			if st.Drainable {
-				budgets = append(budgets, fmt.Sprintf("%s %d->%d (%d)", b.Budget, b.AllowedBefore, b.AllowedAfter, b.Healthy))
-			} else {
-				budgets = append(budgets, fmt.Sprintf("%s %d (%d)", b.Budget, b.AllowedBefore, b.Healthy))
+			reason, blocking := blocks[b.Budget]
+			if b.Healthy == 0 && b.AllowedBefore == b.AllowedAfter && !blocking {
+				continue // no disruption needed, nothing changed
 			}
+			allowed := fmt.Sprint(b.AllowedBefore)
+			if st.Drainable {
+				allowed = fmt.Sprintf("%d -> %d", b.AllowedBefore, b.AllowedAfter)
+			}
+			why := ""
+			if blocking {
+				why = string(reason)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\n", lead, b.Budget, allowed, b.Healthy, why)
+			lead, rows = "\t\t", rows+1
 		}
-		if len(budgets) == 0 {
-			budgets = []string{"-"}
+		for _, o := range others {
+			fmt.Fprintf(tw, "%s\t-\t\t\t%s\n", lead, o)
+			lead, rows = "\t\t", rows+1
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\n", st.Step, st.Node, result, strings.Join(budgets, ", "))
+		if rows == 0 {
+			fmt.Fprintf(tw, "%s\t-\t\t\t\n", lead)
+		}
 	}
 	_ = tw.Flush()
+	writeTrimmed(ew, &table)
 	order := "none"
 	if len(seq.Order) > 0 {
 		order = strings.Join(seq.Order, ", ")
@@ -136,15 +162,15 @@ func describe(b Blocker) string {
 	return fmt.Sprintf("budget %s: %s (%d)", bu.Key(), b.Message, b.Code)
 }
 
-// blockerShort names a blocker in a few words.
-func blockerShort(b Blocker) string {
-	switch b.Reason {
-	case ReasonNoController:
-		return fmt.Sprintf("%d pods without controller", len(b.Pods))
-	case ReasonMultipleBudgets:
-		return fmt.Sprintf("%d pods under budgets %s", len(b.Pods), strings.Join(b.Budgets, "+"))
+// writeTrimmed writes a table without the spaces tabwriter leaves at the
+// end of lines whose last cells are empty.
+func writeTrimmed(w io.Writer, table *bytes.Buffer) {
+	for _, line := range strings.SplitAfter(table.String(), "\n") {
+		if line == "" {
+			continue
+		}
+		fmt.Fprintln(w, strings.TrimRight(line, " \n"))
 	}
-	return fmt.Sprintf("%s %s (%d pods)", b.Budget.Key(), b.Reason, len(b.Pods))
 }
 
 // errWriter keeps the first write error.
