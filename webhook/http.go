@@ -1,14 +1,17 @@
 package webhook
 
 import (
+	"bytes"
 	"context"
-	"encoding/json"
+	jsonv1 "encoding/json"
+	jsonv2 "encoding/json/v2"
 	"fmt"
 	"io"
 	"mime"
 	"net/http"
 	"runtime/debug"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -85,16 +88,18 @@ func (s *httpHandler) serve(w http.ResponseWriter, r *http.Request) int {
 		resp = admission.Errored(http.StatusInternalServerError, fmt.Errorf("fluxgate could not encode its response: %w", err))
 		resp.UID = req.UID
 	}
-	body, err := json.Marshal(admissionv1.AdmissionReview{TypeMeta: admissionReviewType, Response: &resp.AdmissionResponse})
-	if err != nil {
+	body := getBuffer()
+	defer putBuffer(body)
+	// As encoding/json.Marshal does, into a reused buffer.
+	if err := jsonv2.MarshalWrite(body, admissionv1.AdmissionReview{TypeMeta: admissionReviewType, Response: &resp.AdmissionResponse}, encodeOptions); err != nil {
 		s.m.error(s.name, ReasonEncode)
 		s.log.Error(err, "encoding the admission review failed", "uid", req.UID)
 		http.Error(w, "internal error: cannot encode the admission review", http.StatusInternalServerError)
 		return http.StatusInternalServerError
 	}
-	w.Header().Set("Content-Type", "application/json")
+	w.Header()["Content-Type"] = jsonContentType
 	w.WriteHeader(http.StatusOK)
-	if _, err := w.Write(body); err != nil {
+	if _, err := w.Write(body.Bytes()); err != nil {
 		s.log.V(1).Info("writing the admission response failed", "uid", req.UID, "error", err.Error())
 	}
 	if v := s.log.V(1); v.Enabled() {
@@ -111,8 +116,10 @@ func (s *httpHandler) read(r *http.Request) (*admissionv1.AdmissionReview, int, 
 		return nil, http.StatusMethodNotAllowed, fmt.Sprintf("method %s not allowed: send AdmissionReview with POST", r.Method)
 	}
 	ct := r.Header.Get("Content-Type")
-	if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
-		return nil, http.StatusUnsupportedMediaType, fmt.Sprintf("content type %q not supported: want application/json", ct)
+	if ct != "application/json" { // what the API server sends, parsed only if it differs
+		if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
+			return nil, http.StatusUnsupportedMediaType, fmt.Sprintf("content type %q not supported: want application/json", ct)
+		}
 	}
 	if r.ContentLength > MaxRequestBytes {
 		return nil, http.StatusBadRequest, fmt.Sprintf("request body of %d bytes exceeds the limit of %d bytes", r.ContentLength, MaxRequestBytes)
@@ -120,10 +127,16 @@ func (s *httpHandler) read(r *http.Request) (*admissionv1.AdmissionReview, int, 
 	if r.Body == nil {
 		return nil, http.StatusBadRequest, "empty request body: want an AdmissionReview"
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, MaxRequestBytes+1))
-	if err != nil {
+	// The review is decoded into copies, so the body's buffer is reused.
+	buf := getBuffer()
+	defer putBuffer(buf)
+	if r.ContentLength > 0 {
+		buf.Grow(int(r.ContentLength) + bytes.MinRead)
+	}
+	if _, err := buf.ReadFrom(io.LimitReader(r.Body, MaxRequestBytes+1)); err != nil {
 		return nil, http.StatusBadRequest, fmt.Sprintf("read request body: %v", err)
 	}
+	body := buf.Bytes()
 	switch {
 	case len(body) == 0:
 		return nil, http.StatusBadRequest, "empty request body: want an AdmissionReview"
@@ -147,6 +160,30 @@ func (s *httpHandler) read(r *http.Request) (*admissionv1.AdmissionReview, int, 
 		return nil, http.StatusBadRequest, "AdmissionReview request has no uid"
 	}
 	return review, http.StatusOK, ""
+}
+
+// jsonContentType is the Content-Type of every review fluxgate answers,
+// shared rather than allocated per response; net/http only reads it.
+var jsonContentType = []string{"application/json"}
+
+// encodeOptions encode as encoding/json.Marshal does.
+var encodeOptions = jsonv1.DefaultOptionsV1()
+
+// buffers hold request bodies and encoded responses between requests.
+var buffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// maxPooledBuffer bounds the buffers kept for reuse: the buffer of an
+// unusually large review is left to the garbage collector.
+const maxPooledBuffer = 256 << 10
+
+func getBuffer() *bytes.Buffer { return buffers.Get().(*bytes.Buffer) }
+
+func putBuffer(b *bytes.Buffer) {
+	if b.Cap() > maxPooledBuffer {
+		return
+	}
+	b.Reset()
+	buffers.Put(b)
 }
 
 // call runs the admission handler, recovering a panic. err is a review's
