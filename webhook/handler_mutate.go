@@ -2,7 +2,6 @@ package webhook
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 
@@ -109,14 +108,13 @@ func (m *Mutator) handle(ctx context.Context, req *admission.Request) (admission
 		return admission.Allowed("no policy patches it"), nil
 	}
 
-	patched, err := json.Marshal(d.Mutated)
-	if err != nil {
-		return m.unchanged(req, in, ReasonEvaluation, fmt.Errorf("encode the patched object: %w", err)), nil
+	// The patch is the difference between the object the API server sent
+	// and the patched one, so fields fluxgate does not know survive and
+	// each operation is minimal.
+	resp, ok := patchResponse(in.Request.Object, d.Mutated)
+	if !ok {
+		resp = patchResponseFromRaw(req.Object.Raw, d.Mutated)
 	}
-	// The patch is the difference between the raw object the API server
-	// sent and the patched one, so fields fluxgate does not know survive
-	// and each operation is minimal.
-	resp := admission.PatchResponseFromRaw(req.Object.Raw, patched)
 	if !resp.Allowed {
 		return m.unchanged(req, in, ReasonEvaluation, fmt.Errorf("build the JSON patch: %s", resp.Result.Message)), nil
 	}
