@@ -18,10 +18,13 @@
 // gator reviews exactly the object fluxgate is given, written to a
 // temporary file, against the ConstraintTemplates in hack/benchcompare/gator
 // (an equivalent of a subset of the built-in rules); it does not mutate.
+// Both sides are measured in turn, -rounds times, and the figures shown
+// are the medians over the rounds, which a shared machine's bursts of load
+// disturb less than a single run.
 //
 // Usage (from the repository root):
 //
-//	go run ./hack/benchcompare [-n 2000] [-warmup 10] [-validate-only] [-repeated] [-gator bin/gator-v3.23.1]
+//	go run ./hack/benchcompare [-n 2000] [-rounds 3] [-warmup 10] [-validate-only] [-repeated] [-gator bin/gator-v3.23.1]
 package main
 
 import (
@@ -46,9 +49,14 @@ import (
 
 // Options configure one comparison run.
 type Options struct {
-	// Iterations is the number of timed reviews on each side.
+	// Iterations is the number of timed reviews on each side, in each
+	// round.
 	Iterations int
-	// Warmup is the number of untimed reviews run first on each side.
+	// Rounds is the number of times both sides are measured, one after
+	// the other; the figures shown are the medians over the rounds.
+	Rounds int
+	// Warmup is the number of untimed reviews run first on each side, in
+	// each round.
 	Warmup int
 	// ValidateOnly times Engine.Validate on the Deployment with the
 	// patch mutation would apply already applied, instead of
@@ -94,8 +102,9 @@ type GatorResult struct {
 
 func main() {
 	var o Options
-	flag.IntVar(&o.Iterations, "n", 2000, "timed reviews on each side")
-	flag.IntVar(&o.Warmup, "warmup", 10, "untimed reviews first on each side")
+	flag.IntVar(&o.Iterations, "n", 2000, "timed reviews on each side, per round")
+	flag.IntVar(&o.Rounds, "rounds", 3, "rounds of gator then fluxgate; the figures are medians over them")
+	flag.IntVar(&o.Warmup, "warmup", 10, "untimed reviews first on each side, per round")
 	flag.BoolVar(&o.ValidateOnly, "validate-only", false, "time validation alone, on the Deployment as mutation leaves it")
 	flag.BoolVar(&o.Repeated, "repeated", false, "send fluxgate the same object every time (answered from its decision cache) instead of a new revision label each time")
 	flag.StringVar(&o.Deployment, "deployment", "policy/testdata/bench/deployment.yaml", "YAML file whose first document is the Deployment under review")
@@ -112,8 +121,8 @@ func main() {
 // Run measures fluxgate and, when o.Gator is set, gator on the same
 // Deployment and writes the figures to w.
 func Run(ctx context.Context, o Options, w io.Writer) error {
-	if o.Iterations < 1 || o.Warmup < 0 {
-		return fmt.Errorf("need at least one iteration and no negative warm-up, got -n %d -warmup %d", o.Iterations, o.Warmup)
+	if o.Iterations < 1 || o.Rounds < 1 || o.Warmup < 0 {
+		return fmt.Errorf("need at least one iteration and round and no negative warm-up, got -n %d -rounds %d -warmup %d", o.Iterations, o.Rounds, o.Warmup)
 	}
 	eng, err := builtinEngine(ctx)
 	if err != nil {
@@ -132,42 +141,101 @@ func Run(ctx context.Context, o Options, w io.Writer) error {
 	}
 
 	// The object carries a revision label from the start, so that gator
-	// reviews the object fluxgate does, label for label. gator runs
-	// first, in its own process, so that neither side's garbage lands in
-	// the other's timings.
+	// reviews the object fluxgate does, label for label. In each round
+	// gator runs first, in its own process, so that neither side's garbage
+	// lands in the other's timings; rounds alternate the two sides, so
+	// that a burst of load from elsewhere on a shared machine weighs on
+	// one round of each rather than on one side.
 	labels(in.Request.Object)["revision"] = "0"
-	var g *GatorResult
-	if o.Gator != "" {
-		if g, err = runGator(ctx, o, in.Request.Object); err != nil {
+	var (
+		gs     []*GatorResult
+		fs     []*Result
+		ratios []float64
+		rev    int
+	)
+	for range o.Rounds {
+		if o.Gator != "" {
+			g, err := runGator(ctx, o, in.Request.Object)
+			if err != nil {
+				return err
+			}
+			gs = append(gs, g)
+		}
+		f, err := timeFluxgate(ctx, eng, in, o, &rev)
+		if err != nil {
 			return err
 		}
-	}
-	f, err := timeFluxgate(ctx, eng, in, o)
-	if err != nil {
-		return err
+		fs = append(fs, f)
+		if o.Gator != "" {
+			ratios = append(ratios, float64(gs[len(gs)-1].P50)/float64(f.P50))
+		}
 	}
 
-	fmt.Fprintf(w, "Deployment %s/%s from %s, %d timed reviews after %d warm-up on each side\n\n",
-		in.Request.Namespace, in.Request.Name, o.Deployment, o.Iterations, o.Warmup)
+	fmt.Fprintf(w, "Deployment %s/%s from %s, %d round(s) of %d timed reviews after %d warm-up on each side\n",
+		in.Request.Namespace, in.Request.Name, o.Deployment, o.Rounds, o.Iterations, o.Warmup)
+	if o.Rounds > 1 {
+		fmt.Fprintln(w, "(each figure is the median over the rounds)")
+	}
+	fmt.Fprintln(w)
 	row := func(name string, s Stats) {
 		fmt.Fprintf(w, "%-62s %10s %10s %10s\n", name, duration(s.P50), duration(s.P99), duration(s.Mean))
 	}
 	fmt.Fprintf(w, "%-62s %10s %10s %10s\n", "", "P50", "P99", "mean")
-	if g != nil {
-		row(fmt.Sprintf("gator %s (Rego, %d templates, %d constraints, validation)", gatorVersion(o.Gator), g.Templates, g.Constraints), g.Stats)
+	if len(gs) > 0 {
+		g := gs[0]
+		row(fmt.Sprintf("gator %s (Rego, %d templates, %d constraints, validation)", gatorVersion(o.Gator), g.Templates, g.Constraints),
+			medianStats(gs, func(g *GatorResult) Stats { return g.Stats }))
 	}
-	row(fmt.Sprintf("fluxgate (built-in set, %d policies, %s)", len(eng.Set().Policies()), shortMode(o.ValidateOnly)), f.Stats)
+	f := fs[0]
+	row(fmt.Sprintf("fluxgate (built-in set, %d policies, %s)", len(eng.Set().Policies()), shortMode(o.ValidateOnly)),
+		medianStats(fs, func(f *Result) Stats { return f.Stats }))
 	sent := "a new revision label on every review, so no earlier decision can be reused"
 	if o.Repeated {
 		sent = "the same object on every review (the engine may answer it from its decision cache)"
 	}
 	fmt.Fprintf(w, "\nfluxgate: %s; %s; one review gives %d patch operation(s), %d denial(s)\n", mode, sent, f.Patches, f.Denials)
-	if g != nil {
-		fmt.Fprintf(w, "gator: %.0f violation(s) per review; no mutation\n", g.Violations)
-		ratio := float64(g.P50) / float64(f.P50)
-		fmt.Fprintf(w, "ratio gator P50 / fluxgate P50: %.2f (%s)\n", ratio, verdict(ratio))
+	if len(gs) > 0 {
+		fmt.Fprintf(w, "gator: %.0f violation(s) per review; no mutation\n", gs[0].Violations)
+		ratio := median(ratios)
+		fmt.Fprintf(w, "ratio gator P50 / fluxgate P50: %.2f (%s)", ratio, verdict(ratio))
+		if len(ratios) > 1 {
+			shown := make([]string, len(ratios))
+			for i, r := range ratios {
+				shown[i] = fmt.Sprintf("%.2f", r)
+			}
+			fmt.Fprintf(w, "; per round: %s", strings.Join(shown, ", "))
+		}
+		fmt.Fprintln(w)
 	}
 	return nil
+}
+
+// medianStats is the median of each figure over the rounds.
+func medianStats[T any](rounds []T, stats func(T) Stats) Stats {
+	var p50, p99, mean []float64
+	for _, r := range rounds {
+		s := stats(r)
+		p50 = append(p50, float64(s.P50))
+		p99 = append(p99, float64(s.P99))
+		mean = append(mean, float64(s.Mean))
+	}
+	return Stats{
+		Samples: len(rounds) * stats(rounds[0]).Samples,
+		P50:     time.Duration(median(p50)),
+		P99:     time.Duration(median(p99)),
+		Mean:    time.Duration(median(mean)),
+	}
+}
+
+// median of xs, the mean of the middle two for an even count.
+func median(xs []float64) float64 {
+	sorted := slices.Clone(xs)
+	slices.Sort(sorted)
+	n := len(sorted)
+	if n%2 == 1 {
+		return sorted[n/2]
+	}
+	return (sorted[n/2-1] + sorted[n/2]) / 2
 }
 
 func shortMode(validateOnly bool) string {
@@ -312,18 +380,18 @@ func labels(obj map[string]any) map[string]any {
 }
 
 // timeFluxgate times o.Iterations reviews of in after o.Warmup untimed
-// ones.
-func timeFluxgate(ctx context.Context, eng *policy.Engine, in *policy.Input, o Options) (*Result, error) {
+// ones. Unless o.Repeated, each review gets the next revision label,
+// counted on from *revision.
+func timeFluxgate(ctx context.Context, eng *policy.Engine, in *policy.Input, o Options, revision *int) (*Result, error) {
 	review := eng.Review
 	if o.ValidateOnly {
 		review = eng.Validate
 	}
 	l := labels(in.Request.Object)
-	revision := 0
 	next := func() {
 		if !o.Repeated {
-			revision++
-			l["revision"] = strconv.Itoa(revision)
+			*revision++
+			l["revision"] = strconv.Itoa(*revision)
 		}
 	}
 	next()

@@ -22,7 +22,7 @@ func TestRunFluxgateSide(t *testing.T) {
 	} {
 		var out bytes.Buffer
 		err := Run(context.Background(), Options{
-			Iterations: 20, Warmup: 2, ValidateOnly: tc.validateOnly, Repeated: tc.repeated,
+			Iterations: 20, Rounds: 2, Warmup: 2, ValidateOnly: tc.validateOnly, Repeated: tc.repeated,
 			Deployment:    "../../policy/testdata/bench/deployment.yaml",
 			Related:       "../../policy/testdata/bench/related.yaml",
 			GatorPolicies: "gator",
