@@ -180,3 +180,19 @@ func loadCluster(t *testing.T, path string) ([]corev1.Node, []corev1.Pod, []poli
 	}
 	return nodes, pods, pdbs
 }
+
+// TestDocsShowGolden keeps docs/drain-plan.md's example the output of
+// the shop cluster of testdata.
+func TestDocsShowGolden(t *testing.T) {
+	doc, err := os.ReadFile(filepath.Join("..", "docs", "drain-plan.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden, err := os.ReadFile(filepath.Join("testdata", "plan.golden.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(doc, golden) {
+		t.Error("docs/drain-plan.md does not show testdata/plan.golden.txt: copy it into the example")
+	}
+}
