@@ -66,6 +66,56 @@ func benchSetup(b *testing.B) (opts Options, mutateBody, validateBody []byte) {
 	return opts, mutateBody, validateBody
 }
 
+// withManagedFields returns obj with the metadata.managedFields the API
+// server keeps for an object Flux applies: kustomize-controller's
+// server-side apply of every field and the controller's status update,
+// each a tree of the fields it set (fieldsV1), as every review carries.
+func withManagedFields(b *testing.B, obj map[string]any) map[string]any {
+	b.Helper()
+	obj = clone(b, obj)
+	spec := map[string]any{"metadata": obj["metadata"], "spec": obj["spec"]}
+	status := map[string]any{"status": map[string]any{
+		"availableReplicas": 3, "observedGeneration": 1, "readyReplicas": 3, "replicas": 3, "updatedReplicas": 3,
+		"conditions": []any{map[string]any{"type": "Available"}, map[string]any{"type": "Progressing"}},
+	}}
+	meta := obj["metadata"].(map[string]any)
+	meta["managedFields"] = []any{
+		map[string]any{"manager": "kustomize-controller", "operation": "Apply", "apiVersion": "apps/v1",
+			"time": "2026-12-01T10:00:00Z", "fieldsType": "FieldsV1", "fieldsV1": fieldsV1(spec)},
+		map[string]any{"manager": "kube-controller-manager", "operation": "Update", "apiVersion": "apps/v1",
+			"time": "2026-12-01T10:00:05Z", "fieldsType": "FieldsV1", "fieldsV1": fieldsV1(status), "subresource": "status"},
+	}
+	return obj
+}
+
+// fieldsV1 is the field set of v as the API server records it: "f:name"
+// per field, "k:{...}" per list item keyed by name or type.
+func fieldsV1(v any) any {
+	out := map[string]any{}
+	switch v := v.(type) {
+	case map[string]any:
+		for k, x := range v {
+			out["f:"+k] = fieldsV1(x)
+		}
+	case []any:
+		for _, x := range v {
+			m, ok := x.(map[string]any)
+			if !ok {
+				return map[string]any{}
+			}
+			for _, key := range []string{"name", "type", "containerPort", "mountPath"} {
+				if id, ok := m[key]; ok {
+					item := fieldsV1(m).(map[string]any)
+					item["."] = map[string]any{}
+					out[fmt.Sprintf("k:{%q:%q}", key, fmt.Sprint(id))] = item
+					break
+				}
+			}
+		}
+	}
+	return out
+}
+
 var noopHandler = admission.HandlerFunc(func(context.Context, admission.Request) admission.Response {
 	return admission.Allowed("")
 })
@@ -180,6 +230,18 @@ func decodeBenchReview(b *testing.B, body []byte) *admissionv1.AdmissionResponse
 
 func BenchmarkValidatorHandle(b *testing.B) {
 	opts, _, body := benchSetup(b)
+	h := NewHTTPHandler(ValidateName, NewValidator(opts), opts.Metrics, logr.Discard())
+	benchHandler(b, h, body, opts.Metrics, ValidateName, func(r *admissionv1.AdmissionResponse) bool { return r.Allowed && len(r.Warnings) == 0 })
+}
+
+// BenchmarkValidatorHandleManagedFields is BenchmarkValidatorHandle on
+// the review the API server sends for the same Deployment once Flux has
+// applied it: with its metadata.managedFields, which the handler skips.
+func BenchmarkValidatorHandleManagedFields(b *testing.B) {
+	opts, _, _ := benchSetup(b)
+	dep := set(benchObjects(b, "deployment.yaml")[0], "spec.strategy.rollingUpdate.maxUnavailable", 0)
+	body := reviewBody(b, request(b, admissionv1.Update, withManagedFields(b, dep), withManagedFields(b, dep)))
+	b.Logf("review of %d bytes", len(body))
 	h := NewHTTPHandler(ValidateName, NewValidator(opts), opts.Metrics, logr.Discard())
 	benchHandler(b, h, body, opts.Metrics, ValidateName, func(r *admissionv1.AdmissionResponse) bool { return r.Allowed && len(r.Warnings) == 0 })
 }

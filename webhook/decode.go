@@ -34,6 +34,18 @@ func unmarshalReview(body []byte, review *admissionv1.AdmissionReview) error {
 // escapes is a piece of it, so the strings of an object cost one
 // allocation; they keep that string alive only as long as the object.
 func decodeObject(raw []byte) (map[string]any, error) {
+	return decode(raw, false)
+}
+
+// decodeForPolicies decodes an object as decodeObject does but leaves out
+// metadata.managedFields, which no policy sees (the engine drops them),
+// and which are often the larger part of a real object: the API server
+// sends them in every review, one nested map per field each manager set.
+func decodeForPolicies(raw []byte) (map[string]any, error) {
+	return decode(raw, true)
+}
+
+func decode(raw []byte, skipManagedFields bool) (map[string]any, error) {
 	if len(bytes.TrimSpace(raw)) == 0 {
 		return nil, nil
 	}
@@ -43,11 +55,11 @@ func decodeObject(raw []byte) (map[string]any, error) {
 		dec.Reset(emptyReader{})
 		decoders.Put(dec)
 	}()
-	d := objectDecoder{dec: dec, src: string(raw)}
+	d := objectDecoder{dec: dec, src: string(raw), skipManagedFields: skipManagedFields}
 	var obj map[string]any
 	switch d.dec.PeekKind() {
 	case '{':
-		v, err := d.value()
+		v, err := d.value(atRoot)
 		if err != nil {
 			return nil, err
 		}
@@ -82,12 +94,22 @@ func (emptyReader) Read([]byte) (int, error) { return 0, io.EOF }
 // objectDecoder decodes src, read by dec, into map[string]any, []any,
 // string, json.Number, bool and nil.
 type objectDecoder struct {
-	dec *jsontext.Decoder
-	src string
+	dec               *jsontext.Decoder
+	src               string
+	skipManagedFields bool
 }
 
-// value decodes the next value.
-func (d *objectDecoder) value() (any, error) {
+// where says where in the object a value is, as far as the decoder cares.
+type where int
+
+const (
+	elsewhere  where = iota
+	atRoot           // the object itself
+	atMetadata       // its metadata
+)
+
+// value decodes the next value, found at w.
+func (d *objectDecoder) value(w where) (any, error) {
 	dec := d.dec
 	switch dec.PeekKind() {
 	case '{':
@@ -100,7 +122,17 @@ func (d *objectDecoder) value() (any, error) {
 			if err != nil {
 				return nil, err
 			}
-			v, err := d.value()
+			in := elsewhere
+			switch {
+			case w == atRoot && key == "metadata":
+				in = atMetadata
+			case w == atMetadata && key == "managedFields" && d.skipManagedFields:
+				if err := dec.SkipValue(); err != nil {
+					return nil, err
+				}
+				continue
+			}
+			v, err := d.value(in)
 			if err != nil {
 				return nil, err
 			}
@@ -116,7 +148,7 @@ func (d *objectDecoder) value() (any, error) {
 		}
 		a := []any{}
 		for k := dec.PeekKind(); k != ']' && k != 0; k = dec.PeekKind() {
-			v, err := d.value()
+			v, err := d.value(elsewhere)
 			if err != nil {
 				return nil, err
 			}

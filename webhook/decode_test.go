@@ -47,6 +47,7 @@ var objectCases = []struct {
 	{"lone surrogate becomes U+FFFD", `{"s":"\ud800x"}`, true},
 	{"duplicate name keeps the last", `{"a":1,"a":2}`, true},
 	{"whitespace everywhere", " { \"a\" : [ 1 , 2 ] } ", true},
+	{"managedFields", `{"metadata":{"name":"a","managedFields":[{"manager":"m"}]}}`, true},
 	{"array", "[1]", false},
 	{"string", `"x"`, false},
 	{"number", "1", false},
@@ -59,6 +60,36 @@ var objectCases = []struct {
 	{"bad literal", `{"a":tru}`, false},
 	{"control character in a string", "{\"a\":\"x\x01\"}", false},
 	{"bad escape", `{"a":"\q"}`, false},
+}
+
+// decodeForPolicies decodes what decodeObject does, without
+// metadata.managedFields.
+func TestDecodeForPoliciesLeavesOutManagedFields(t *testing.T) {
+	for _, tc := range []struct {
+		name, raw, want string
+	}{
+		{"managedFields left out", `{"metadata":{"name":"a","managedFields":[{"manager":"m","fieldsV1":{"f:spec":{}}}],"uid":"u"},"spec":{"x":1}}`, `{"metadata":{"name":"a","uid":"u"},"spec":{"x":1}}`},
+		{"only under the object's metadata", `{"spec":{"managedFields":1,"metadata":{"managedFields":2}},"metadata":{}}`, `{"spec":{"managedFields":1,"metadata":{"managedFields":2}},"metadata":{}}`},
+		{"metadata not an object", `{"metadata":[{"managedFields":1}]}`, `{"metadata":[{"managedFields":1}]}`},
+		{"null", `null`, `null`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := decodeForPolicies([]byte(tc.raw))
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, err := decodeObject([]byte(tc.want))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("decodeForPolicies = %#v, want %#v", got, want)
+			}
+		})
+	}
+	if _, err := decodeForPolicies([]byte(`{"metadata":{"managedFields":[1,}}`)); err == nil {
+		t.Error("decodeForPolicies accepted malformed managedFields")
+	}
 }
 
 // decodeObject decodes what encoding/json decodes, into the same values,
@@ -90,6 +121,16 @@ func FuzzDecodeObject(f *testing.F) {
 		}
 		if !reflect.DeepEqual(got, want) {
 			t.Fatalf("%q: decodeObject = %#v, encoding/json = %#v", raw, got, want)
+		}
+		lean, err := decodeForPolicies(raw)
+		if (err == nil) != (wantErr == nil) {
+			t.Fatalf("%q: decodeForPolicies error %v, encoding/json error %v", raw, err, wantErr)
+		}
+		if meta, ok := want["metadata"].(map[string]any); ok {
+			delete(meta, "managedFields")
+		}
+		if !reflect.DeepEqual(lean, want) {
+			t.Fatalf("%q: decodeForPolicies = %#v, want %#v", raw, lean, want)
 		}
 	})
 }

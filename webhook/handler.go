@@ -91,15 +91,16 @@ func (h *handler) covers(eng *policy.Engine, kind string) bool {
 	return idx.kinds[kind]
 }
 
-// input decodes the request into the engine's input. Related objects come
+// input decodes the request into the engine's input, the objects without
+// their metadata.managedFields (decodeForPolicies). Related objects come
 // from Options.Related; when they cannot be read the request is evaluated
 // without them, which only weakens cross-object rules.
 func (h *handler) input(ctx context.Context, req *admission.Request) (*policy.Input, error) {
-	obj, err := decodeObject(req.Object.Raw)
+	obj, err := decodeForPolicies(req.Object.Raw)
 	if err != nil {
 		return nil, fmt.Errorf("decode object of %s: %w", subject(req, nil), err)
 	}
-	old, err := decodeObject(req.OldObject.Raw)
+	old, err := decodeForPolicies(req.OldObject.Raw)
 	if err != nil {
 		return nil, fmt.Errorf("decode oldObject of %s: %w", subject(req, nil), err)
 	}

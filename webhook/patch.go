@@ -2,6 +2,7 @@ package webhook
 
 import (
 	"encoding/json"
+	"maps"
 	"math"
 	"net/http"
 	"slices"
@@ -40,8 +41,23 @@ func patchResponse(from, to map[string]any) (resp admission.Response, ok bool) {
 }
 
 // patchResponseFromRaw is admission.PatchResponseFromRaw for a patched
-// object that is not yet encoded.
+// object that is not yet encoded. to was patched from the object decoded
+// without metadata.managedFields (decodeForPolicies): the raw object's
+// are put back, so that the patch leaves them alone.
 func patchResponseFromRaw(raw []byte, to map[string]any) admission.Response {
+	if full, err := decodeObject(raw); err == nil {
+		fullMeta, _ := full["metadata"].(map[string]any)
+		if mf, ok := fullMeta["managedFields"]; ok {
+			meta, _ := to["metadata"].(map[string]any)
+			meta = maps.Clone(meta)
+			if meta == nil {
+				meta = map[string]any{}
+			}
+			meta["managedFields"] = mf
+			to = maps.Clone(to)
+			to["metadata"] = meta
+		}
+	}
 	patched, err := json.Marshal(to)
 	if err != nil {
 		return admission.Errored(http.StatusInternalServerError, err)

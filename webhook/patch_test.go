@@ -72,6 +72,14 @@ func TestPatchResponseMatchesPatchResponseFromRaw(t *testing.T) {
 			ops: 1,
 		},
 		{
+			name: "managedFields, never decoded, are left alone",
+			raw:  `{"metadata":{"name":"web","managedFields":[{"manager":"kustomize-controller","fieldsV1":{"f:spec":{"f:replicas":{}}}}]},"spec":{"replicas":1}}`,
+			to: func(m map[string]any) map[string]any {
+				return set(m, "spec.replicas", 2)
+			},
+			ops: 1,
+		},
+		{
 			name: "null to an object and a nil map to null",
 			raw:  `{"a":null,"b":{}}`,
 			to: func(m map[string]any) map[string]any {
@@ -82,11 +90,11 @@ func TestPatchResponseMatchesPatchResponseFromRaw(t *testing.T) {
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			from, err := decodeObject([]byte(tc.raw))
+			from, err := decodeForPolicies([]byte(tc.raw))
 			if err != nil {
 				t.Fatal(err)
 			}
-			fresh, err := decodeObject([]byte(tc.raw))
+			fresh, err := decodeForPolicies([]byte(tc.raw))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -121,6 +129,22 @@ func TestPatchResponseMatchesPatchResponseFromRaw(t *testing.T) {
 				t.Errorf("patched:\n%s\nPatchResponseFromRaw's patch gives:\n%s\npatch %s", patched, expected, got.Patch)
 			}
 		})
+	}
+}
+
+// The fallback keeps the managedFields decodeForPolicies left out.
+func TestPatchResponseFromRawKeepsManagedFields(t *testing.T) {
+	raw := `{"metadata":{"name":"web","managedFields":[{"manager":"m"}]},"spec":{"replicas":1}}`
+	obj, err := decodeForPolicies([]byte(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp := patchResponseFromRaw([]byte(raw), set(obj, "spec.replicas", 2))
+	if err := resp.Complete(request(t, "CREATE", nil, nil)); err != nil {
+		t.Fatal(err)
+	}
+	if want := `[{"op":"replace","path":"/spec/replicas","value":2}]`; !jsonEqual(t, resp.Patch, []byte(want)) {
+		t.Errorf("patch %s, want %s", resp.Patch, want)
 	}
 }
 
