@@ -195,6 +195,9 @@ func TestBlockers(t *testing.T) {
 			if tc.notReady != nil && !slices.Equal(got.Blockers[0].Budget.NotReady, tc.notReady) {
 				t.Errorf("not ready: got %v, want %v", got.Blockers[0].Budget.NotReady, tc.notReady)
 			}
+			if len(got.Blockers) > 0 && !strings.HasSuffix(got.Blockers[0].String(), "; pods: "+strings.Join(got.Blockers[0].Pods, ", ")) {
+				t.Errorf("String() %q does not end with the pods", got.Blockers[0].String())
+			}
 			if tc.message != "" && !strings.Contains(got.Blockers[0].Message, tc.message) {
 				t.Errorf("message %q does not say %q", got.Blockers[0].Message, tc.message)
 			}
@@ -202,5 +205,17 @@ func TestBlockers(t *testing.T) {
 				t.Errorf("warnings %q, want %d", got.Warnings, tc.warnings)
 			}
 		})
+	}
+}
+
+// TestBlockerString checks the sentence a condition or Event can carry.
+func TestBlockerString(t *testing.T) {
+	pods := []corev1.Pod{
+		mkPod("shop", "web-1", "web", "n1"), mkPod("shop", "web-2", "web", "n1"), mkPod("shop", "web-3", "web", "n2", notReady),
+	}
+	got := Blockers("n1", pods, []policyv1.PodDisruptionBudget{mkPDB("shop", "web", "web", 0, 2, 3, 3)})
+	want := "budget shop/web allows no disruption (429): healthy 2, desired healthy 3, expected 3, disruptions allowed 0, IfHealthyBudget; not ready: shop/web-3; pods: shop/web-1, shop/web-2"
+	if len(got.Blockers) != 1 || got.Blockers[0].String() != want {
+		t.Errorf("blockers %v, want one: %s", got.Blockers, want)
 	}
 }

@@ -136,6 +136,12 @@ func WriteText(w io.Writer, r *Report) error {
 	return nil
 }
 
+// String says what the blocker is, with the budget's counts, and the
+// pods it holds: a sentence for a condition or an Event.
+func (b Blocker) String() string {
+	return describe(b) + "; pods: " + strings.Join(b.Pods, ", ")
+}
+
 // describe says what a blocker is, with the budget's counts.
 func describe(b Blocker) string {
 	switch b.Reason {
