@@ -17,10 +17,13 @@ import (
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	"github.com/fluxgate/fluxgate/api/v1alpha1"
 	"github.com/fluxgate/fluxgate/maintenance/pause"
@@ -62,23 +65,40 @@ const writeWorkers = 64
 //
 // It follows the event model of Flux's own controllers: every watch has a
 // predicate, so Node heartbeats and Flux status writes cause no reconcile
-// (see nodeChanged, fluxChanged, guardChanged); reads come from the
+// (see nodeChanged, fluxFactsChanged, guardChanged); reads come from the
 // manager's cache through field indexes (heldByIndex, nodeRelevantIndex)
 // without deep copies; a failed read or write returns the error, so the
 // controller retries with its rate limiter's backoff, and only a spec
 // that cannot work (a bad label selector) is terminal.
+//
+// Flux objects are watched only while a guard needs them: from the
+// debounce (so that the pause finds the cache filled) until it holds
+// nothing. In a quiet cluster no Flux watch runs at all, and Flux's
+// status writes cost the guard nothing; each reconcile then checks with
+// one list of the objects' metadata (protobuf) that it holds nothing
+// (see heldBy, watchFlux).
 type MaintenanceGuardReconciler struct {
 	// Client reads from the manager's cache (with the indexes
 	// SetupWithManager registers) and writes to the API.
-	Client  client.Client
-	Events  events.EventRecorder
-	Metrics *GuardMetrics
+	Client client.Client
+	// APIReader reads from the API server directly (the manager's
+	// GetAPIReader when not set).
+	APIReader client.Reader
+	Events    events.EventRecorder
+	Metrics   *GuardMetrics
 	// Now is the clock; tests inject one.
 	Now func() time.Time
 	Log logr.Logger
 
 	// kinds are the Flux kinds whose CRDs are installed, found at set-up.
 	kinds []targetKind
+	// cache is the manager's. needFlux holds the guards that need the Flux
+	// informers, which run while it is not empty; fluxEvents carries their
+	// events to the controller.
+	cache      cache.Cache
+	needFlux   map[string]bool
+	watching   bool
+	fluxEvents chan event.GenericEvent
 	// written holds the Flux objects the guard wrote until the cache has
 	// them; guards the guard status it wrote.
 	written written
@@ -93,13 +113,19 @@ func (r *MaintenanceGuardReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if r.Now == nil {
 		r.Now = time.Now
 	}
+	if r.APIReader == nil {
+		r.APIReader = mgr.GetAPIReader()
+	}
 	if err := mgr.GetFieldIndexer().IndexField(ctx, &corev1.Node{}, nodeRelevantIndex, indexNodeRelevant); err != nil {
 		return fmt.Errorf("index nodes by %s: %w", nodeRelevantIndex, err)
 	}
+	r.cache = mgr.GetCache()
+	r.fluxEvents = make(chan event.GenericEvent, 1024)
 	b := ctrl.NewControllerManagedBy(mgr).
 		Named("maintenanceguard").
 		For(&v1alpha1.MaintenanceGuard{}, builder.WithPredicates(guardChanged)).
-		Watches(&corev1.Node{}, handler.EnqueueRequestsFromMapFunc(allGuards(mgr.GetCache())), builder.WithPredicates(nodeChanged))
+		Watches(&corev1.Node{}, handler.EnqueueRequestsFromMapFunc(allGuards(mgr.GetCache())), builder.WithPredicates(nodeChanged)).
+		WatchesRawSource(source.Channel(r.fluxEvents, &handler.EnqueueRequestForObject{}))
 	r.kinds = nil
 	for _, k := range targetKinds {
 		// A cluster without helm-controller has no HelmRelease CRD: the
@@ -108,17 +134,59 @@ func (r *MaintenanceGuardReconciler) SetupWithManager(mgr ctrl.Manager) error {
 			r.Log.Info("not watching a Flux kind whose CRD is not installed", "kind", k.gvk.Kind, "reason", err.Error())
 			continue
 		}
-		u := &unstructured.Unstructured{}
-		u.SetGroupVersionKind(k.gvk)
-		if err := mgr.GetFieldIndexer().IndexField(ctx, u, heldByIndex, indexHeldBy); err != nil {
-			return fmt.Errorf("index %ss by %s: %w", k.gvk.Kind, heldByIndex, err)
-		}
-		b = b.Watches(u, handler.EnqueueRequestsFromMapFunc(guardsFor(mgr.GetCache())), builder.WithPredicates(fluxChanged))
 		r.kinds = append(r.kinds, k)
 	}
 	if err := b.Complete(r); err != nil {
 		return fmt.Errorf("set up maintenance guard controller: %w", err)
 	}
+	return nil
+}
+
+// needFluxWatch records whether the guard needs the Flux informers, and
+// starts them when some guard does, stops them when none does.
+func (r *MaintenanceGuardReconciler) needFluxWatch(ctx context.Context, guard string, need bool) error {
+	if r.needFlux == nil {
+		r.needFlux = map[string]bool{}
+	}
+	if need {
+		r.needFlux[guard] = true
+	} else {
+		delete(r.needFlux, guard)
+	}
+	return r.watchFlux(ctx, len(r.needFlux) > 0)
+}
+
+// watchFlux starts or stops the cache's informers of whole Flux objects,
+// with heldByIndex and the handler that maps their events to guards. A
+// started informer lists every object of its kind (and waits until it
+// has); a stopped one is removed from the cache with its index.
+func (r *MaintenanceGuardReconciler) watchFlux(ctx context.Context, on bool) error {
+	if on == r.watching || r.cache == nil {
+		return nil
+	}
+	log := logr.FromContextOrDiscard(ctx)
+	for _, k := range r.kinds {
+		u := &unstructured.Unstructured{}
+		u.SetGroupVersionKind(k.gvk)
+		if !on {
+			if err := r.cache.RemoveInformer(ctx, u); err != nil {
+				return fmt.Errorf("stop watching %ss: %w", k.gvk.Kind, err)
+			}
+			continue
+		}
+		inf, err := r.cache.GetInformer(ctx, u)
+		if err != nil {
+			return fmt.Errorf("watch %ss: %w", k.gvk.Kind, err)
+		}
+		if err := r.cache.IndexField(ctx, u, heldByIndex, indexHeldBy); err != nil && !strings.Contains(err.Error(), "indexer conflict") {
+			return fmt.Errorf("index %ss by %s: %w", k.gvk.Kind, heldByIndex, err)
+		}
+		if _, err := inf.AddEventHandler(r.fluxHandler()); err != nil {
+			return fmt.Errorf("handle %s events: %w", k.gvk.Kind, err)
+		}
+	}
+	r.watching = on
+	log.V(1).Info("Flux informers", "running", on)
 	return nil
 }
 
@@ -134,7 +202,10 @@ func (r *MaintenanceGuardReconciler) Reconcile(ctx context.Context, req reconcil
 	ctx = logr.NewContext(ctx, log)
 
 	if !guard.DeletionTimestamp.IsZero() {
-		return ctrl.Result{}, r.finalize(ctx, guard)
+		if err := r.finalize(ctx, guard); err != nil {
+			return ctrl.Result{}, err
+		}
+		return ctrl.Result{}, r.needFluxWatch(ctx, guard.Name, false)
 	}
 	if !controllerutil.ContainsFinalizer(guard, GuardFinalizer) {
 		controllerutil.AddFinalizer(guard, GuardFinalizer)
@@ -191,6 +262,12 @@ func (r *MaintenanceGuardReconciler) reconcile(ctx context.Context, guard *v1alp
 		r.Metrics.reconciled(guard.Name, "error")
 		return ctrl.Result{}, err
 	}
+	if decision.Next.Phase != timing.Idle || len(held) > 0 {
+		// From the debounce on, so that the pause finds the cache filled.
+		if err := r.needFluxWatch(ctx, guard.Name, true); err != nil {
+			return ctrl.Result{}, err
+		}
+	}
 	var actErr error
 	switch {
 	case decision.Action == timing.Pause:
@@ -217,6 +294,11 @@ func (r *MaintenanceGuardReconciler) reconcile(ctx context.Context, guard *v1alp
 		r.warnMaxPause(guard)
 	}
 	r.setStatus(guard, decision, active, problems, held, now, actErr)
+	if decision.Next.Phase == timing.Idle && len(held) == 0 {
+		if err := r.needFluxWatch(ctx, guard.Name, false); err != nil {
+			return ctrl.Result{}, err
+		}
+	}
 	if actErr != nil {
 		return ctrl.Result{}, actErr
 	}

@@ -82,6 +82,7 @@ func TestFluxPredicate(t *testing.T) {
 	base := func() *unstructured.Unstructured {
 		u := benchKustomization("ns", "app")
 		u.SetResourceVersion("1")
+		u.SetGeneration(1)
 		u.SetLabels(map[string]string{"team": "a"})
 		_ = unstructured.SetNestedSlice(u.Object, []any{map[string]any{"type": "Ready", "status": "True", "message": "Applied revision: main@sha1:1"}}, "status", "conditions")
 		return u
@@ -126,7 +127,7 @@ func TestFluxPredicate(t *testing.T) {
 				tt.old(old)
 			}
 			tt.cur(cur)
-			if got := fluxChanged.Update(event.UpdateEvent{ObjectOld: old, ObjectNew: cur}); got != tt.want {
+			if got := fluxFactsChanged(old, cur); got != tt.want {
 				t.Errorf("update passes = %v, want %v", got, tt.want)
 			}
 		})

@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -53,9 +54,21 @@ func (r *MaintenanceGuardReconciler) list(ctx context.Context, gvk schema.GroupV
 }
 
 // heldBy returns the objects the guard holds, whether or not it still
-// selects them (a guard resumes everything it paused), through
-// heldByIndex and as the guard last wrote them where the cache lags.
+// selects them (a guard resumes everything it paused), as the guard last
+// wrote them where the cache lags. While the Flux informers run it finds
+// them through heldByIndex; otherwise one list of the objects' metadata
+// from the API tells whether there are any, and if so starts the
+// informers (after a restart, say).
 func (r *MaintenanceGuardReconciler) heldBy(ctx context.Context, guard string) ([]*unstructured.Unstructured, error) {
+	if !r.watching {
+		holds, err := r.holdsAny(ctx, guard)
+		if err != nil || !holds {
+			return nil, err
+		}
+		if err := r.needFluxWatch(ctx, guard, true); err != nil {
+			return nil, err
+		}
+	}
 	var out []*unstructured.Unstructured
 	for _, k := range r.kinds {
 		objs, err := r.list(ctx, k.gvk, client.MatchingFields{heldByIndex: guard})
@@ -65,6 +78,27 @@ func (r *MaintenanceGuardReconciler) heldBy(ctx context.Context, guard string) (
 		out = append(out, objs...)
 	}
 	return holding(nil, r.written.newest(out), guard), nil
+}
+
+// holdsAny says whether the guard holds any Flux object, from one list of
+// their metadata read from the API (protobuf, no spec or status).
+func (r *MaintenanceGuardReconciler) holdsAny(ctx context.Context, guard string) (bool, error) {
+	for _, k := range r.kinds {
+		list := &metav1.PartialObjectMetadataList{}
+		list.SetGroupVersionKind(k.gvk.GroupVersion().WithKind(k.gvk.Kind + "List"))
+		if err := r.APIReader.List(ctx, list); err != nil {
+			if signals.IsAbsent(err) {
+				continue
+			}
+			return false, fmt.Errorf("list the metadata of %ss: %w", k.gvk.Kind, err)
+		}
+		for i := range list.Items {
+			if slices.Contains(holdersOf(&list.Items[i]), guard) {
+				return true, nil
+			}
+		}
+	}
+	return false, nil
 }
 
 // holding returns the objects of a and b that guard holds, each once (by

@@ -7,7 +7,9 @@ import (
 	"slices"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	toolscache "k8s.io/client-go/tools/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
@@ -30,12 +32,18 @@ const (
 	nodeRelevantIndex = "fluxgate.dev/maintenance-relevant"
 )
 
-// indexHeldBy is the heldByIndex function.
-func indexHeldBy(obj client.Object) []string {
-	u, ok := obj.(*unstructured.Unstructured)
-	if !ok {
-		return nil
+// indexHeldBy is the heldByIndex function, on the metadata of Flux
+// objects.
+func indexHeldBy(obj client.Object) []string { return holdersOf(obj) }
+
+// holdersOf returns the guards holding obj, from its annotations
+// (pause.Holders on any object).
+func holdersOf(obj client.Object) []string {
+	if u, ok := obj.(*unstructured.Unstructured); ok {
+		return pause.Holders(u)
 	}
+	u := &unstructured.Unstructured{}
+	u.SetAnnotations(obj.GetAnnotations())
 	return pause.Holders(u)
 }
 
@@ -133,26 +141,12 @@ func nodeFactsChanged(o, n *corev1.Node) bool {
 	})
 }
 
-// fluxChanged passes Kustomization and HelmRelease events the guard acts
-// on: creation and deletion (a new target during a pause, a held object
-// gone), and updates of spec.suspend, labels (selectors), fluxgate's
-// annotations, or, for objects a guard holds, the end of the reconcile
-// that was running when it was paused (the guard's status counts it as
-// paused only then). Status writes otherwise pass nothing: Flux writes
-// status on every reconcile of every object.
-var fluxChanged = predicate.Funcs{
-	UpdateFunc: func(e event.UpdateEvent) bool {
-		o, okOld := e.ObjectOld.(*unstructured.Unstructured)
-		n, okNew := e.ObjectNew.(*unstructured.Unstructured)
-		if !okOld || !okNew {
-			return true
-		}
-		return fluxFactsChanged(o, n)
-	},
-	GenericFunc: func(event.GenericEvent) bool { return false },
-}
-
-// fluxFactsChanged compares what the guard reads of a Flux object.
+// fluxFactsChanged says whether an update of a Kustomization or
+// HelmRelease is one the guard acts on: spec.suspend, labels (selectors),
+// fluxgate's annotations, or, for objects a guard holds, the end of the
+// reconcile that was running when it was paused (the guard's status
+// counts it as paused only then). Status writes otherwise pass nothing:
+// Flux writes status on every reconcile of every object.
 func fluxFactsChanged(o, n *unstructured.Unstructured) bool {
 	so, _, _ := unstructured.NestedBool(o.Object, "spec", "suspend")
 	sn, _, _ := unstructured.NestedBool(n.Object, "spec", "suspend")
@@ -171,16 +165,49 @@ func fluxFactsChanged(o, n *unstructured.Unstructured) bool {
 	return held && pause.Settled(o) != pause.Settled(n)
 }
 
+// fluxHandler turns the events of the Flux informers into requests for
+// the guards they concern, through the controller's channel source: a
+// creation (not the informer's initial list), a deletion, or an update
+// fluxFactsChanged passes.
+func (r *MaintenanceGuardReconciler) fluxHandler() toolscache.ResourceEventHandler {
+	send := func(obj any) {
+		if d, ok := obj.(toolscache.DeletedFinalStateUnknown); ok {
+			obj = d.Obj
+		}
+		o, ok := obj.(client.Object)
+		if !ok {
+			return
+		}
+		for _, req := range guardsFor(r.cache)(context.Background(), o) {
+			r.fluxEvents <- event.GenericEvent{Object: &v1alpha1.MaintenanceGuard{ObjectMeta: metav1.ObjectMeta{Name: req.Name}}}
+		}
+	}
+	return toolscache.ResourceEventHandlerDetailedFuncs{
+		AddFunc: func(obj any, initial bool) {
+			if !initial {
+				send(obj)
+			}
+		},
+		UpdateFunc: func(oldObj, newObj any) {
+			o, okOld := oldObj.(*unstructured.Unstructured)
+			n, okNew := newObj.(*unstructured.Unstructured)
+			if okOld && okNew && !fluxFactsChanged(o, n) {
+				return
+			}
+			send(oldObj) // its holders, should the update have removed one
+			send(newObj)
+		},
+		DeleteFunc: send,
+	}
+}
+
 // guardsFor maps an event on a Flux object to the guards it can concern:
 // those holding it, and those whose phase pauses new targets or resumes
 // held ones. An Idle or Debouncing guard that holds nothing has nothing to
 // do with Flux objects.
 func guardsFor(r client.Reader) func(context.Context, client.Object) []reconcile.Request {
 	return func(ctx context.Context, obj client.Object) []reconcile.Request {
-		var holders []string
-		if u, ok := obj.(*unstructured.Unstructured); ok {
-			holders = pause.Holders(u)
-		}
+		holders := holdersOf(obj)
 		var list v1alpha1.MaintenanceGuardList
 		if err := r.List(ctx, &list, client.UnsafeDisableDeepCopy); err != nil {
 			return nil

@@ -35,9 +35,19 @@ var (
 	restCfg *rest.Config
 	scheme  *runtime.Scheme
 	k8s     client.Client
+	// kubeconfig is restCfg as a kubeconfig file's content, for processes
+	// the tests start.
+	kubeconfig []byte
 )
 
-func TestMain(m *testing.M) { os.Exit(runSuite(m)) }
+func TestMain(m *testing.M) {
+	if os.Getenv(guardProcessEnv) != "" {
+		// The test binary started again as a guard process by the scale
+		// scenario.
+		os.Exit(runGuardProcess())
+	}
+	os.Exit(runSuite(m))
+}
 
 func runSuite(m *testing.M) int {
 	assets, err := testenv.Assets()
@@ -61,6 +71,7 @@ func runSuite(m *testing.M) int {
 		return 1
 	}
 	defer func() { _ = env.Stop() }()
+	kubeconfig = env.KubeConfig
 	scheme = runtime.NewScheme()
 	if err := clientgoscheme.AddToScheme(scheme); err != nil {
 		fmt.Fprintln(os.Stderr, err)
