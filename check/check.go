@@ -69,6 +69,22 @@ const username = "fluxgate:check"
 // then the policies' findings in input order. A policy that fails to
 // evaluate is an error naming the object.
 func Run(ctx context.Context, eng *policy.Engine, objs []manifest.Object, inputs ...InputFinding) (*Report, error) {
+	return RunWith(ctx, eng, objs, Options{}, inputs...)
+}
+
+// Options tune Run for callers that share the machine with other work.
+type Options struct {
+	// Workers bounds the objects evaluated at once; 0 means one per core
+	// the process may use (GOMAXPROCS).
+	Workers int
+	// Pace, when set, is called before each object is evaluated and may
+	// wait: the cluster audit keeps a bounded rate with it. An error stops
+	// the run.
+	Pace func(context.Context) error
+}
+
+// RunWith is Run with options.
+func RunWith(ctx context.Context, eng *policy.Engine, objs []manifest.Object, opts Options, inputs ...InputFinding) (*Report, error) {
 	rep := &Report{Results: []Result{}, Policies: eng.Set().Policies()}
 	rep.Summary.Objects = len(objs)
 	for i := range inputs {
@@ -79,7 +95,7 @@ func Run(ctx context.Context, eng *policy.Engine, objs []manifest.Object, inputs
 	if err != nil {
 		return nil, err
 	}
-	findings, err := review(ctx, eng, objs, groups)
+	findings, err := review(ctx, eng, objs, groups, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -96,18 +112,28 @@ func Run(ctx context.Context, eng *policy.Engine, objs []manifest.Object, inputs
 // thousands of workloads is otherwise bound to one core), and returns each
 // object's findings at its index, so the report keeps the input order. The
 // first evaluation error stops the rest.
-func review(ctx context.Context, eng *policy.Engine, objs []manifest.Object, groups map[groupKey]*policy.Related) ([][]policy.Finding, error) {
+func review(ctx context.Context, eng *policy.Engine, objs []manifest.Object, groups map[groupKey]*policy.Related, opts Options) ([][]policy.Finding, error) {
 	findings := make([][]policy.Finding, len(objs))
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	next := make(chan int)
 	var wg sync.WaitGroup
-	for range min(runtime.GOMAXPROCS(0), max(len(objs), 1)) {
+	workers := opts.Workers
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	for range min(workers, max(len(objs), 1)) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for i := range next {
 				obj := &objs[i]
+				if opts.Pace != nil {
+					if err := opts.Pace(ctx); err != nil {
+						cancel(err)
+						continue
+					}
+				}
 				in := &policy.Input{Request: requestFor(obj), Related: groups[keyOf(obj)], Complete: true}
 				d, err := eng.Review(ctx, in)
 				if err != nil {
