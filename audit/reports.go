@@ -124,7 +124,7 @@ func Reports(eng *policy.Engine, objs []Object, rep *check.Report, now time.Time
 
 func newReport(ns string) *reportsv1alpha1.Report {
 	return &reportsv1alpha1.Report{
-		TypeMeta: metav1.TypeMeta{APIVersion: reportsv1alpha1.SchemeGroupVersion.String(), Kind: "Report"},
+		TypeMeta:   metav1.TypeMeta{APIVersion: reportsv1alpha1.SchemeGroupVersion.String(), Kind: "Report"},
 		ObjectMeta: metav1.ObjectMeta{Name: ReportName, Namespace: ns, Labels: map[string]string{ManagedByLabel: ReportSource}},
 		Source:     ReportSource,
 	}
