@@ -99,6 +99,11 @@ func (a *Auditor) Start(ctx context.Context) error {
 		if err := a.watch(ctx); err != nil {
 			return err
 		}
+		// A partial listing would delete the Reports of namespaces not
+		// seen yet.
+		if !a.Informers.WaitForCacheSync(ctx) {
+			return errors.New("audit: the cache never synced")
+		}
 	}
 	var audited *policy.Engine
 	nextFull := time.Now()

@@ -1,6 +1,8 @@
 package audit
 
 import (
+	"errors"
+	"fmt"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -20,7 +22,7 @@ type Metrics struct {
 }
 
 // NewMetrics registers the audit metrics with reg.
-func NewMetrics(reg prometheus.Registerer) *Metrics {
+func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	m := &Metrics{
 		Violations: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "fluxgate_audit_violations",
@@ -36,8 +38,16 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "When the last whole-cluster audit finished (Unix time).",
 		}),
 	}
-	reg.MustRegister(m.Violations, m.Duration, m.LastAudit)
-	return m
+	var errs []error
+	for _, c := range []prometheus.Collector{m.Violations, m.Duration, m.LastAudit} {
+		if err := reg.Register(c); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("register audit metrics: %w", err)
+	}
+	return m, nil
 }
 
 // record replaces the violations of the audited scope by the new ones.

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+	reportsv1alpha1 "github.com/openreports/reports-api/apis/openreports.io/v1alpha1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -24,6 +25,7 @@ import (
 	ctrlwebhook "sigs.k8s.io/controller-runtime/pkg/webhook"
 
 	"github.com/fluxgate/fluxgate/api/v1alpha1"
+	"github.com/fluxgate/fluxgate/audit"
 	"github.com/fluxgate/fluxgate/certs"
 	"github.com/fluxgate/fluxgate/controllers"
 	"github.com/fluxgate/fluxgate/maintenance/signals"
@@ -67,7 +69,35 @@ type Options struct {
 	// means webhook.DefaultMaxConcurrentReviews(), one per core.
 	MaxConcurrentReviews int
 
+	// AuditInterval is how often the leader audits every running object
+	// again (package audit); zero disables the audit. AuditRate bounds the
+	// objects it evaluates per second (audit.DefaultRate when zero).
+	AuditInterval time.Duration
+	AuditRate     float64
+
 	Log logr.Logger
+}
+
+// addAuditor runs the audit on the leader: objects from the cache the
+// webhook already fills, Reports read and written directly, so that the
+// Reports of other tools are never cached.
+func addAuditor(mgr ctrl.Manager, active *policy.Active, o Options, log logr.Logger) error {
+	metrics, err := audit.NewMetrics(ctrlmetrics.Registry)
+	if err != nil {
+		return err
+	}
+	direct, err := client.New(mgr.GetConfig(), client.Options{Scheme: mgr.GetScheme(), Mapper: mgr.GetRESTMapper()})
+	if err != nil {
+		return fmt.Errorf("audit: client for Reports: %w", err)
+	}
+	auditor := &audit.Auditor{
+		Client: direct, Reader: mgr.GetCache(), Informers: mgr.GetCache(), Engine: active.Engine,
+		Interval: o.AuditInterval, Rate: o.AuditRate, Log: log, Metrics: metrics,
+	}
+	if err := mgr.Add(auditor); err != nil {
+		return fmt.Errorf("add audit: %w", err)
+	}
+	return nil
 }
 
 // LeaderElectionID names the lease the replicas compete for.
@@ -82,6 +112,9 @@ func NewScheme() (*runtime.Scheme, error) {
 	scheme := runtime.NewScheme()
 	if err := clientgoscheme.AddToScheme(scheme); err != nil {
 		return nil, fmt.Errorf("build scheme: %w", err)
+	}
+	if err := reportsv1alpha1.AddToScheme(scheme); err != nil {
+		return nil, fmt.Errorf("register openreports.io/v1alpha1: %w", err)
 	}
 	if err := v1alpha1.AddToScheme(scheme); err != nil {
 		return nil, fmt.Errorf("build scheme: %w", err)
@@ -199,6 +232,12 @@ func Run(ctx context.Context, cfg *rest.Config, o Options) error {
 	}
 	if err := guards.SetupWithManager(mgr); err != nil {
 		return err
+	}
+
+	if o.AuditInterval > 0 {
+		if err := addAuditor(mgr, active, o, log.WithName("audit")); err != nil {
+			return err
+		}
 	}
 
 	hookOpts := webhook.Options{

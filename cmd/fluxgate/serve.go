@@ -12,6 +12,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
+	"github.com/fluxgate/fluxgate/audit"
 	"github.com/fluxgate/fluxgate/controllers"
 	"github.com/fluxgate/fluxgate/server"
 )
@@ -79,6 +80,8 @@ selects, and resumes them afterwards (docs/maintenance.md).`,
 	f.BoolVar(&o.LeaderElection, "leader-elect", true, "elect a leader among replicas for the maintenance guard (every replica serves the webhooks and loads policies)")
 	f.StringVar(&o.ConfigFile, "config", "", "fluxgate configuration file (actions, parameters, exempt namespaces)")
 	f.StringArrayVar(&o.PolicyDirs, "policy-dir", nil, "directory of custom Rego policies (repeatable)")
+	f.DurationVar(&o.AuditInterval, "audit-interval", audit.DefaultInterval, "how often the leader audits every running Deployment, StatefulSet, DaemonSet and PodDisruptionBudget again, beside the audits changes trigger; results go to OpenReports Reports and fluxgate_audit_violations (0 disables the audit)")
+	f.Float64Var(&o.AuditRate, "audit-rate", audit.DefaultRate, "objects the audit evaluates per second at most, so that admission keeps the cores")
 	f.IntVar(&o.MaxConcurrentReviews, "max-concurrent-reviews", 0, "admission reviews evaluated at once, both webhooks together; more wait for a slot, up to the evaluation timeout, then get HTTP 503 and the webhook's failurePolicy (default 0: one per core, GOMAXPROCS)")
 	goflags := flag.NewFlagSet("zap", flag.ContinueOnError)
 	zapOpts.BindFlags(goflags)
