@@ -119,6 +119,11 @@ func (r *MaintenanceGuardReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if err := mgr.GetFieldIndexer().IndexField(ctx, &corev1.Node{}, nodeRelevantIndex, indexNodeRelevant); err != nil {
 		return fmt.Errorf("index nodes by %s: %w", nodeRelevantIndex, err)
 	}
+	// Namespaces resolve targets' namespaceSelectors: their informer starts
+	// with the cache rather than on the critical path of the first pause.
+	if _, err := mgr.GetCache().GetInformer(ctx, &corev1.Namespace{}, cache.BlockUntilSynced(false)); err != nil {
+		return fmt.Errorf("watch namespaces: %w", err)
+	}
 	r.cache = mgr.GetCache()
 	r.fluxEvents = make(chan event.GenericEvent, 1024)
 	b := ctrl.NewControllerManagedBy(mgr).

@@ -248,13 +248,20 @@ func TestInstallServeUninstall(t *testing.T) {
 		}
 		eventually(t, fg, "Kustomization resumed", suspendedIs(admin, ks, false))
 		eventually(t, fg, "HelmRelease resumed", suspendedIs(admin, hr, false))
+		// One Event on the guard per transition, naming the objects.
 		eventually(t, fg, "Events recorded", func(ctx context.Context) error {
 			var events eventsv1.EventList
-			if err := admin.List(ctx, &events, client.InNamespace("apps")); err != nil {
+			if err := admin.List(ctx, &events); err != nil {
 				return err
 			}
-			if len(events.Items) == 0 {
-				return errors.New("no Events in apps")
+			reasons := map[string]bool{}
+			for _, e := range events.Items {
+				if e.Regarding.Kind == "MaintenanceGuard" && strings.Contains(e.Note, "Kustomization apps/web") {
+					reasons[e.Reason] = true
+				}
+			}
+			if !reasons["MaintenancePaused"] || !reasons["MaintenanceResumed"] {
+				return fmt.Errorf("Events on the guard naming Kustomization apps/web: %v", reasons)
 			}
 			return nil
 		})
