@@ -110,10 +110,11 @@ generate: $(CONTROLLER_GEN) ## Generate the API's deepcopy code (api/*/zz_genera
 	$(CONTROLLER_GEN) object:headerFile=hack/boilerplate.go.txt paths=./api/...
 
 .PHONY: manifests
-manifests: $(CONTROLLER_GEN) ## Generate the CRDs (config/crd/bases/) from the API types, and copy them into the Helm chart.
+manifests: $(CONTROLLER_GEN) $(INTEGRATION_CRDS)/VERSIONS ## Generate the CRDs (config/crd/bases/) from the API types, and copy them into the Helm chart, with the OpenReports CRD the chart installs on request.
 	$(CONTROLLER_GEN) crd paths=./api/... output:crd:artifacts:config=config/crd/bases
 	rm -f charts/fluxgate/crds/*.yaml
 	cp config/crd/bases/*.yaml charts/fluxgate/crds/
+	install -m 644 $(INTEGRATION_CRDS)/openreports.io_reports.yaml charts/fluxgate/files/
 
 .PHONY: lint
 lint: $(STATICCHECK) ## Check formatting (gofmt), go vet and staticcheck.

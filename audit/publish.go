@@ -13,8 +13,9 @@ import (
 )
 
 // ErrNoReportsAPI is returned by Publish when the cluster does not serve
-// openreports.io/v1alpha1 Reports (the CRD is not installed).
-var ErrNoReportsAPI = errors.New("the cluster does not serve openreports.io/v1alpha1 Reports: install the CRD (Helm value audit.reports.installCRD=true) to publish audit results")
+// openreports.io/v1alpha1 Reports (the CRD is not installed) or fluxgate
+// may not list them (the Helm value audit.reports.enabled=false).
+var ErrNoReportsAPI = errors.New("openreports.io/v1alpha1 Reports are not available: install the CRD (Helm value audit.reports.installCRD=true) and grant access (audit.reports.enabled=true) to publish audit results")
 
 // PublishStats counts what Publish wrote.
 type PublishStats struct {
@@ -35,8 +36,8 @@ func Publish(ctx context.Context, c client.Client, scope string, reports map[str
 		opts = append(opts, client.InNamespace(scope))
 	}
 	if err := c.List(ctx, &existing, opts...); err != nil {
-		if meta.IsNoMatchError(err) || apierrors.IsNotFound(err) {
-			return stats, ErrNoReportsAPI
+		if meta.IsNoMatchError(err) || apierrors.IsNotFound(err) || apierrors.IsForbidden(err) {
+			return stats, fmt.Errorf("%w (%v)", ErrNoReportsAPI, err)
 		}
 		return stats, fmt.Errorf("list fluxgate Reports: %w", err)
 	}

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	reportsv1alpha1 "github.com/openreports/reports-api/apis/openreports.io/v1alpha1"
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
@@ -29,7 +30,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
+	"github.com/fluxgate/fluxgate/audit"
 	"github.com/fluxgate/fluxgate/internal/testenv"
+	"github.com/fluxgate/fluxgate/policy"
 	"github.com/fluxgate/fluxgate/server"
 	"github.com/fluxgate/fluxgate/test/e2e/install"
 )
@@ -50,6 +53,7 @@ var installValues = map[string]any{
 	"policyConfigMaps": map[string]any{
 		"team": map[string]any{"team.rego": "package fluxgate.team\n"},
 	},
+	"audit": map[string]any{"reports": map[string]any{"installCRD": true}},
 }
 
 // The chart, installed with Helm's SDK into a real API server, runs
@@ -203,6 +207,55 @@ func TestInstallServeUninstall(t *testing.T) {
 				}
 			}
 			return errors.New("no PolicyDenied Event on Deployment apps/api with a series")
+		})
+	})
+	// The audit's Reports: created for a namespace with workloads, updated
+	// when they change, deleted when they are gone (every verb the chart
+	// grants on reports.openreports.io).
+	t.Run("the audit reports what runs and forgets what is gone", func(t *testing.T) {
+		createNamespace(t, admin, "audited")
+		d := appDeployment("audited", "solo")
+		if err := admin.Create(ctx, d); err != nil {
+			t.Fatal(err)
+		}
+		report := func(ctx context.Context) (*reportsv1alpha1.Report, error) {
+			r := &reportsv1alpha1.Report{}
+			return r, admin.Get(ctx, client.ObjectKey{Namespace: "audited", Name: audit.ReportName}, r)
+		}
+		eventually(t, fg, "a Report for namespace audited", func(ctx context.Context) error {
+			r, err := report(ctx)
+			if err != nil {
+				return err
+			}
+			if r.Summary.Pass == 0 {
+				return fmt.Errorf("summary %+v", r.Summary)
+			}
+			return nil
+		})
+		before, _ := report(ctx)
+		// An exemption turns replicas-ha's warning into a skip.
+		d.Annotations = map[string]string{policy.ExemptAnnotation: "replicas-ha", policy.ExemptReasonAnnotation: "a batch worker"}
+		if err := admin.Update(ctx, d); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, fg, "the Report updated", func(ctx context.Context) error {
+			r, err := report(ctx)
+			if err != nil {
+				return err
+			}
+			if r.ResourceVersion == before.ResourceVersion {
+				return errors.New("unchanged")
+			}
+			return nil
+		})
+		if err := admin.Delete(ctx, d); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, fg, "the Report deleted", func(ctx context.Context) error {
+			if _, err := report(ctx); !apierrors.IsNotFound(err) {
+				return fmt.Errorf("still there: %v", err)
+			}
+			return nil
 		})
 	})
 	// Nothing is rendered into the Secret's data or the caBundle: Helm's
