@@ -209,6 +209,12 @@ func Run(ctx context.Context, cfg *rest.Config, o Options) error {
 			return fmt.Errorf("watch %T: %w", obj, err)
 		}
 	}
+	// A namespace whose related objects have not changed is answered
+	// without listing them again.
+	related := &webhook.CacheRelated{Reader: mgr.GetCache()}
+	if err := related.WatchChanges(ctx, mgr.GetCache()); err != nil {
+		return err
+	}
 	var cacheSynced atomic.Bool
 	if err := mgr.Add(&cacheSyncWatcher{cache: mgr.GetCache(), synced: &cacheSynced}); err != nil {
 		return fmt.Errorf("add cache watcher: %w", err)
@@ -242,7 +248,7 @@ func Run(ctx context.Context, cfg *rest.Config, o Options) error {
 
 	hookOpts := webhook.Options{
 		Policies:       active,
-		Related:        &webhook.CacheRelated{Reader: mgr.GetCache()},
+		Related:        related,
 		Maintenance:    guardMaintenance{reader: mgr.GetCache()},
 		Events:         recorder,
 		Metrics:        metrics,

@@ -11,8 +11,11 @@ import (
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	toolscache "k8s.io/client-go/tools/cache"
+	ctrlcache "sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/fluxgate/fluxgate/policy"
@@ -30,6 +33,11 @@ import (
 // same *policy.Related back. The memo holds only what the latest listing
 // of each namespace returned, so it never outgrows the cache.
 //
+// Listing a namespace still copies every object of the six kinds out of
+// the cache on every request. After WatchChanges, the informers say when
+// a namespace's objects change, and a namespace unchanged since its memo
+// was made is answered from the memo without listing.
+//
 // Set Reader and use the value by pointer; the zero memo is ready. It is
 // safe for concurrent use.
 type CacheRelated struct {
@@ -39,7 +47,13 @@ type CacheRelated struct {
 	mu   sync.Mutex
 	memo map[string]*namespaceMemo
 
+	// watching is set by WatchChanges; changes maps a namespace to the
+	// *atomic.Uint64 its objects' events count up.
+	watching atomic.Bool
+	changes  sync.Map
+
 	conversions atomic.Int64 // objects converted, for tests
+	lists       atomic.Int64 // namespaces listed, for tests
 }
 
 var _ RelatedSource = (*CacheRelated)(nil)
@@ -49,6 +63,9 @@ var _ RelatedSource = (*CacheRelated)(nil)
 type namespaceMemo struct {
 	objects map[memoKey]memoObject
 	related *policy.Related
+	// changes is the namespace's change count read before the listing
+	// (WatchChanges); the memo is current while the count has not moved.
+	changes uint64
 }
 
 type memoKey struct {
@@ -135,11 +152,72 @@ func pointers[T any, PT interface {
 	return out
 }
 
+// WatchChanges registers event handlers on the informers of the kinds
+// CacheRelated lists (informers is normally the cache Reader reads, so
+// the events follow its contents), after which a namespace whose objects
+// have not changed since its last listing is not listed again. Call it
+// once, before the informers start or after: an informer replays every
+// object it holds to a new handler.
+func (c *CacheRelated) WatchChanges(ctx context.Context, informers ctrlcache.Informers) error {
+	handler := toolscache.ResourceEventHandlerFuncs{
+		AddFunc:    c.changed,
+		UpdateFunc: func(_, obj any) { c.changed(obj) },
+		DeleteFunc: c.changed,
+	}
+	for _, rl := range relatedLists {
+		inf, err := informers.GetInformer(ctx, rl.obj.DeepCopyObject().(client.Object))
+		if err != nil {
+			return fmt.Errorf("watch %s for related objects: %w", rl.gvk.Kind, err)
+		}
+		if _, err := inf.AddEventHandler(handler); err != nil {
+			return fmt.Errorf("watch %s for related objects: %w", rl.gvk.Kind, err)
+		}
+	}
+	c.watching.Store(true)
+	return nil
+}
+
+// changed counts an event of obj (or of the object a deletion tombstone
+// holds) in its namespace.
+func (c *CacheRelated) changed(obj any) {
+	if t, ok := obj.(toolscache.DeletedFinalStateUnknown); ok {
+		obj = t.Obj
+	}
+	o, ok := obj.(metav1.Object)
+	if !ok {
+		return
+	}
+	n, _ := c.changes.LoadOrStore(o.GetNamespace(), new(atomic.Uint64))
+	n.(*atomic.Uint64).Add(1)
+}
+
+// changeCount is how many events namespace has had since WatchChanges.
+func (c *CacheRelated) changeCount(namespace string) uint64 {
+	if n, ok := c.changes.Load(namespace); ok {
+		return n.(*atomic.Uint64).Load()
+	}
+	return 0
+}
+
 // Related lists the related objects of namespace.
 func (c *CacheRelated) Related(ctx context.Context, namespace string) (*policy.Related, error) {
 	if c.Reader == nil {
 		return nil, fmt.Errorf("CacheRelated has no Reader")
 	}
+	// Read before listing: an event during the listing moves the count
+	// past the memo's, and the next request lists again.
+	watching := c.watching.Load()
+	var changes uint64
+	if watching {
+		changes = c.changeCount(namespace)
+		c.mu.Lock()
+		prev := c.memo[namespace]
+		c.mu.Unlock()
+		if prev != nil && prev.changes == changes {
+			return prev.related, nil
+		}
+	}
+	c.lists.Add(1)
 	var all []listed
 	for _, rl := range relatedLists {
 		l := rl.list()
@@ -160,10 +238,13 @@ func (c *CacheRelated) Related(ctx context.Context, namespace string) (*policy.R
 	// Most requests find their namespace as the previous one left it: then
 	// the memo answers without building anything.
 	if prev.holds(all) {
+		if watching && prev.changes != changes {
+			c.store(namespace, &namespaceMemo{objects: prev.objects, related: prev.related, changes: changes})
+		}
 		return prev.related, nil
 	}
 
-	next := &namespaceMemo{objects: make(map[memoKey]memoObject, len(all))}
+	next := &namespaceMemo{objects: make(map[memoKey]memoObject, len(all)), changes: changes}
 	for _, it := range all {
 		key := keyOf(it.gvk, it.obj)
 		rv := it.obj.GetResourceVersion()
@@ -204,14 +285,18 @@ func (c *CacheRelated) Related(ctx context.Context, namespace string) (*policy.R
 		return nil, fmt.Errorf("related objects of namespace %s: %w", namespace, err)
 	}
 	next.related = rel
+	c.store(namespace, next)
+	return rel, nil
+}
 
+// store makes m the memo of namespace.
+func (c *CacheRelated) store(namespace string, m *namespaceMemo) {
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	if c.memo == nil {
 		c.memo = map[string]*namespaceMemo{}
 	}
-	c.memo[namespace] = next
-	c.mu.Unlock()
-	return rel, nil
+	c.memo[namespace] = m
 }
 
 // keyOf is the memo key of obj, of kind gvk.
