@@ -2,6 +2,8 @@ package policy
 
 import (
 	"context"
+	"fmt"
+	"slices"
 	"testing"
 )
 
@@ -89,5 +91,40 @@ func TestDecisionCacheSeparatesPhases(t *testing.T) {
 	}
 	if hits, misses := eng.CacheStats(); hits != 0 || misses != 2 {
 		t.Fatalf("hits %d misses %d", hits, misses)
+	}
+}
+
+// Concurrent reviews of the same and of different objects, while the
+// cache fills and queries are prepared, give the decisions a lone review
+// gives (run under the race detector by make test).
+func TestEngineConcurrentReviews(t *testing.T) {
+	eng := testEngine(t, nil)
+	alone := testEngine(t, nil)
+	ctx := context.Background()
+	inputs := make([]*Input, 8)
+	want := make([][]string, len(inputs))
+	for i := range inputs {
+		inputs[i] = request(deployment("apps", i%3+1, nil, map[string]any{"team": string(rune('a' + i%2))}))
+		d, err := alone.Review(ctx, inputs[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		want[i] = summary(d)
+	}
+	errs := make(chan error, 64)
+	for g := range 64 {
+		go func() {
+			i := g % len(inputs)
+			d, err := eng.Review(ctx, inputs[i])
+			if err == nil && !slices.Equal(summary(d), want[i]) {
+				err = fmt.Errorf("input %d: %q, want %q", i, summary(d), want[i])
+			}
+			errs <- err
+		}()
+	}
+	for range 64 {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
 	}
 }
