@@ -93,11 +93,18 @@ help: ## Show this help.
 build: ## Build bin/fluxgate.
 	go build $(GO_FLAGS) -ldflags '$(LDFLAGS)' -o $(FLUXGATE) ./cmd/fluxgate
 
+# The packages whose code runs concurrently (the engine and its cache, the
+# webhook handlers and their cap, the guard, the audit) are tested under
+# the race detector; every other package without it, so none runs twice.
+RACE_PKGS := ./policy ./webhook ./controllers ./audit
+space := $(subst ,, )
+TEST_ENV = KUBEBUILDER_ASSETS=$(KUBE_ASSETS) FLUX_CRDS=$(FLUX_CRDS) INTEGRATION_CRDS=$(INTEGRATION_CRDS) FLUXGATE_UPSTREAM=$(UPSTREAM) \
+	CONTROLLER_GEN=$(CONTROLLER_GEN) FLUXGATE_BIN=$(FLUXGATE) FLUXGATE_E2E=1 FLUXGATE_E2E_BIN=$(E2E_BIN)
+
 .PHONY: test
 test: lint build envtest-assets flux-crds integration-crds controller-gen e2e-assets upstream-manifests ## Run every test: Go and Rego unit tests, envtest suites, the chart installed, the end-to-end scenarios, the CLI on examples/, the golden findings on upstream manifests.
-	KUBEBUILDER_ASSETS=$(KUBE_ASSETS) FLUX_CRDS=$(FLUX_CRDS) INTEGRATION_CRDS=$(INTEGRATION_CRDS) FLUXGATE_UPSTREAM=$(UPSTREAM) \
-		CONTROLLER_GEN=$(CONTROLLER_GEN) FLUXGATE_BIN=$(FLUXGATE) FLUXGATE_E2E=1 FLUXGATE_E2E_BIN=$(E2E_BIN) \
-		go test -count=1 -timeout 30m ./...
+	$(TEST_ENV) go test -count=1 -race -timeout 30m $(RACE_PKGS)
+	$(TEST_ENV) go test -count=1 -timeout 30m $$(go list ./... | grep -v -E '/($(subst $(space),|,$(notdir $(RACE_PKGS))))$$')
 	$(FLUXGATE) policy test examples/policies
 	@echo "--- fluxgate check examples/apps/compliant (must pass)"
 	$(FLUXGATE) check examples/apps/compliant
