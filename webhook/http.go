@@ -5,6 +5,7 @@ import (
 	"context"
 	jsonv1 "encoding/json"
 	jsonv2 "encoding/json/v2"
+	"errors"
 	"fmt"
 	"io"
 	"mime"
@@ -69,9 +70,9 @@ func (s *httpHandler) serve(w http.ResponseWriter, r *http.Request) int {
 
 	req := admission.Request{AdmissionRequest: *review.Request}
 	ctx, cancel := withAPIServerTimeout(r)
-	resp, err, ok := s.call(ctx, &req)
+	resp, err := s.call(ctx, &req)
 	cancel()
-	if !ok {
+	if errors.Is(err, errPanicked) {
 		http.Error(w, "internal error: the admission handler failed", http.StatusInternalServerError)
 		return http.StatusInternalServerError
 	}
@@ -186,22 +187,25 @@ func putBuffer(b *bytes.Buffer) {
 	buffers.Put(b)
 }
 
-// call runs the admission handler, recovering a panic. err is a review's
-// ErrBusy, from fluxgate's own handlers (reviewer).
-func (s *httpHandler) call(ctx context.Context, req *admission.Request) (resp admission.Response, err error, ok bool) {
+// errPanicked is call's error for a handler that panicked.
+var errPanicked = errors.New("the admission handler panicked")
+
+// call runs the admission handler, recovering a panic (errPanicked). Any
+// other error is a review's ErrBusy, from fluxgate's own handlers
+// (reviewer).
+func (s *httpHandler) call(ctx context.Context, req *admission.Request) (resp admission.Response, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			s.m.error(s.name, ReasonPanic)
 			s.log.Error(fmt.Errorf("panic: %v", p), "admission handler panicked", "uid", req.UID,
 				"kind", req.Kind.Kind, "namespace", req.Namespace, "name", req.Name, "stack", string(debug.Stack()))
-			ok = false
+			err = errPanicked
 		}
 	}()
-	if rv, isReviewer := s.h.(reviewer); isReviewer {
-		resp, err = rv.review(ctx, req)
-		return resp, err, true
+	if rv, ok := s.h.(reviewer); ok {
+		return rv.review(ctx, req)
 	}
-	return s.h.Handle(ctx, *req), nil, true
+	return s.h.Handle(ctx, *req), nil
 }
 
 // withAPIServerTimeout returns the request's context, ended by
