@@ -7,11 +7,13 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/tools/events"
@@ -97,7 +99,7 @@ type MaintenanceGuardReconciler struct {
 	// events to the controller.
 	cache      cache.Cache
 	needFlux   map[string]bool
-	watching   bool
+	watching   atomic.Bool
 	fluxEvents chan event.GenericEvent
 	// written holds the Flux objects the guard wrote until the cache has
 	// them; guards the guard status it wrote.
@@ -166,7 +168,7 @@ func (r *MaintenanceGuardReconciler) needFluxWatch(ctx context.Context, guard st
 // started informer lists every object of its kind (and waits until it
 // has); a stopped one is removed from the cache with its index.
 func (r *MaintenanceGuardReconciler) watchFlux(ctx context.Context, on bool) error {
-	if on == r.watching || r.cache == nil {
+	if on == r.watching.Load() || r.cache == nil {
 		return nil
 	}
 	log := logr.FromContextOrDiscard(ctx)
@@ -183,6 +185,8 @@ func (r *MaintenanceGuardReconciler) watchFlux(ctx context.Context, on bool) err
 		if err != nil {
 			return fmt.Errorf("watch %ss: %w", k.gvk.Kind, err)
 		}
+		// An informer that outlived a stop that failed half-way keeps its
+		// index: client-go then reports a conflict, which is no error here.
 		if err := r.cache.IndexField(ctx, u, heldByIndex, indexHeldBy); err != nil && !strings.Contains(err.Error(), "indexer conflict") {
 			return fmt.Errorf("index %ss by %s: %w", k.gvk.Kind, heldByIndex, err)
 		}
@@ -190,7 +194,7 @@ func (r *MaintenanceGuardReconciler) watchFlux(ctx context.Context, on bool) err
 			return fmt.Errorf("handle %s events: %w", k.gvk.Kind, err)
 		}
 	}
-	r.watching = on
+	r.watching.Store(on)
 	log.V(1).Info("Flux informers", "running", on)
 	return nil
 }
@@ -200,7 +204,11 @@ func (r *MaintenanceGuardReconciler) watchFlux(ctx context.Context, on bool) err
 func (r *MaintenanceGuardReconciler) Reconcile(ctx context.Context, req reconcile.Request) (result ctrl.Result, retErr error) {
 	guard := &v1alpha1.MaintenanceGuard{}
 	if err := r.Client.Get(ctx, req.NamespacedName, guard); err != nil {
-		return ctrl.Result{}, client.IgnoreNotFound(err)
+		if apierrors.IsNotFound(err) {
+			// Gone (its finalizer ran): it needs no Flux watch any more.
+			return ctrl.Result{}, r.needFluxWatch(ctx, req.Name, false)
+		}
+		return ctrl.Result{}, err
 	}
 	guard = r.guards.newest(guard)
 	log := r.Log.WithValues("guard", guard.Name)

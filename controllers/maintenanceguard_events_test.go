@@ -382,3 +382,36 @@ func TestInvalidSelectorIsTerminal(t *testing.T) {
 		return nil
 	})
 }
+
+// TestFluxWatchedOnlyWhileNeeded: an Idle guard that holds nothing runs
+// no Flux informer (Flux's status writes then cost it nothing); the
+// debounce starts one, and it stops once the guard has resumed all.
+func TestFluxWatchedOnlyWhileNeeded(t *testing.T) {
+	clk := &clock{t: time.Date(2026, 11, 21, 20, 0, 0, 0, time.UTC)}
+	r, _ := startReconciler(t, clk, nil, nil)
+	ns := namespace(t, nil)
+	app := flux(t, pause.Kustomization, ns, "app", false)
+	g := guard(t, v1alpha1.MaintenanceGuardSpec{Targets: onlyNamespace(ns), Debounce: dur(time.Minute), Settle: dur(time.Minute),
+		Signals: v1alpha1.Signals{Nodes: v1alpha1.NodeSignal{Enabled: ptrTo(false)}, ControlPlane: v1alpha1.ControlPlaneSignal{Enabled: ptrTo(false)}}})
+	waitPhase(t, g, v1alpha1.PhaseIdle)
+	if r.watching.Load() {
+		t.Fatal("Flux objects watched by an Idle guard that holds nothing")
+	}
+	setGuardAnnotation(t, g, v1alpha1.MaintenanceAnnotation, "patching")
+	waitPhase(t, g, v1alpha1.PhaseDebouncing)
+	if !r.watching.Load() {
+		t.Fatal("Flux objects not watched from the debounce on")
+	}
+	clk.Add(2 * time.Minute)
+	waitPhase(t, g, v1alpha1.PhasePaused)
+	setGuardAnnotation(t, g, v1alpha1.MaintenanceAnnotation, "")
+	waitPhase(t, g, v1alpha1.PhaseSettling)
+	clk.Add(2 * time.Minute)
+	waitPhase(t, g, v1alpha1.PhaseIdle)
+	if suspended(t, app) {
+		t.Fatal("not resumed")
+	}
+	if r.watching.Load() {
+		t.Fatal("Flux objects still watched after the resume")
+	}
+}

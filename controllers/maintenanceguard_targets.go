@@ -60,7 +60,7 @@ func (r *MaintenanceGuardReconciler) list(ctx context.Context, gvk schema.GroupV
 // from the API tells whether there are any, and if so starts the
 // informers (after a restart, say).
 func (r *MaintenanceGuardReconciler) heldBy(ctx context.Context, guard string) ([]*unstructured.Unstructured, error) {
-	if !r.watching {
+	if !r.watching.Load() {
 		holds, err := r.holdsAny(ctx, guard)
 		if err != nil || !holds {
 			return nil, err

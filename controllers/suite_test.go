@@ -109,6 +109,13 @@ func startGuard(t testing.TB, clk *clock, c func(client.Client) client.Client) (
 // cfg first (when not nil).
 func startGuardWith(t testing.TB, clk *clock, c func(client.Client) client.Client, cfg func(*rest.Config)) (stop func()) {
 	t.Helper()
+	_, stop = startReconciler(t, clk, c, cfg)
+	return stop
+}
+
+// startReconciler is startGuardWith, also returning the reconciler.
+func startReconciler(t testing.TB, clk *clock, c func(client.Client) client.Client, cfg func(*rest.Config)) (r *MaintenanceGuardReconciler, stop func()) {
+	t.Helper()
 	rc := rest.CopyConfig(restCfg)
 	if cfg != nil {
 		cfg(rc)
@@ -127,7 +134,7 @@ func startGuardWith(t testing.TB, clk *clock, c func(client.Client) client.Clien
 	if c != nil {
 		cl = c(cl)
 	}
-	r := &MaintenanceGuardReconciler{Client: cl, Events: mgr.GetEventRecorder("fluxgate"), Now: clk.Now, Log: ctrl.Log.WithName("guard")}
+	r = &MaintenanceGuardReconciler{Client: cl, Events: mgr.GetEventRecorder("fluxgate"), Now: clk.Now, Log: ctrl.Log.WithName("guard")}
 	if err := r.SetupWithManager(mgr); err != nil {
 		t.Fatal(err)
 	}
@@ -144,7 +151,7 @@ func startGuardWith(t testing.TB, clk *clock, c func(client.Client) client.Clien
 		})
 	}
 	t.Cleanup(stop)
-	return stop
+	return r, stop
 }
 
 func cordon(t *testing.T, name string, on bool) {
