@@ -307,6 +307,11 @@ func (r *MaintenanceGuardReconciler) reconcile(ctx context.Context, guard *v1alp
 		r.warnMaxPause(guard)
 	}
 	r.setStatus(guard, decision, active, problems, held, now, actErr)
+	drainBlocked, err := r.reportDrains(ctx, guard, active)
+	if err != nil {
+		// The pause is what matters; a drain report that failed is retried.
+		r.Log.Error(err, "judge the drains of cordoned nodes", "guard", guard.Name)
+	}
 	if decision.Next.Phase == timing.Idle && len(held) == 0 {
 		if err := r.needFluxWatch(ctx, guard.Name, false); err != nil {
 			return ctrl.Result{}, err
@@ -315,7 +320,11 @@ func (r *MaintenanceGuardReconciler) reconcile(ctx context.Context, guard *v1alp
 	if actErr != nil {
 		return ctrl.Result{}, actErr
 	}
-	return ctrl.Result{RequeueAfter: requeueAfter(decision, cfg, now)}, nil
+	after := requeueAfter(decision, cfg, now)
+	if (drainBlocked || err != nil) && after > drainRecheck {
+		after = drainRecheck
+	}
+	return ctrl.Result{RequeueAfter: after}, nil
 }
 
 // requeueAfter is the soonest time something changes without an event:

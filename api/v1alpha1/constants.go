@@ -38,6 +38,19 @@ const (
 
 	// MaintenanceActiveCondition is True while any signal is active.
 	MaintenanceActiveCondition = "MaintenanceActive"
+
+	// DrainBlockedCondition is True while a cordoned node still runs pods
+	// that no eviction can move now (a budget allowing no disruption, pods
+	// under two budgets, pods without a controller); its message names the
+	// node, the pods and why. Also the reason of the Warning Events on the
+	// guard and on the blocking PodDisruptionBudget.
+	DrainBlockedCondition = "DrainBlocked"
+	// EvictionRefusedReason: DrainBlocked is True.
+	EvictionRefusedReason = "EvictionRefused"
+	// DrainsCanCompleteReason: every cordoned node can be drained now.
+	DrainsCanCompleteReason = "DrainsCanComplete"
+	// NoCordonedNodesReason: no node is cordoned.
+	NoCordonedNodesReason = "NoCordonedNodes"
 )
 
 // Condition reasons.

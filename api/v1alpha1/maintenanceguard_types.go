@@ -18,6 +18,7 @@ import (
 // +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`,description="Where the guard stands: Idle, Debouncing, Paused, Settling, Resuming or Expired."
 // +kubebuilder:printcolumn:name="Signals",type=string,JSONPath=`.status.activeSignalNames`,description="Types of the active signals."
 // +kubebuilder:printcolumn:name="Paused",type=integer,JSONPath=`.status.pausedCount`,description="Flux objects the guard holds paused."
+// +kubebuilder:printcolumn:name="Drain Blocked",type=string,JSONPath=`.status.conditions[?(@.type=="DrainBlocked")].status`,description="True while a cordoned node runs pods no eviction can move now; the condition's message names them."
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type MaintenanceGuard struct {
 	metav1.TypeMeta   `json:",inline"`
