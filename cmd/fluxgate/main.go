@@ -84,7 +84,7 @@ drain, graceful shutdown and enough replicas to survive one.`,
 	root.SetIn(stdin)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(newCheckCommand(), newAuditCommand(), newDrainPlanCommand(), newPolicyCommand(), newServeCommand(), newVersionCommand())
+	root.AddCommand(newCheckCommand(), newAuditCommand(), newDrainPlanCommand(), newMaintenanceCommand(), newPolicyCommand(), newServeCommand(), newVersionCommand())
 	return root
 }
 
