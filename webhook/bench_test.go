@@ -125,7 +125,7 @@ var noopHandler = admission.HandlerFunc(func(context.Context, admission.Request)
 // that what is measured is the handler, not net/http/httptest. When m is
 // given, the benchmark also reports the engine's share (the evaluation
 // time m observed for the webhook called name) and the rest, in µs/op.
-func benchHandler(b *testing.B, h http.Handler, body []byte, m *Metrics, name string, check func(*admissionv1.AdmissionResponse) bool) {
+func benchHandler(b *testing.B, h http.Handler, body []byte, m *Metrics, name string, check func(*admissionv1.AdmissionResponse) bool, vary func(n int)) {
 	b.Helper()
 	w := httptest.NewRecorder()
 	h.ServeHTTP(w, benchRequest(body))
@@ -144,6 +144,9 @@ func benchHandler(b *testing.B, h http.Handler, body []byte, m *Metrics, name st
 	n := 0
 	start, cpu := time.Now(), processCPU()
 	for b.Loop() {
+		if vary != nil {
+			vary(n)
+		}
 		rd.Reset(body)
 		bw.reset()
 		h.ServeHTTP(bw, r)
@@ -231,7 +234,7 @@ func decodeBenchReview(b *testing.B, body []byte) *admissionv1.AdmissionResponse
 func BenchmarkValidatorHandle(b *testing.B) {
 	opts, _, body := benchSetup(b)
 	h := NewHTTPHandler(ValidateName, NewValidator(opts), opts.Metrics, logr.Discard())
-	benchHandler(b, h, body, opts.Metrics, ValidateName, func(r *admissionv1.AdmissionResponse) bool { return r.Allowed && len(r.Warnings) == 0 })
+	benchHandler(b, h, body, opts.Metrics, ValidateName, func(r *admissionv1.AdmissionResponse) bool { return r.Allowed && len(r.Warnings) == 0 }, nil)
 }
 
 // BenchmarkValidatorHandleManagedFields is BenchmarkValidatorHandle on
@@ -243,19 +246,34 @@ func BenchmarkValidatorHandleManagedFields(b *testing.B) {
 	body := reviewBody(b, request(b, admissionv1.Update, withManagedFields(b, dep), withManagedFields(b, dep)))
 	b.Logf("review of %d bytes", len(body))
 	h := NewHTTPHandler(ValidateName, NewValidator(opts), opts.Metrics, logr.Discard())
-	benchHandler(b, h, body, opts.Metrics, ValidateName, func(r *admissionv1.AdmissionResponse) bool { return r.Allowed && len(r.Warnings) == 0 })
+	benchHandler(b, h, body, opts.Metrics, ValidateName, func(r *admissionv1.AdmissionResponse) bool { return r.Allowed && len(r.Warnings) == 0 }, nil)
+}
+
+// BenchmarkValidatorHandleUncached is BenchmarkValidatorHandle with a
+// label whose value changes with every review, so that no decision comes
+// from the engine's decision cache: the engine's share is a whole
+// evaluation.
+func BenchmarkValidatorHandleUncached(b *testing.B) {
+	opts, _, _ := benchSetup(b)
+	const seq = "00000000"
+	dep := set(benchObjects(b, "deployment.yaml")[0], "spec.strategy.rollingUpdate.maxUnavailable", 0)
+	body := reviewBody(b, request(b, admissionv1.Create, set(dep, "metadata.labels.bench-seq", seq), nil))
+	at := bytes.Index(body, []byte(`"bench-seq":"`+seq+`"`)) + len(`"bench-seq":"`)
+	h := NewHTTPHandler(ValidateName, NewValidator(opts), opts.Metrics, logr.Discard())
+	benchHandler(b, h, body, opts.Metrics, ValidateName, func(r *admissionv1.AdmissionResponse) bool { return r.Allowed && len(r.Warnings) == 0 },
+		func(n int) { copy(body[at:at+len(seq)], fmt.Sprintf("%08d", n+1)) })
 }
 
 func BenchmarkMutatorHandle(b *testing.B) {
 	opts, body, _ := benchSetup(b)
 	h := NewHTTPHandler(MutateName, NewMutator(opts), opts.Metrics, logr.Discard())
-	benchHandler(b, h, body, opts.Metrics, MutateName, func(r *admissionv1.AdmissionResponse) bool { return r.Allowed && len(r.Patch) > 0 })
+	benchHandler(b, h, body, opts.Metrics, MutateName, func(r *admissionv1.AdmissionResponse) bool { return r.Allowed && len(r.Patch) > 0 }, nil)
 }
 
 func BenchmarkNoopHandle(b *testing.B) {
 	_, _, body := benchSetup(b)
 	h := NewHTTPHandler("noop", noopHandler, nil, logr.Discard())
-	benchHandler(b, h, body, nil, "", func(r *admissionv1.AdmissionResponse) bool { return r.Allowed })
+	benchHandler(b, h, body, nil, "", func(r *admissionv1.AdmissionResponse) bool { return r.Allowed }, nil)
 }
 
 // benchConns is how many connections the HTTPS benchmarks keep open, each
