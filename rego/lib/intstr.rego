@@ -18,19 +18,10 @@ is_percent(v) if {
 percent(v) := to_number(trim_suffix(v, "%")) if is_percent(v)
 
 # scaled resolves v against total. Percentages round up, as Kubernetes does
-# for both minAvailable and maxUnavailable of a PodDisruptionBudget. The
-# checks of is_int and is_percent are repeated inline: every nested call
-# is an extra evaluation step, and these run on every review.
-scaled(v, _) := v if {
-	is_number(v)
-	v >= 0
-	v == floor(v)
-}
-
-scaled(v, total) := ceil((to_number(trim_suffix(v, "%")) * total) / 100) if {
-	is_string(v)
-	regex.match(`^[0-9]+%$`, v)
-}
+# for both minAvailable and maxUnavailable of a PodDisruptionBudget. A Go
+# built-in (policy/builtins.go), as it runs for every budget on every
+# review.
+scaled(v, total) := fluxgate.int_or_percent_scaled(v, total)
 
 is_zero(v) if v == 0
 
