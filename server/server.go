@@ -113,7 +113,7 @@ func NewScheme() (*runtime.Scheme, error) {
 	if err := clientgoscheme.AddToScheme(scheme); err != nil {
 		return nil, fmt.Errorf("build scheme: %w", err)
 	}
-	if err := reportsv1alpha1.AddToScheme(scheme); err != nil {
+	if err := reportsv1alpha1.Install(scheme); err != nil {
 		return nil, fmt.Errorf("register openreports.io/v1alpha1: %w", err)
 	}
 	if err := v1alpha1.AddToScheme(scheme); err != nil {

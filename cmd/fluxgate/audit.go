@@ -61,7 +61,7 @@ Exit status: 0 nothing denied, 1 something denied, 2 usage or access error.`,
 			if err := clientgoscheme.AddToScheme(scheme); err != nil {
 				return usageError(err)
 			}
-			if err := reportsv1alpha1.AddToScheme(scheme); err != nil {
+			if err := reportsv1alpha1.Install(scheme); err != nil {
 				return usageError(err)
 			}
 			c, err := client.New(cfg, client.Options{Scheme: scheme})
