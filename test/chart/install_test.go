@@ -61,10 +61,11 @@ var installValues = map[string]any{
 // (impersonated) and with nothing but the chart's RBAC, behind the
 // rendered webhook configurations. The API server calls it: a Deployment
 // is mutated and a bad PDB denied. The guard pauses a Kustomization during
-// a cordon and resumes it after. The API server's audit log then shows that
-// no request was forbidden and that every verb the chart grants was used.
-// Deleting the MaintenanceGuard resumes what it paused, and `helm
-// uninstall` then leaves no webhook configuration behind.
+// a cordon and resumes it after. `helm uninstall` in the middle of a pause
+// resumes everything through the chart's pre-delete hook and leaves no
+// webhook configuration behind. The API server's audit log then shows that
+// no request was forbidden and that every verb the chart grants, to
+// fluxgate and to its hook, was used.
 func TestInstallServeUninstall(t *testing.T) {
 	fluxCRDs, err := testenv.FluxCRDs()
 	if err != nil {
@@ -320,12 +321,14 @@ func TestInstallServeUninstall(t *testing.T) {
 		})
 	})
 
-	// Uninstalling takes two steps (docs/install.md): delete the
-	// MaintenanceGuards while fluxgate still runs, so that their finalizer
-	// resumes what they paused, then helm uninstall. (Helm deletes the RBAC
-	// before the custom resources, so a guard deleted by Helm itself could
-	// not resume anything.)
-	t.Run("deleting the MaintenanceGuard resumes what it paused", func(t *testing.T) {
+	// helm uninstall in the middle of a pause (docs/install.md): Helm would
+	// delete the RBAC before the guard, so the chart's pre-delete hook
+	// deletes the guards first, while fluxgate still runs with its RBAC,
+	// and waits for their finalizer to resume what they hold. The harness
+	// runs the hook Job's command as a local process under the hook's
+	// ServiceAccount (the test API server has no kubelet).
+	var hookEnded time.Time
+	t.Run("helm uninstall in the middle of a pause resumes every object and leaves no fluxgate annotation", func(t *testing.T) {
 		node := &corev1.Node{}
 		if err := admin.Get(ctx, client.ObjectKey{Name: "node-1"}, node); err != nil {
 			t.Fatal(err)
@@ -334,32 +337,41 @@ func TestInstallServeUninstall(t *testing.T) {
 		if err := admin.Update(ctx, node); err != nil {
 			t.Fatal(err)
 		}
-		ks := kustomization("apps", "web")
-		eventually(t, fg, "Kustomization suspended again", suspendedIs(admin, ks, true))
+		flux := []*unstructured.Unstructured{kustomization("apps", "web"), helmRelease("apps", "web")}
+		for _, obj := range flux {
+			eventually(t, fg, obj.GetKind()+" suspended again", suspendedIs(admin, obj, true))
+		}
+		if err := fg.Uninstall(); err != nil {
+			t.Fatalf("%v\nfluxgate logs:\n%s", err, fg.Tail(60))
+		}
+		runs := fg.HookRuns()
+		if len(runs) != 1 || runs[0].Job != "fluxgate-uninstall" || runs[0].Err != nil {
+			t.Fatalf("hook Jobs run: %+v, want fluxgate-uninstall, succeeded", runs)
+		}
+		hookEnded = runs[0].Ended
+		t.Logf("fluxgate %s:\n%s", strings.Join(runs[0].Args, " "), runs[0].Output)
+		if !strings.Contains(runs[0].Output, "Every MaintenanceGuard is gone") {
+			t.Errorf("hook output:\n%s", runs[0].Output)
+		}
+		for _, obj := range flux {
+			if err := suspendedIs(admin, obj, false)(ctx); err != nil {
+				t.Errorf("%s %s after helm uninstall: %v", obj.GetKind(), obj.GetName(), err)
+			}
+			for k := range obj.GetAnnotations() {
+				if strings.HasPrefix(k, "fluxgate.dev/") || k == "kustomize.toolkit.fluxcd.io/reconcile" {
+					t.Errorf("%s %s after helm uninstall: annotation %s left", obj.GetKind(), obj.GetName(), k)
+				}
+			}
+		}
 		guard := &unstructured.Unstructured{}
 		guard.SetAPIVersion("fluxgate.dev/v1alpha1")
 		guard.SetKind("MaintenanceGuard")
-		guard.SetName("default")
-		if err := admin.Delete(ctx, guard); err != nil {
-			t.Fatal(err)
-		}
-		eventually(t, fg, "MaintenanceGuard gone (finalizer done)", func(ctx context.Context) error {
-			err := admin.Get(ctx, client.ObjectKey{Name: "default"}, guard)
-			if apierrors.IsNotFound(err) {
-				return nil
-			}
-			return fmt.Errorf("still there (%v): finalizers %v", err, guard.GetFinalizers())
-		})
-		if err := suspendedIs(admin, ks, false)(ctx); err != nil {
-			t.Errorf("after the guard's deletion: %v", err)
+		if err := admin.Get(ctx, client.ObjectKey{Name: "default"}, guard); !apierrors.IsNotFound(err) {
+			t.Errorf("MaintenanceGuard default after helm uninstall: %v, finalizers %v", err, guard.GetFinalizers())
 		}
 	})
 
-	uninstalled := time.Now()
 	t.Run("helm uninstall leaves no webhook configuration behind", func(t *testing.T) {
-		if err := fg.Uninstall(); err != nil {
-			t.Fatal(err)
-		}
 		selector := client.MatchingLabels{"app.kubernetes.io/instance": releaseName}
 		var m admissionregistrationv1.MutatingWebhookConfigurationList
 		var v admissionregistrationv1.ValidatingWebhookConfigurationList
@@ -379,9 +391,13 @@ func TestInstallServeUninstall(t *testing.T) {
 	})
 	fg.Stop()
 
-	objs := render(t, installValues)
-	// From uninstall on, the RBAC is gone while the process still runs.
-	events := readAudit(t, auditLog, "system:serviceaccount:"+namespace+":fluxgate", uninstalled)
+	objs, hooks := splitHooks(render(t, installValues))
+	// Once the pre-delete hook is done, Helm deletes the RBAC while the
+	// process still runs.
+	if hookEnded.IsZero() {
+		t.Fatal("the pre-delete hook did not run")
+	}
+	events := readAudit(t, auditLog, "system:serviceaccount:"+namespace+":fluxgate", hookEnded)
 	if len(events) == 0 {
 		t.Fatal("the audit log holds no request from the ServiceAccount")
 	}
@@ -392,6 +408,18 @@ func TestInstallServeUninstall(t *testing.T) {
 	for _, p := range granted(t, objs) {
 		if !seen[p] {
 			t.Errorf("the chart grants %s, which fluxgate never used", p)
+		}
+	}
+	// The hook's own ServiceAccount: everything its ClusterRole grants is
+	// used, nothing refused.
+	hookEvents := readAudit(t, auditLog, "system:serviceaccount:"+namespace+":fluxgate-uninstall", time.Now())
+	if denied := forbidden(hookEvents); len(denied) > 0 {
+		t.Errorf("the hook's RBAC refused %d requests:\n%s", len(denied), strings.Join(slices.Compact(denied), "\n"))
+	}
+	hookSeen := used(hookEvents)
+	for _, p := range granted(t, hooks) {
+		if !hookSeen[p] {
+			t.Errorf("the chart grants the pre-delete hook %s, which it never used", p)
 		}
 	}
 }

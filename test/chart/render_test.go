@@ -177,6 +177,8 @@ var valueSets = map[string]map[string]any{
 		"maintenanceGuard":  map[string]any{"create": true},
 		"priorityClassName": "system-cluster-critical",
 	},
+	// Guards deleted by hand before helm uninstall.
+	"noUninstallHook": {"uninstallHook": map[string]any{"enabled": false}},
 }
 
 func TestRenderedObjects(t *testing.T) {
@@ -187,6 +189,8 @@ func TestRenderedObjects(t *testing.T) {
 		"Role/fluxgate", "RoleBinding/fluxgate",
 		"Role/fluxgate-apiserver-pods", "RoleBinding/fluxgate-apiserver-pods",
 		"Service/fluxgate-webhook", "ServiceAccount/fluxgate",
+		// The pre-delete hook (uninstall-hook.yaml).
+		"ServiceAccount/fluxgate-uninstall", "ClusterRole/fluxgate-uninstall", "ClusterRoleBinding/fluxgate-uninstall", "Job/fluxgate-uninstall",
 	}
 	withPDB := append(slices.Clone(base), "PodDisruptionBudget/fluxgate")
 	certManager := append(slices.Clone(withPDB), "Certificate/fluxgate-webhook", "Issuer/fluxgate-selfsigned")
@@ -203,6 +207,7 @@ func TestRenderedObjects(t *testing.T) {
 		"fluxNamespaceOff":  append(slices.Clone(generated), "ConfigMap/fluxgate-config"),
 		"everything": append(slices.Clone(certManager),
 			"ServiceMonitor/fluxgate", "NetworkPolicy/fluxgate", "MaintenanceGuard/default"),
+		"noUninstallHook": slices.DeleteFunc(slices.Clone(generated), func(k string) bool { return strings.HasSuffix(k, "/fluxgate-uninstall") }),
 	}
 	for name, vals := range valueSets {
 		t.Run(name, func(t *testing.T) {

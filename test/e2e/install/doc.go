@@ -7,5 +7,8 @@
 // The one edit a real cluster does not need: the test API server cannot
 // reach a Service, so the webhook configurations are pointed at the
 // process on 127.0.0.1 (and back for `helm upgrade`) and its certificate
-// also covers that address.
+// also covers that address. Nor can it run the pods of Helm's hook Jobs:
+// the harness runs each hook Job's container as a local process of the
+// fluxgate binary under the Job's ServiceAccount, and Helm sees the hook
+// succeed or fail with its exit status.
 package install

@@ -80,6 +80,7 @@ type Fluxgate struct {
 	clients    kubernetes.Interface
 	process    Process
 	restart    int
+	hookRuns   []HookRun
 }
 
 // Install runs `helm install`, points the webhook configurations at a
@@ -218,7 +219,7 @@ func (f *Fluxgate) Upgrade(ctx context.Context, values map[string]any) error {
 	if err != nil {
 		return fmt.Errorf("load chart %s: %w", f.opts.ChartDir, err)
 	}
-	cfg, err := helmConfig(f.opts)
+	cfg, err := f.helmConfig()
 	if err != nil {
 		return err
 	}
@@ -230,9 +231,10 @@ func (f *Fluxgate) Upgrade(ctx context.Context, values map[string]any) error {
 	return webhooksAtURL(ctx, f.clients, f.Release, f.webhookURL)
 }
 
-// Uninstall is `helm uninstall --wait`; the process keeps running.
+// Uninstall is `helm uninstall --wait`; the process keeps running. Its
+// pre-delete hook Jobs run as local processes (see [Fluxgate.HookRuns]).
 func (f *Fluxgate) Uninstall() error {
-	cfg, err := helmConfig(f.opts)
+	cfg, err := f.helmConfig()
 	if err != nil {
 		return err
 	}
@@ -357,16 +359,21 @@ const serviceAnnotation = "test.fluxgate.dev/service-"
 // impersonating writes the admin kubeconfig acting as the Deployment's
 // ServiceAccount, so the process has the chart's RBAC and nothing more.
 func impersonating(o Options, dep *appsv1.Deployment) (string, error) {
+	return impersonate(o, dep.Spec.Template.Spec.ServiceAccountName, "fluxgate.kubeconfig")
+}
+
+// impersonate writes the admin kubeconfig acting as the ServiceAccount sa
+// of the release namespace into file in o.Dir.
+func impersonate(o Options, sa, file string) (string, error) {
 	cfg, err := clientcmd.LoadFromFile(o.Kubeconfig)
 	if err != nil {
 		return "", fmt.Errorf("read kubeconfig: %w", err)
 	}
-	sa := dep.Spec.Template.Spec.ServiceAccountName
 	for _, auth := range cfg.AuthInfos {
 		auth.Impersonate = "system:serviceaccount:" + o.Namespace + ":" + sa
 		auth.ImpersonateGroups = []string{"system:serviceaccounts", "system:serviceaccounts:" + o.Namespace, "system:authenticated"}
 	}
-	path := filepath.Join(o.Dir, "fluxgate.kubeconfig")
+	path := filepath.Join(o.Dir, file)
 	if err := clientcmd.WriteToFile(*cfg, path); err != nil {
 		return "", fmt.Errorf("write kubeconfig: %w", err)
 	}
