@@ -303,10 +303,20 @@ func (r *MaintenanceGuardReconciler) reconcile(ctx context.Context, guard *v1alp
 		r.Metrics.reconciled(guard.Name, "none")
 	}
 
+	// A one-shot reconcile (fluxgate.dev/reconcile-once) goes through only
+	// while the guard holds its objects, not in the write that resumes
+	// them all.
+	var releasing []v1alpha1.ReleasedObject
+	if actErr == nil && decision.Action != timing.Resume && len(held) > 0 &&
+		(decision.Next.Phase == timing.Paused || decision.Next.Phase == timing.Settling) {
+		releasing, actErr = r.releaseOnce(ctx, guard, held, now)
+	}
+
 	if decision.MaxPauseExceeded {
 		r.warnMaxPause(guard)
 	}
 	r.setStatus(guard, decision, active, problems, held, now, actErr)
+	guard.Status.Releasing = releasing
 	drainBlocked, err := r.reportDrains(ctx, guard, active)
 	if err != nil {
 		// The pause is what matters; a drain report that failed is retried.
@@ -323,6 +333,9 @@ func (r *MaintenanceGuardReconciler) reconcile(ctx context.Context, guard *v1alp
 	after := requeueAfter(decision, cfg, now)
 	if (drainBlocked || err != nil) && after > drainRecheck {
 		after = drainRecheck
+	}
+	if len(releasing) > 0 && after > releaseRecheck {
+		after = releaseRecheck
 	}
 	return ctrl.Result{RequeueAfter: after}, nil
 }

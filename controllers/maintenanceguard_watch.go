@@ -84,6 +84,7 @@ var nodeAnnotations = []string{signals.AnnotationManual, signals.AnnotationKured
 var fluxAnnotations = []string{
 	pause.PausedByAnnotation, pause.PausedAtAnnotation, pause.PauseReasonAnnotation,
 	pause.ReconcileDisabledAnnotation, pause.FluxReconcileAnnotation,
+	pause.ReconcileOnceAnnotation, pause.ReconcileOnceAtAnnotation,
 }
 
 // guardChanged passes a guard's creation and deletion, and updates that
@@ -162,6 +163,10 @@ func fluxFactsChanged(o, n *unstructured.Unstructured) bool {
 		}
 	}
 	held := ao[pause.PausedByAnnotation] != "" || an[pause.PausedByAnnotation] != ""
+	if an[pause.ReconcileOnceAtAnnotation] != "" && lastHandledReconcile(o) != lastHandledReconcile(n) {
+		// Flux answered the one-shot reconcile the guard let through.
+		return true
+	}
 	return held && pause.Settled(o) != pause.Settled(n)
 }
 

@@ -119,6 +119,12 @@ func keyOf(ph string, in *Input) (cacheKey, bool) {
 			w.str(s)
 		}
 	}
+	w.int(int64(len(in.Maintenance.Releases)))
+	for _, rel := range in.Maintenance.Releases {
+		w.str(rel.Kind)
+		w.str(rel.Namespace)
+		w.str(rel.Name)
+	}
 	in.Related.writeKey(&w, r.Kind.Kind, r.Name)
 	var key cacheKey
 	if w.unknown {

@@ -39,6 +39,9 @@ func TestDecisionCacheKeysOnWhatPoliciesSee(t *testing.T) {
 		{"a related budget", func(in *Input) { in.Related, _ = NewRelated(pdb(2)) }, false},
 		{"no related objects", func(in *Input) { in.Related = nil }, false},
 		{"maintenance", func(in *Input) { in.Maintenance.Active = true }, false},
+		{"a release", func(in *Input) {
+			in.Maintenance.Releases = []FluxObject{{Kind: "Kustomization", Namespace: "flux-system", Name: "apps"}}
+		}, false},
 		{"operation", func(in *Input) { in.Request.Operation = OperationUpdate }, false},
 		{"user", func(in *Input) { in.Request.UserInfo.Username = "someone" }, false},
 		{"groups", func(in *Input) { in.Request.UserInfo.Groups = []string{"system:masters"} }, false},

@@ -233,6 +233,17 @@ type Maintenance struct {
 	Active bool `json:"active"`
 	// Guards lists the guards that are not idle.
 	Guards []MaintenanceGuard `json:"guards"`
+	// Releases are the Flux objects a guard lets through for one
+	// reconcile (fluxgate.dev/reconcile-once): what they apply is not
+	// frozen.
+	Releases []FluxObject `json:"releases"`
+}
+
+// FluxObject names a Kustomization or HelmRelease.
+type FluxObject struct {
+	Kind      string `json:"kind"`
+	Namespace string `json:"namespace"`
+	Name      string `json:"name"`
 }
 
 // MaintenanceGuard is one guard's state.
@@ -251,7 +262,11 @@ func (m *Maintenance) toTerm() (*ast.Term, error) {
 		}
 		guards = append(guards, map[string]any{"name": g.Name, "phase": g.Phase, "signals": signals})
 	}
-	v, err := ast.InterfaceToValue(map[string]any{"active": m.Active, "guards": guards})
+	releases := make([]any, 0, len(m.Releases))
+	for _, r := range m.Releases {
+		releases = append(releases, map[string]any{"kind": r.Kind, "namespace": r.Namespace, "name": r.Name})
+	}
+	v, err := ast.InterfaceToValue(map[string]any{"active": m.Active, "guards": guards, "releases": releases})
 	if err != nil {
 		return nil, fmt.Errorf("convert maintenance state to Rego input: %w", err)
 	}

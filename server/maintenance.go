@@ -33,6 +33,9 @@ func (g guardMaintenance) Maintenance(ctx context.Context) (policy.Maintenance, 
 			signals = append(signals, string(s.Type))
 		}
 		m.Guards = append(m.Guards, policy.MaintenanceGuard{Name: mg.Name, Phase: string(phase), Signals: signals})
+		for _, r := range mg.Status.Releasing {
+			m.Releases = append(m.Releases, policy.FluxObject{Kind: string(r.Kind), Namespace: r.Namespace, Name: r.Name})
+		}
 		if phase == v1alpha1.PhasePaused || phase == v1alpha1.PhaseSettling {
 			m.Active = true
 		}

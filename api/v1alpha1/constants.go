@@ -24,6 +24,19 @@ const (
 	// signal).
 	MaintenanceAnnotation = "fluxgate.dev/maintenance"
 
+	// ReconcileOnceAnnotation, with the reason as its value, on a
+	// Kustomization or HelmRelease a guard holds paused lets exactly one
+	// reconcile through: the guard resumes it with a reconcile request,
+	// waits until Flux reports that reconcile (success or failure),
+	// suspends it again, records who asked and the result in an Event, and
+	// removes the annotation.
+	ReconcileOnceAnnotation = "fluxgate.dev/reconcile-once"
+
+	// ReconcileOnceAtAnnotation is the guard's own record of a one-shot
+	// reconcile in flight: the reconcile.fluxcd.io/requestedAt value it
+	// sent, which Flux echoes in status.lastHandledReconcileAt.
+	ReconcileOnceAtAnnotation = "fluxgate.dev/reconcile-once-at"
+
 	// FieldManager is the field manager of every write the guard makes to
 	// Flux objects. It must stay distinct from Flux's own managers and from
 	// the kubectl and before-first-apply prefixes that kustomize-controller
@@ -51,6 +64,13 @@ const (
 	DrainsCanCompleteReason = "DrainsCanComplete"
 	// NoCordonedNodesReason: no node is cordoned.
 	NoCordonedNodesReason = "NoCordonedNodes"
+
+	// ReconcileOnceStartedReason, ReconcileOnceSucceededReason and
+	// ReconcileOnceFailedReason are the reasons of the Events a one-shot
+	// reconcile during a pause records on the guard and on the object.
+	ReconcileOnceStartedReason   = "ReconcileOnceStarted"
+	ReconcileOnceSucceededReason = "ReconcileOnceSucceeded"
+	ReconcileOnceFailedReason    = "ReconcileOnceFailed"
 )
 
 // Condition reasons.

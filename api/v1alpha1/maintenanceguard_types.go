@@ -157,6 +157,14 @@ type MaintenanceGuardStatus struct {
 	// +optional
 	Paused []PausedObject `json:"paused,omitempty"`
 
+	// Releasing lists the objects the guard lets through for one reconcile
+	// now (fluxgate.dev/reconcile-once), so that the change-freeze policy
+	// admits what they apply.
+	// +kubebuilder:validation:MaxItems=100
+	// +listType=atomic
+	// +optional
+	Releasing []ReleasedObject `json:"releasing,omitempty"`
+
 	// SignalSince is when a signal was first seen in the current episode;
 	// the debounce counts from it.
 	// +optional
@@ -214,6 +222,34 @@ type PausedObject struct {
 	// PausedAt is when the guard paused it.
 	// +required
 	PausedAt metav1.Time `json:"pausedAt"`
+}
+
+// ReleasedObject is a held Flux object let through for one reconcile.
+type ReleasedObject struct {
+	// Kind is Kustomization or HelmRelease.
+	// +required
+	Kind TargetKind `json:"kind"`
+
+	// Namespace of the object.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	// +required
+	Namespace string `json:"namespace"`
+
+	// Name of the object.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +required
+	Name string `json:"name"`
+
+	// Reason is the value of its fluxgate.dev/reconcile-once annotation.
+	// +kubebuilder:validation:MaxLength=256
+	// +optional
+	Reason string `json:"reason,omitempty"`
+
+	// RequestedAt is the reconcile request the guard sent.
+	// +required
+	RequestedAt string `json:"requestedAt"`
 }
 
 // GetConditions returns the status conditions; with SetConditions it makes

@@ -41,7 +41,7 @@ const (
 // exactly as they are.
 func (p *Pauser) Pause(ctx context.Context, obj *unstructured.Unstructured, reason string, now time.Time) (Outcome, error) {
 	switch Classify(obj, p.Guard) {
-	case Held:
+	case Held, Releasing:
 		return Unchanged, nil
 	case HumanSuspended, HumanResumed:
 		return LeftAlone, nil
@@ -94,6 +94,29 @@ func (p *Pauser) Resume(ctx context.Context, obj *unstructured.Unstructured, now
 	})
 }
 
+// StartRelease lets a held object through for one reconcile: un-suspended,
+// with the reconcile request token, which the guard also records in
+// fluxgate.dev/reconcile-once-at to recognise Flux's answer. It stays held.
+func (p *Pauser) StartRelease(ctx context.Context, obj *unstructured.Unstructured, token string) error {
+	return p.patch(ctx, obj, func(u *unstructured.Unstructured) {
+		_ = unstructured.SetNestedField(u.Object, false, "spec", "suspend")
+		setAnnotation(u, RequestedAtAnnotation, token)
+		setAnnotation(u, ReconcileOnceAtAnnotation, token)
+	})
+}
+
+// FinishRelease suspends a released object again and removes the request
+// for it and the guard's record.
+func (p *Pauser) FinishRelease(ctx context.Context, obj *unstructured.Unstructured) error {
+	return p.patch(ctx, obj, func(u *unstructured.Unstructured) {
+		_ = unstructured.SetNestedField(u.Object, true, "spec", "suspend")
+		a := u.GetAnnotations()
+		delete(a, ReconcileOnceAnnotation)
+		delete(a, ReconcileOnceAtAnnotation)
+		u.SetAnnotations(a)
+	})
+}
+
 // shield stops a parent Kustomization from applying (and reverting) the
 // object while it is paused, remembering that the guard set the switch so
 // that resume removes only what the guard added.
@@ -110,7 +133,7 @@ func clearTraces(u *unstructured.Unstructured) {
 	if a[ReconcileDisabledAnnotation] == "true" {
 		delete(a, FluxReconcileAnnotation)
 	}
-	for _, k := range []string{PausedByAnnotation, PausedAtAnnotation, PauseReasonAnnotation, ReconcileDisabledAnnotation} {
+	for _, k := range []string{PausedByAnnotation, PausedAtAnnotation, PauseReasonAnnotation, ReconcileDisabledAnnotation, ReconcileOnceAnnotation, ReconcileOnceAtAnnotation} {
 		delete(a, k)
 	}
 	u.SetAnnotations(a)

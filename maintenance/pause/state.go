@@ -20,6 +20,8 @@ const (
 	PausedByAnnotation          = v1alpha1.PausedByAnnotation
 	PausedAtAnnotation          = v1alpha1.PausedAtAnnotation
 	PauseReasonAnnotation       = v1alpha1.PauseReasonAnnotation
+	ReconcileOnceAnnotation     = v1alpha1.ReconcileOnceAnnotation
+	ReconcileOnceAtAnnotation   = v1alpha1.ReconcileOnceAtAnnotation
 	ReconcileDisabledAnnotation = "fluxgate.dev/reconcile-disabled"
 )
 
@@ -61,9 +63,13 @@ const (
 	// HumanResumed: held by guards but un-suspended by a person. Left as
 	// the person left it; the guard lets go.
 	HumanResumed
+	// Releasing: held by this guard, which un-suspended it itself for one
+	// reconcile (fluxgate.dev/reconcile-once). Pause leaves it as it is;
+	// Resume resumes it as any held object.
+	Releasing
 )
 
-var stateNames = [...]string{"Free", "Held", "HeldByOthers", "HumanSuspended", "Reverted", "HumanResumed"}
+var stateNames = [...]string{"Free", "Held", "HeldByOthers", "HumanSuspended", "Reverted", "HumanResumed", "Releasing"}
 
 func (s State) String() string { return stateNames[s] }
 
@@ -80,6 +86,8 @@ func Classify(obj *unstructured.Unstructured, guard string) State {
 		return Held
 	case suspended:
 		return HeldByOthers
+	case slices.Contains(holders, guard) && obj.GetAnnotations()[ReconcileOnceAtAnnotation] != "":
+		return Releasing
 	case suspendOwnedByFlux(obj):
 		if slices.Contains(holders, guard) {
 			return Reverted

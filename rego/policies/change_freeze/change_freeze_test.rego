@@ -61,3 +61,19 @@ test_reason_without_guard_details if {
 	some msg in change_freeze.deny with input as doc
 	contains(msg, "(a maintenance guard is active)")
 }
+
+test_a_released_kustomization_applies_through_the_freeze if {
+	doc := json.patch(review(workload("web:1", flux), workload("web:2", flux), true), [{"op": "add", "path": "/maintenance/releases", "value": [{"kind": "Kustomization", "namespace": "flux-system", "name": "apps"}]}])
+	count(change_freeze.deny) == 0 with input as doc
+}
+
+test_another_release_does_not_unfreeze if {
+	doc := json.patch(review(workload("web:1", flux), workload("web:2", flux), true), [{"op": "add", "path": "/maintenance/releases", "value": [{"kind": "Kustomization", "namespace": "flux-system", "name": "infra"}, {"kind": "HelmRelease", "namespace": "flux-system", "name": "apps"}]}])
+	count(change_freeze.deny) == 1 with input as doc
+}
+
+test_a_released_helmrelease_applies_through_the_freeze if {
+	helm := {"helm.toolkit.fluxcd.io/name": "web", "helm.toolkit.fluxcd.io/namespace": "shop"}
+	doc := json.patch(review(workload("web:1", helm), workload("web:2", helm), true), [{"op": "add", "path": "/maintenance/releases", "value": [{"kind": "HelmRelease", "namespace": "shop", "name": "web"}]}])
+	count(change_freeze.deny) == 0 with input as doc
+}
