@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"regexp"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -187,8 +188,11 @@ annotation, ...) has been active for its settle period.`,
 				}
 				var others []string
 				for _, s := range g.Status.ActiveSignals {
-					if s.Type != v1alpha1.SignalManual {
+					switch {
+					case s.Type != v1alpha1.SignalManual:
 						others = append(others, string(s.Type))
+					case manualOnNodes.MatchString(s.Detail):
+						others = append(others, "Manual on Nodes")
 					}
 				}
 				msg := fmt.Sprintf("MaintenanceGuard %s: manual signal cleared; it resumes what it holds after its settle period (%s)", g.Name, durationOr(g.Spec.Settle, "5m"))
@@ -231,6 +235,11 @@ paused; docs/install.md says how to recover.`,
 	_ = cmd.Flags().MarkHidden("interval")
 	return cmd
 }
+
+// manualOnNodes matches the part of a Manual signal's detail that names
+// Nodes annotated by hand (maintenance/signals' detectManual), which stop
+// leaves alone.
+var manualOnNodes = regexp.MustCompile(`(^maintenance declared |; )on [0-9]+ nodes?: `)
 
 // selectGuards reads the named guards, or lists every guard when names is
 // empty. An unknown name is a usage error.

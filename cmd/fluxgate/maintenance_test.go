@@ -140,15 +140,27 @@ func TestMaintenanceCommand(t *testing.T) {
 			stdout: []string{`MaintenanceGuard alpha: manual maintenance started ("kernel patch CHG-1")`}, manual: map[string]string{"alpha": "kernel patch CHG-1", "beta": "-"}},
 		{name: "start every guard", args: []string{"start", "--reason", "freeze"}, code: exitOK,
 			stdout: []string{"No GUARD named: starting maintenance on all 2 guards (alpha, beta)"}, manual: map[string]string{"alpha": "freeze", "beta": "freeze"}},
-		{name: "stop one guard", args: []string{"stop", "beta"}, code: exitOK,
-			stdout: []string{"MaintenanceGuard beta: manual signal cleared"}, manual: map[string]string{"alpha": "freeze", "beta": "-"}},
+		{name: "stop one guard, naming the signals that keep it paused", before: func(t *testing.T) {
+			if err := c.Get(ctx, client.ObjectKeyFromObject(beta), beta); err != nil {
+				t.Fatal(err)
+			}
+			beta.Status = v1alpha1.MaintenanceGuardStatus{Phase: v1alpha1.PhasePaused, ActiveSignals: []v1alpha1.ActiveSignal{
+				{Type: v1alpha1.SignalNodeCordoned, Detail: "1 node cordoned: node-a", Since: since},
+				{Type: v1alpha1.SignalManual, Detail: `maintenance declared on the guard: "freeze"; on 1 node: node-a ("PSU swap")`, Since: since},
+			}}
+			if err := c.Status().Update(ctx, beta); err != nil {
+				t.Fatal(err)
+			}
+		}, args: []string{"stop", "beta"}, code: exitOK,
+			stdout: []string{"MaintenanceGuard beta: manual signal cleared; it resumes what it holds after its settle period (5m0s) once these signals clear too: NodeCordoned, Manual on Nodes"},
+			manual: map[string]string{"alpha": "freeze", "beta": "-"}},
 		{name: "status shows the paused object and why", args: []string{"status", "alpha"}, code: exitOK, stdout: []string{
 			"MaintenanceGuard alpha Phase: Paused", `Manual: "freeze"`,
 			"Manual since " + timestamp(since.Time) + ` maintenance declared on the guard: "kernel patch CHG-1"`,
 			"Paused: 1 Flux objects", "Kustomization apps/web since " + timestamp(since.Time) + " Manual: kernel patch CHG-1",
 			"Ready True Succeeded holding 1 object", "MaintenanceActive True SignalsActive Manual",
 		}},
-		{name: "status of every guard", args: []string{"status"}, code: exitOK, stdout: []string{"MaintenanceGuard alpha", "MaintenanceGuard beta Phase: (not reconciled yet", "Signals: none"}},
+		{name: "status of every guard", args: []string{"status"}, code: exitOK, stdout: []string{"MaintenanceGuard alpha", "MaintenanceGuard beta Phase: Paused", "Signals: NodeCordoned since"}},
 		{name: "stop every guard", args: []string{"stop"}, code: exitOK,
 			stdout: []string{"stopping maintenance on all 2 guards", "MaintenanceGuard alpha: manual signal cleared", "MaintenanceGuard beta: no manual signal was set"},
 			manual: map[string]string{"alpha": "-", "beta": "-"}},
