@@ -11,6 +11,7 @@ import (
 	"time"
 
 	reportsv1alpha1 "github.com/openreports/reports-api/apis/openreports.io/v1alpha1"
+	"golang.org/x/time/rate"
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
@@ -262,6 +263,19 @@ func TestAuditMatchesCheckAndPublishesReports(t *testing.T) {
 	}
 	stop()
 	<-done
+
+	// A second audit of an unchanged cluster evaluates nothing again.
+	quiet := &Auditor{Client: c, Reader: c, Engine: func() *policy.Engine { return eng }, limiter: rate.NewLimiter(rate.Inf, 1)}
+	if err := quiet.auditScope(ctx, eng, ""); err != nil {
+		t.Fatal(err)
+	}
+	first := quiet.Evaluated()
+	if err := quiet.auditScope(ctx, eng, ""); err != nil {
+		t.Fatal(err)
+	}
+	if first == 0 || quiet.Evaluated() != first {
+		t.Errorf("evaluated %d objects in the first audit and %d in the second, want none again", first, quiet.Evaluated()-first)
+	}
 
 	// Without the CRD, Publish says how to get it.
 	crd := &apiextensionsv1.CustomResourceDefinition{ObjectMeta: metav1.ObjectMeta{Name: "reports.openreports.io"}}

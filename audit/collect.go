@@ -25,6 +25,9 @@ const Source = "cluster"
 type Object struct {
 	manifest.Object
 	UID types.UID
+	// ResourceVersion is the object's as read, to tell that a namespace
+	// is unchanged since its last audit.
+	ResourceVersion string
 }
 
 // kinds are the lists an audit reads, in the order objects are reported.
@@ -90,7 +93,7 @@ func Collect(ctx context.Context, r client.Reader, ns string) ([]Object, error) 
 			}
 			data["apiVersion"], data["kind"] = k.apiVersion, k.kind
 			asApplied(data)
-			out = append(out, Object{Object: manifest.Object{Data: data, File: Source}, UID: obj.GetUID()})
+			out = append(out, Object{Object: manifest.Object{Data: data, File: Source}, UID: obj.GetUID(), ResourceVersion: obj.GetResourceVersion()})
 		}
 	}
 	order := map[string]int{}
