@@ -134,7 +134,7 @@ func annotatedBy(obj *unstructured.Unstructured, key string) string {
 			continue
 		}
 		var fields map[string]map[string]map[string]any
-		if err := json.Unmarshal(mf.FieldsV1.Raw, &fields); err != nil {
+		if err := json.Unmarshal(mf.FieldsV1.GetRawBytes(), &fields); err != nil {
 			continue
 		}
 		if _, ok := fields["f:metadata"]["f:annotations"][field]; ok {
