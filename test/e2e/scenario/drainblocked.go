@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"text/tabwriter"
 	"time"
 
@@ -141,14 +142,30 @@ func DrainBlocked(ctx context.Context, e *Env, o DrainBlockedOptions) (_ *DrainB
 	if err != nil {
 		return res, err
 	}
-	if err := e.Client.Create(ctx, dep); err != nil {
+	// Written with a client that keeps the API server's warnings
+	// (fluxgate's admission warnings) for the story.
+	warned := &warnings{}
+	cfg := e.Cluster.RESTConfig()
+	cfg.WarningHandlerWithContext = warned
+	writer, err := client.New(cfg, client.Options{Scheme: e.Client.Scheme()})
+	if err != nil {
+		return res, fmt.Errorf("client: %w", err)
+	}
+	if err := writer.Create(ctx, dep); err != nil {
 		return res, fmt.Errorf("create Deployment %s/%s: %w", ns, dep.Name, err)
 	}
-	if err := e.Client.Create(ctx, pdb); err != nil {
+	depWarnings := warned.take()
+	if err := writer.Create(ctx, pdb); err != nil {
 		return res, fmt.Errorf("create PodDisruptionBudget %s: %w", res.Budget, err)
 	}
 	say("Deployment %s/%s (2 replicas) with a PodDisruptionBudget maxUnavailable: 0, exempted from pdb-drain-safe: %q",
 		ns, DrainBlockedApp, drainBlockedExemption)
+	if ids := policyIDs(depWarnings); ids != "" {
+		say("(fluxgate's webhook warned %s on the Deployment, created before its budget, as Flux may apply them)", ids)
+	}
+	if ids := policyIDs(warned.take()); ids != "" {
+		say("(fluxgate's webhook warned %s on the budget)", ids)
+	}
 	if err := e.waitBudget(ctx, ns, 2, 0); err != nil {
 		return res, err
 	}
@@ -250,10 +267,13 @@ func DrainBlocked(ctx context.Context, e *Env, o DrainBlockedOptions) (_ *DrainB
 
 	// 5. The fix: one disruption allowed, the exemption dropped.
 	patch := fmt.Appendf(nil, `{"metadata":{"annotations":{%q:null,%q:null}},"spec":{"maxUnavailable":1}}`, exemptAnnotation, exemptReasonAnnotation)
-	if err := e.Client.Patch(ctx, pdb, client.RawPatch(types.MergePatchType, patch)); err != nil {
+	if err := writer.Patch(ctx, pdb, client.RawPatch(types.MergePatchType, patch)); err != nil {
 		return res, fmt.Errorf("fix PodDisruptionBudget %s: %w", res.Budget, err)
 	}
 	say("budget fixed by hand: maxUnavailable 0 → 1 and the exemption dropped (fluxgate's webhook admits the fixed budget)")
+	if ids := policyIDs(warned.take()); ids != "" {
+		say("(fluxgate's webhook warned %s on the fixed budget)", ids)
+	}
 	if err := e.waitBudget(ctx, ns, 0, 1); err != nil {
 		return res, err
 	}
@@ -598,4 +618,39 @@ func anyContains(messages []string, want string) bool {
 		}
 	}
 	return false
+}
+
+// warnings keeps the API server's warnings to a client's requests.
+type warnings struct {
+	mu   sync.Mutex
+	list []string
+}
+
+func (w *warnings) HandleWarningHeaderWithContext(_ context.Context, code int, _ string, text string) {
+	if code != 299 || text == "" {
+		return
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.list = append(w.list, text)
+}
+
+// take returns the warnings kept so far and forgets them.
+func (w *warnings) take() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	out := w.list
+	w.list = nil
+	return out
+}
+
+// policyIDs names the policies of fluxgate's warnings ("id: message"),
+// joined by commas.
+func policyIDs(warnings []string) string {
+	var ids []string
+	for _, w := range warnings {
+		id, _, _ := strings.Cut(w, ":")
+		ids = append(ids, id)
+	}
+	return strings.Join(ids, ", ")
 }
