@@ -105,6 +105,9 @@ type MaintenanceGuardReconciler struct {
 	// them; guards the guard status it wrote.
 	written written
 	guards  guardStatuses
+	// drainWaits tells drains that wait for replacement pods from stuck
+	// ones (DrainBlocked).
+	drainWaits drainWaits
 }
 
 // SetupWithManager registers the controller and its field indexes. It

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -26,7 +27,23 @@ const (
 	// budgets change through their status, which the guard does not
 	// watch.
 	drainRecheck = 15 * time.Second
+	// drainPatience is how long a budget that would allow a disruption
+	// with every pod healthy may refuse one before it counts as blocking:
+	// in every drain a budget allowing one disruption refuses the next
+	// eviction until the replacement of the last one is ready, and that
+	// wait is no blocker.
+	drainPatience = 2 * time.Minute
 )
+
+// structural says whether a blocker holds the drain whatever the pods do
+// next: a budget that allows no disruption even with every pod healthy, a
+// pod under two budgets, a pod without a controller.
+func structural(b drainplan.Blocker) bool {
+	if b.Budget == nil {
+		return true
+	}
+	return b.Reason == drainplan.ReasonBudgetAllowsNoDisruption && b.Budget.DesiredHealthy >= b.Budget.ExpectedPods
+}
 
 // reportDrains sets the DrainBlocked condition from the nodes the
 // NodeCordoned signal names: True, naming each node, the pods no eviction
@@ -44,6 +61,7 @@ func (r *MaintenanceGuardReconciler) reportDrains(ctx context.Context, g *v1alph
 		}
 	}
 	if len(nodes) == 0 {
+		r.drainWaits.set(g.Name, nil)
 		apimeta.SetStatusCondition(&g.Status.Conditions, metav1.Condition{
 			Type: v1alpha1.DrainBlockedCondition, Status: metav1.ConditionFalse, ObservedGeneration: g.Generation,
 			Reason: v1alpha1.NoCordonedNodesReason, Message: "no node is cordoned",
@@ -59,21 +77,50 @@ func (r *MaintenanceGuardReconciler) reportDrains(ctx context.Context, g *v1alph
 		return false, fmt.Errorf("list PodDisruptionBudgets: %w", err)
 	}
 	var blocked []drainplan.Node
+	waiting := false
+	seen := map[string]time.Time{}
+	now := r.Now()
 	for _, node := range checked {
 		var pods corev1.PodList
 		if err := r.APIReader.List(ctx, &pods, client.MatchingFields{"spec.nodeName": node}); err != nil {
 			return false, fmt.Errorf("list the pods of node %s: %w", node, err)
 		}
-		if n := drainplan.Blockers(node, pods.Items, pdbs.Items); !n.Drainable {
+		n := drainplan.Blockers(node, pods.Items, pdbs.Items)
+		if n.Drainable {
+			continue
+		}
+		// A budget that refuses now but would allow a disruption with every
+		// pod healthy is a drain waiting for replacements; it blocks once it
+		// refused for drainPatience.
+		var kept []drainplan.Blocker
+		for _, b := range n.Blockers {
+			key := node + "/" + string(b.Reason) + "/" + strings.Join(b.Pods, ",")
+			since, ok := r.drainWaits.since(g.Name, key)
+			if !ok {
+				since = now
+			}
+			seen[key] = since
+			if structural(b) || now.Sub(since) >= drainPatience {
+				kept = append(kept, b)
+			} else {
+				waiting = true
+			}
+		}
+		if len(kept) > 0 {
+			n.Blockers = kept
 			blocked = append(blocked, n)
 		}
 	}
+	r.drainWaits.set(g.Name, seen)
 	cond := metav1.Condition{Type: v1alpha1.DrainBlockedCondition, ObservedGeneration: g.Generation}
 	if len(blocked) == 0 {
 		cond.Status, cond.Reason = metav1.ConditionFalse, v1alpha1.DrainsCanCompleteReason
 		cond.Message = fmt.Sprintf("every cordoned node can be drained now (%d checked)", len(checked))
+		if waiting {
+			cond.Message = fmt.Sprintf("every cordoned node can be drained (%d checked); some evictions wait for replacement pods to become ready", len(checked))
+		}
 		apimeta.SetStatusCondition(&g.Status.Conditions, cond)
-		return false, nil
+		return waiting, nil
 	}
 	var parts []string
 	for _, n := range blocked {
@@ -104,4 +151,34 @@ func (r *MaintenanceGuardReconciler) reportDrains(ctx context.Context, g *v1alph
 		}
 	}
 	return true, nil
+}
+
+// drainWaits remembers, per guard, since when each non-structural blocker
+// has been seen, so that a drain waiting for replacement pods is told
+// from one that is stuck. It lives in memory: after a restart the
+// patience starts again.
+type drainWaits struct {
+	mu    sync.Mutex
+	first map[string]map[string]time.Time
+}
+
+func (w *drainWaits) since(guard, key string) (time.Time, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	t, ok := w.first[guard][key]
+	return t, ok
+}
+
+// set replaces what guard has seen: blockers gone are forgotten.
+func (w *drainWaits) set(guard string, seen map[string]time.Time) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.first == nil {
+		w.first = map[string]map[string]time.Time{}
+	}
+	if len(seen) == 0 {
+		delete(w.first, guard)
+		return
+	}
+	w.first[guard] = seen
 }
