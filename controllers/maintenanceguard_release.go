@@ -89,11 +89,16 @@ func (r *MaintenanceGuardReconciler) releaseOnce(ctx context.Context, g *v1alpha
 	return releasing, joinErrors("one-shot reconcile", errs)
 }
 
+// progressingWithRetry is the reason of the Reconciling condition Flux's
+// controllers leave True after a failed run, until a retry succeeds
+// (meta.ProgressingWithRetryReason of github.com/fluxcd/pkg/apis/meta).
+const progressingWithRetry = "ProgressingWithRetry"
+
 // reconcileOutcome reads whether Flux reported the reconcile requested
 // with token, and how it went: "Ready: <message>" or "not Ready
 // (<reason>): <message>", with the revision.
 func reconcileOutcome(obj *unstructured.Unstructured, token string) (string, bool) {
-	if lastHandledReconcile(obj) != token || !pause.Settled(obj) {
+	if lastHandledReconcile(obj) != token || !(pause.Settled(obj) || failedAwaitingRetry(obj)) {
 		return "", false
 	}
 	conds, _, _ := unstructured.NestedSlice(obj.Object, "status", "conditions")
@@ -116,6 +121,27 @@ func reconcileOutcome(obj *unstructured.Unstructured, token string) (string, boo
 		}
 	}
 	return "", false
+}
+
+// failedAwaitingRetry reports a run that finished and failed: Flux keeps
+// Reconciling True (reason ProgressingWithRetry) next to Ready False
+// until a retry succeeds, so such an object is never Settled, and a
+// failed one-shot reconcile would stay un-suspended, retried at every
+// retryInterval, until releaseTimeout. A retry in progress sets Ready
+// Unknown and the reason Progressing, which this does not count.
+func failedAwaitingRetry(obj *unstructured.Unstructured) bool {
+	var readyFalse, retrying bool
+	conds, _, _ := unstructured.NestedSlice(obj.Object, "status", "conditions")
+	for _, c := range conds {
+		m, _ := c.(map[string]any)
+		switch m["type"] {
+		case "Ready":
+			readyFalse = m["status"] == "False"
+		case "Reconciling":
+			retrying = m["status"] == "True" && m["reason"] == progressingWithRetry
+		}
+	}
+	return readyFalse && retrying
 }
 
 // lastHandledReconcile is the reconcile request Flux last handled.
