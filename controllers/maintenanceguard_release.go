@@ -52,6 +52,14 @@ func (r *MaintenanceGuardReconciler) releaseOnce(ctx context.Context, g *v1alpha
 			if pause.Classify(obj, g.Name) != pause.Held {
 				continue
 			}
+			// The webhook's change-freeze reads status.releasing from its
+			// cache: the object is listed there first, and un-suspended
+			// only once this guard, read from the same cache, shows it,
+			// so that Flux's apply never meets a freeze that does not know.
+			if !announced(g, released) {
+				releasing = append(releasing, released)
+				continue
+			}
 			token = now.UTC().Format(time.RFC3339Nano)
 			if err := p.StartRelease(ctx, obj, token); err != nil {
 				errs = append(errs, err)
@@ -93,6 +101,17 @@ func (r *MaintenanceGuardReconciler) releaseOnce(ctx context.Context, g *v1alpha
 // controllers leave True after a failed run, until a retry succeeds
 // (meta.ProgressingWithRetryReason of github.com/fluxcd/pkg/apis/meta).
 const progressingWithRetry = "ProgressingWithRetry"
+
+// announced reports whether the guard as read lists obj in
+// status.releasing.
+func announced(g *v1alpha1.MaintenanceGuard, obj v1alpha1.ReleasedObject) bool {
+	for _, r := range g.Status.Releasing {
+		if r.Kind == obj.Kind && r.Namespace == obj.Namespace && r.Name == obj.Name {
+			return true
+		}
+	}
+	return false
+}
 
 // reconcileOutcome reads whether Flux reported the reconcile requested
 // with token, and how it went: "Ready: <message>" or "not Ready

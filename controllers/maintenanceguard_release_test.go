@@ -14,18 +14,27 @@ import (
 	"github.com/fluxgate/fluxgate/maintenance/pause"
 )
 
-// reportReconcile writes what kustomize-controller writes once it handled
-// a reconcile request: lastHandledReconcileAt and the Ready condition.
+// reportReconcile writes what kustomize-controller v1.9 writes once it
+// handled a reconcile request: lastHandledReconcileAt and the Ready
+// condition, and on a failure Reconciling True with ProgressingWithRetry,
+// as it keeps retrying.
 func reportReconcile(t *testing.T, u *unstructured.Unstructured, token, ready, message string) {
 	t.Helper()
 	cur := get(t, u)
+	conditions := []any{map[string]any{
+		"type": "Ready", "status": ready, "reason": map[string]string{"True": "ReconciliationSucceeded", "False": "BuildFailed"}[ready],
+		"message": message, "lastTransitionTime": "2026-11-21T20:05:00Z",
+	}}
+	if ready == "False" {
+		conditions = append(conditions, map[string]any{
+			"type": "Reconciling", "status": "True", "reason": "ProgressingWithRetry",
+			"message": "Detecting drift for revision main@sha1:5e1f with a timeout of 50s", "lastTransitionTime": "2026-11-21T20:05:00Z",
+		})
+	}
 	cur.Object["status"] = map[string]any{
 		"lastHandledReconcileAt": token,
 		"lastAttemptedRevision":  "main@sha1:5e1f",
-		"conditions": []any{map[string]any{
-			"type": "Ready", "status": ready, "reason": map[string]string{"True": "ReconciliationSucceeded", "False": "BuildFailed"}[ready],
-			"message": message, "lastTransitionTime": "2026-11-21T20:05:00Z",
-		}},
+		"conditions":             conditions,
 	}
 	if err := k8s.Status().Update(context.Background(), cur); err != nil {
 		t.Fatal(err)

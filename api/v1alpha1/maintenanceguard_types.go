@@ -247,9 +247,11 @@ type ReleasedObject struct {
 	// +optional
 	Reason string `json:"reason,omitempty"`
 
-	// RequestedAt is the reconcile request the guard sent.
-	// +required
-	RequestedAt string `json:"requestedAt"`
+	// RequestedAt is the reconcile request the guard sent; empty while the
+	// guard waits for this listing to be seen (by its own cache, which the
+	// webhook shares) before it un-suspends the object.
+	// +optional
+	RequestedAt string `json:"requestedAt,omitempty"`
 }
 
 // GetConditions returns the status conditions; with SetConditions it makes

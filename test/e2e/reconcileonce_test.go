@@ -550,6 +550,11 @@ func (l *releaseLog) add(g *unstructured.Unstructured) {
 	defer l.mu.Unlock()
 	for _, it := range items {
 		m, _ := it.(map[string]any)
+		if at, _ := m["requestedAt"].(string); at == "" {
+			// Announced, not yet let through: the guard lists an object
+			// before it un-suspends it, so the webhook knows first.
+			continue
+		}
 		key := fmt.Sprintf("%v/%v", m["namespace"], m["name"])
 		if id := fmt.Sprintf("%s@%v", key, m["requestedAt"]); !l.ids[id] {
 			l.ids[id] = true
