@@ -108,6 +108,8 @@ type MaintenanceGuardReconciler struct {
 	// drainWaits tells drains that wait for replacement pods from stuck
 	// ones (DrainBlocked).
 	drainWaits drainWaits
+	// remotes holds the clients of remote clusters (spec.cluster).
+	remotes remoteClients
 }
 
 // SetupWithManager registers the controller and its field indexes. It
@@ -262,9 +264,22 @@ func (r *MaintenanceGuardReconciler) reconcile(ctx context.Context, guard *v1alp
 		return ctrl.Result{}, reconcile.TerminalError(err)
 	}
 	loadCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	snap, err := signals.Load(loadCtx, nodeReader{r.Client}, cfg, now)
+	remote, err := r.remote(loadCtx, guard)
+	var reader client.Reader = nodeReader{r.Client}
+	if remote != nil {
+		reader = remote
+	}
+	var snap signals.Snapshot
+	if err == nil {
+		snap, err = signals.Load(loadCtx, reader, cfg, now)
+	}
 	cancel()
+	if guard.Spec.Cluster != nil {
+		markRemote(guard, err)
+	}
 	if err != nil {
+		// Neither a pause nor a resume on what cannot be read: an
+		// unreachable cluster is not a finished maintenance.
 		markNotReady(guard, v1alpha1.SignalsUnavailableReason, err.Error())
 		r.Metrics.reconciled(guard.Name, "error")
 		return ctrl.Result{}, fmt.Errorf("read signals: %w", err)
@@ -320,7 +335,7 @@ func (r *MaintenanceGuardReconciler) reconcile(ctx context.Context, guard *v1alp
 	}
 	r.setStatus(guard, decision, active, problems, held, now, actErr)
 	guard.Status.Releasing = releasing
-	drainBlocked, err := r.reportDrains(ctx, guard, active)
+	drainBlocked, err := r.reportDrains(ctx, guard, active, remote)
 	if err != nil {
 		// The pause is what matters; a drain report that failed is retried.
 		r.Log.Error(err, "judge the drains of cordoned nodes", "guard", guard.Name)

@@ -53,7 +53,11 @@ func structural(b drainplan.Blocker) bool {
 // be drained. When the blockers change, one Warning Event on the guard and
 // one on each blocking PodDisruptionBudget name them. It returns whether a
 // drain is blocked, so that the guard looks again soon.
-func (r *MaintenanceGuardReconciler) reportDrains(ctx context.Context, g *v1alpha1.MaintenanceGuard, active []signals.Signal) (bool, error) {
+func (r *MaintenanceGuardReconciler) reportDrains(ctx context.Context, g *v1alpha1.MaintenanceGuard, active []signals.Signal, remote client.Reader) (bool, error) {
+	budgets, podReader := client.Reader(r.Client), r.APIReader
+	if remote != nil {
+		budgets, podReader = remote, remote
+	}
 	var nodes []string
 	for _, s := range active {
 		if s.Type == signals.NodeCordoned {
@@ -73,7 +77,7 @@ func (r *MaintenanceGuardReconciler) reportDrains(ctx context.Context, g *v1alph
 		checked = checked[:maxDrainNodes]
 	}
 	var pdbs policyv1.PodDisruptionBudgetList
-	if err := r.Client.List(ctx, &pdbs); err != nil {
+	if err := budgets.List(ctx, &pdbs); err != nil {
 		return false, fmt.Errorf("list PodDisruptionBudgets: %w", err)
 	}
 	var blocked []drainplan.Node
@@ -82,7 +86,7 @@ func (r *MaintenanceGuardReconciler) reportDrains(ctx context.Context, g *v1alph
 	now := r.Now()
 	for _, node := range checked {
 		var pods corev1.PodList
-		if err := r.APIReader.List(ctx, &pods, client.MatchingFields{"spec.nodeName": node}); err != nil {
+		if err := podReader.List(ctx, &pods, client.MatchingFields{"spec.nodeName": node}); err != nil {
 			return false, fmt.Errorf("list the pods of node %s: %w", node, err)
 		}
 		n := drainplan.Blockers(node, pods.Items, pdbs.Items)

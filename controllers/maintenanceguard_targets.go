@@ -170,6 +170,9 @@ func (r *MaintenanceGuardReconciler) selected(ctx context.Context, g *v1alpha1.M
 			if slices.Contains(sel.Exclude, v1alpha1.NamespacedName{Namespace: u.GetNamespace(), Name: u.GetName()}) {
 				continue
 			}
+			if !appliesHere(g, u) {
+				continue
+			}
 			out = append(out, u)
 		}
 	}

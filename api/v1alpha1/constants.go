@@ -65,6 +65,17 @@ const (
 	// NoCordonedNodesReason: no node is cordoned.
 	NoCordonedNodesReason = "NoCordonedNodes"
 
+	// RemoteClusterReachableCondition, on a guard with spec.cluster, says
+	// whether the remote cluster's API answers with the kubeconfig given.
+	// While it does not, the guard neither starts a pause nor ends one:
+	// it cannot tell a finished maintenance from an unreachable cluster.
+	RemoteClusterReachableCondition = "RemoteClusterReachable"
+	// RemoteClusterUnreachableReason: the kubeconfig Secret cannot be read
+	// or the remote API does not answer.
+	RemoteClusterUnreachableReason = "RemoteClusterUnreachable"
+	// RemoteClusterAnsweredReason: the remote API answered.
+	RemoteClusterAnsweredReason = "RemoteClusterAnswered"
+
 	// ReconcileOnceStartedReason, ReconcileOnceSucceededReason and
 	// ReconcileOnceFailedReason are the reasons of the Events a one-shot
 	// reconcile during a pause records on the guard and on the object.

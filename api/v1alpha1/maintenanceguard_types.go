@@ -55,6 +55,17 @@ type MaintenanceGuardSpec struct {
 	// +optional
 	Targets Targets `json:"targets,omitempty"`
 
+	// Cluster names the cluster whose maintenance the guard watches when
+	// it is not the one fluxgate runs in: a workload cluster that Flux on
+	// this (hub) cluster applies to through spec.kubeConfig. The guard then
+	// reads that cluster's signals through the kubeconfig, and pauses only
+	// the Kustomizations and HelmReleases of its targets whose
+	// spec.kubeConfig.secretRef names the same Secret. Without it the guard
+	// watches this cluster and leaves alone every Flux object that applies
+	// to another one (spec.kubeConfig set).
+	// +optional
+	Cluster *ClusterReference `json:"cluster,omitempty"`
+
 	// Signals selects the evidence of maintenance the guard watches. By
 	// default: cordoned or maintenance-tainted nodes, control-plane
 	// version skew, and the fluxgate.dev/maintenance annotation.
@@ -222,6 +233,43 @@ type PausedObject struct {
 	// PausedAt is when the guard paused it.
 	// +required
 	PausedAt metav1.Time `json:"pausedAt"`
+}
+
+// ClusterReference names a remote cluster the way Flux's
+// spec.kubeConfig does.
+type ClusterReference struct {
+	// KubeConfig locates the cluster's kubeconfig.
+	// +required
+	KubeConfig KubeConfigReference `json:"kubeConfig"`
+}
+
+// KubeConfigReference points at a kubeconfig in a Secret.
+type KubeConfigReference struct {
+	// SecretRef is the Secret holding the kubeconfig, as the Flux objects
+	// applying to that cluster name it (Cluster API's <cluster>-kubeconfig
+	// Secret, for one).
+	// +required
+	SecretRef SecretKeyReference `json:"secretRef"`
+}
+
+// SecretKeyReference names a key of a Secret.
+type SecretKeyReference struct {
+	// Namespace of the Secret, and of the Flux objects that name it.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	// +required
+	Namespace string `json:"namespace"`
+
+	// Name of the Secret.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +required
+	Name string `json:"name"`
+
+	// Key of the kubeconfig in the Secret; by default "value", else
+	// "value.yaml", as Flux reads it.
+	// +optional
+	Key string `json:"key,omitempty"`
 }
 
 // ReleasedObject is a held Flux object let through for one reconcile.

@@ -1,0 +1,50 @@
+package chart
+
+import (
+	"slices"
+	"strings"
+	"testing"
+
+	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+)
+
+// Guards of remote clusters may read Secrets only in the namespaces the
+// values list, with get only; none by default.
+func TestKubeConfigSecretNamespaces(t *testing.T) {
+	if objs := render(t, nil); len(kubeconfigRoles(t, objs)) != 0 {
+		t.Errorf("Roles on Secrets by default: %v", kubeconfigRoles(t, objs))
+	}
+	objs := render(t, map[string]any{"maintenanceGuard": map[string]any{"kubeConfigSecretNamespaces": []any{"clusters", "fleet"}}})
+	roles := kubeconfigRoles(t, objs)
+	if len(roles) != 2 {
+		t.Fatalf("Roles %v, want one in clusters and one in fleet", roles)
+	}
+	for _, r := range roles {
+		if len(r.Rules) != 1 || !slices.Equal(r.Rules[0].Verbs, []string{"get"}) || !slices.Equal(r.Rules[0].Resources, []string{"secrets"}) {
+			t.Errorf("Role %s/%s rules %+v, want get on secrets", r.Namespace, r.Name, r.Rules)
+		}
+	}
+	for _, ns := range []string{"clusters", "fleet"} {
+		b, ok := objs["RoleBinding/"+releaseName+"-kubeconfigs-"+ns]
+		if !ok {
+			t.Errorf("no RoleBinding in %s", ns)
+			continue
+		}
+		rb := convert[rbacv1.RoleBinding](t, b)
+		if rb.Namespace != ns || rb.RoleRef.Name != releaseName+"-kubeconfigs-"+ns || len(rb.Subjects) != 1 || rb.Subjects[0].Namespace != namespace {
+			t.Errorf("RoleBinding %+v", rb)
+		}
+	}
+}
+
+func kubeconfigRoles(t *testing.T, objs map[string]*unstructured.Unstructured) []*rbacv1.Role {
+	t.Helper()
+	var out []*rbacv1.Role
+	for key, u := range objs {
+		if u.GetKind() == "Role" && strings.HasPrefix(key, "Role/"+releaseName+"-kubeconfigs-") {
+			out = append(out, convert[rbacv1.Role](t, u))
+		}
+	}
+	return out
+}
