@@ -51,6 +51,7 @@ INTEGRATION_CRDS     := $(BIN)/integration-crds
 CERT_MANAGER_VERSION := v1.21.2
 PROM_OPERATOR_VERSION := v0.85.0
 OPENREPORTS_VERSION  := v0.2.1
+CLUSTER_API_VERSION  := v1.13.6
 
 # The upstream manifests test/upstream checks against reviewed golden
 # findings (Flux's install, ingress-nginx, cert-manager, podinfo, ...),
@@ -225,14 +226,16 @@ $(FLUX_CRDS)/VERSIONS: Makefile go.mod hack/flux-crds.sh $(CONTROLLER_GEN)
 		github.com/fluxcd/source-controller@$(SOURCE_CONTROLLER_VERSION)
 
 .PHONY: integration-crds
-integration-crds: $(INTEGRATION_CRDS)/VERSIONS ## Put cert-manager's, the Prometheus Operator's and OpenReports' CRDs, from their Go modules, into bin/integration-crds/.
+integration-crds: $(INTEGRATION_CRDS)/VERSIONS ## Put cert-manager's, the Prometheus Operator's, OpenReports' and Cluster API's CRDs, from their Go modules, into bin/integration-crds/.
 
 $(INTEGRATION_CRDS)/VERSIONS: Makefile hack/integration-crds.sh
 	hack/integration-crds.sh $(INTEGRATION_CRDS) \
 		github.com/cert-manager/cert-manager@$(CERT_MANAGER_VERSION):deploy/crds/cert-manager.io_certificates.yaml \
 		github.com/cert-manager/cert-manager@$(CERT_MANAGER_VERSION):deploy/crds/cert-manager.io_issuers.yaml \
 		github.com/prometheus-operator/prometheus-operator@$(PROM_OPERATOR_VERSION):example/prometheus-operator-crd/monitoring.coreos.com_servicemonitors.yaml \
-		github.com/openreports/reports-api@$(OPENREPORTS_VERSION):config/crd/openreports.io_reports.yaml
+		github.com/openreports/reports-api@$(OPENREPORTS_VERSION):config/crd/openreports.io_reports.yaml \
+		sigs.k8s.io/cluster-api@$(CLUSTER_API_VERSION):config/crd/bases/cluster.x-k8s.io_clusters.yaml \
+		sigs.k8s.io/cluster-api@$(CLUSTER_API_VERSION):controlplane/kubeadm/config/crd/bases/controlplane.cluster.x-k8s.io_kubeadmcontrolplanes.yaml
 
 .PHONY: upstream-manifests
 upstream-manifests: $(UPSTREAM)/VERSIONS ## Download the upstream manifests test/upstream checks (Flux, ingress-nginx, cert-manager, ...) from their Go modules into bin/upstream/.

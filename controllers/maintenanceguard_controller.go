@@ -285,6 +285,15 @@ func (r *MaintenanceGuardReconciler) reconcile(ctx context.Context, guard *v1alp
 		return ctrl.Result{}, fmt.Errorf("read signals: %w", err)
 	}
 	active, problems := signals.Detect(cfg, snap)
+	capi, err := r.clusterAPISignal(ctx, guard)
+	if err != nil {
+		markNotReady(guard, v1alpha1.SignalsUnavailableReason, err.Error())
+		r.Metrics.reconciled(guard.Name, "error")
+		return ctrl.Result{}, fmt.Errorf("read signals: %w", err)
+	}
+	if capi != nil && !slices.ContainsFunc(active, func(s signals.Signal) bool { return s.Type == capi.Type }) {
+		active = append(active, *capi)
+	}
 	decision := timing.Step(timingConfig(guard), timingState(guard), len(active) > 0, now)
 
 	held, err := r.heldBy(ctx, guard.Name)

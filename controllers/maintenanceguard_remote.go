@@ -3,17 +3,21 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/fluxgate/fluxgate/api/v1alpha1"
+	"github.com/fluxgate/fluxgate/maintenance/signals"
 )
 
 // remoteClients builds and keeps one client per kubeconfig Secret
@@ -101,4 +105,83 @@ func appliesHere(g *v1alpha1.MaintenanceGuard, u *unstructured.Unstructured) boo
 	}
 	ref := g.Spec.Cluster.KubeConfig.SecretRef
 	return hasKubeConfig && name == ref.Name && u.GetNamespace() == ref.Namespace
+}
+
+// clusterAPISignal reads, on the hub, the Cluster API Cluster of a guard's
+// remote cluster (named as its kubeconfig Secret, <cluster>-kubeconfig, in
+// the same namespace, Cluster API's convention) and reports a
+// ControlPlaneUpgrade while its control plane rolls out a version: the
+// control plane object (spec.controlPlaneRef, a KubeadmControlPlane or
+// any provider's) wants a spec.version its machines (status.version, the
+// lowest) do not all run yet, or a managed topology (spec.topology.version)
+// asks for a version the control plane has not taken. Without the Cluster
+// API CRDs, without such a Cluster, or without the right to read them
+// (the chart's maintenanceGuard.clusterAPI), there is no signal.
+func (r *MaintenanceGuardReconciler) clusterAPISignal(ctx context.Context, g *v1alpha1.MaintenanceGuard) (*signals.Signal, error) {
+	if g.Spec.Cluster == nil {
+		return nil, nil
+	}
+	ref := g.Spec.Cluster.KubeConfig.SecretRef
+	name, ok := strings.CutSuffix(ref.Name, "-kubeconfig")
+	if !ok || name == "" {
+		return nil, nil
+	}
+	cluster := &unstructured.Unstructured{}
+	cluster.SetGroupVersionKind(schema.GroupVersionKind{Group: "cluster.x-k8s.io", Version: "v1beta2", Kind: "Cluster"})
+	err := r.APIReader.Get(ctx, client.ObjectKey{Namespace: ref.Namespace, Name: name}, cluster)
+	if apimeta.IsNoMatchError(err) {
+		cluster.SetGroupVersionKind(schema.GroupVersionKind{Group: "cluster.x-k8s.io", Version: "v1beta1", Kind: "Cluster"})
+		err = r.APIReader.Get(ctx, client.ObjectKey{Namespace: ref.Namespace, Name: name}, cluster)
+	}
+	if unavailable(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read Cluster API Cluster %s/%s: %w", ref.Namespace, name, err)
+	}
+	cpRef, _, _ := unstructured.NestedStringMap(cluster.Object, "spec", "controlPlaneRef")
+	if cpRef["kind"] == "" || cpRef["name"] == "" {
+		return nil, nil
+	}
+	gv, err := schema.ParseGroupVersion(cpRef["apiVersion"])
+	if err != nil {
+		return nil, fmt.Errorf("the Cluster API Cluster %s/%s: spec.controlPlaneRef.apiVersion: %w", ref.Namespace, name, err)
+	}
+	gk := schema.GroupKind{Group: gv.Group, Kind: cpRef["kind"]}
+	if group := cpRef["apiGroup"]; group != "" {
+		gk.Group = group
+	}
+	mapping, err := r.Client.RESTMapper().RESTMapping(gk)
+	if unavailable(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("the Cluster API Cluster %s/%s: control plane kind %s: %w", ref.Namespace, name, gk, err)
+	}
+	cp := &unstructured.Unstructured{}
+	cp.SetGroupVersionKind(mapping.GroupVersionKind)
+	err = r.APIReader.Get(ctx, client.ObjectKey{Namespace: ref.Namespace, Name: cpRef["name"]}, cp)
+	if unavailable(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read the control plane of Cluster %s/%s: %w", ref.Namespace, name, err)
+	}
+	want, _, _ := unstructured.NestedString(cp.Object, "spec", "version")
+	running, _, _ := unstructured.NestedString(cp.Object, "status", "version")
+	topology, _, _ := unstructured.NestedString(cluster.Object, "spec", "topology", "version")
+	what := fmt.Sprintf("Cluster API Cluster %s/%s (%s %s)", ref.Namespace, name, cp.GetKind(), cp.GetName())
+	switch {
+	case topology != "" && want != "" && topology != want:
+		return &signals.Signal{Type: signals.ControlPlaneUpgrade, Detail: fmt.Sprintf("%s: topology asks for %s, control plane at %s", what, topology, want), Objects: []string{name}}, nil
+	case want != "" && running != "" && want != running:
+		return &signals.Signal{Type: signals.ControlPlaneUpgrade, Detail: fmt.Sprintf("%s: control plane rolling out %s, machines at %s", what, want, running), Objects: []string{name}}, nil
+	}
+	return nil, nil
+}
+
+// unavailable says that a Cluster API read found nothing to read: no CRD,
+// no object, or no right to read it.
+func unavailable(err error) bool {
+	return apimeta.IsNoMatchError(err) || apierrors.IsNotFound(err) || apierrors.IsForbidden(err)
 }

@@ -3,6 +3,8 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -113,5 +115,92 @@ func TestGuardOfARemoteCluster(t *testing.T) {
 	time.Sleep(time.Second)
 	if st := status(t, g); st.Phase != v1alpha1.PhasePaused || !suspended(t, prod) {
 		t.Fatalf("with the workload cluster unreachable: phase %s, prod suspended %v; want the pause kept", st.Phase, suspended(t, prod))
+	}
+}
+
+// On a hub with Cluster API, the guard of a workload cluster also pauses
+// while that cluster's control plane rolls out a new version, read from
+// the Cluster (named as the kubeconfig Secret) and its control plane
+// object, with the Cluster API CRDs of its module.
+func TestClusterAPIControlPlaneUpgradeSignal(t *testing.T) {
+	ctx := context.Background()
+	crds, err := testenv.IntegrationCRDs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := envtest.InstallCRDs(restCfg, envtest.CRDInstallOptions{Paths: []string{
+		filepath.Join(crds, "cluster.x-k8s.io_clusters.yaml"),
+		filepath.Join(crds, "controlplane.cluster.x-k8s.io_kubeadmcontrolplanes.yaml"),
+	}, ErrorIfPathMissing: true}); err != nil {
+		t.Fatal(err)
+	}
+	assets, err := testenv.Assets()
+	if err != nil {
+		t.Fatal(err)
+	}
+	workload := &envtest.Environment{BinaryAssetsDirectory: assets}
+	if _, err := workload.Start(); err != nil {
+		t.Fatalf("start the workload cluster: %v", err)
+	}
+	t.Cleanup(func() { _ = workload.Stop() })
+
+	clk := &clock{t: time.Date(2026, 11, 21, 20, 0, 0, 0, time.UTC)}
+	startGuard(t, clk, nil)
+	ns := namespace(t, nil)
+	if err := k8s.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "prod-eu-kubeconfig"}, Data: map[string][]byte{"value": workload.KubeConfig}}); err != nil {
+		t.Fatal(err)
+	}
+	prod := flux(t, pause.Kustomization, ns, "apps-prod-eu", false)
+	targeting(t, prod, "prod-eu-kubeconfig")
+
+	kcp := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "controlplane.cluster.x-k8s.io/v1beta2", "kind": "KubeadmControlPlane",
+		"metadata": map[string]any{"namespace": ns, "name": "prod-eu-cp"},
+		"spec": map[string]any{"version": "v1.35.4", "machineTemplate": map[string]any{"spec": map[string]any{
+			"infrastructureRef": map[string]any{"apiGroup": "infrastructure.cluster.x-k8s.io", "kind": "DockerMachineTemplate", "name": "prod-eu-cp"}}}},
+	}}
+	if err := k8s.Create(ctx, kcp); err != nil {
+		t.Fatal(err)
+	}
+	setVersion := func(status string) {
+		t.Helper()
+		kcp.Object["status"] = map[string]any{"version": status}
+		if err := k8s.Status().Update(ctx, kcp); err != nil {
+			t.Fatal(err)
+		}
+	}
+	setVersion("v1.35.4")
+	cluster := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "cluster.x-k8s.io/v1beta2", "kind": "Cluster",
+		"metadata": map[string]any{"namespace": ns, "name": "prod-eu"},
+		"spec":     map[string]any{"controlPlaneRef": map[string]any{"apiGroup": "controlplane.cluster.x-k8s.io", "kind": "KubeadmControlPlane", "name": "prod-eu-cp"}},
+	}}
+	if err := k8s.Create(ctx, cluster); err != nil {
+		t.Fatal(err)
+	}
+	// Nodes off: only the Cluster API signal can pause.
+	g := guard(t, v1alpha1.MaintenanceGuardSpec{
+		Targets: onlyNamespace(ns), Debounce: dur(0), Settle: dur(0),
+		Signals: v1alpha1.Signals{Nodes: v1alpha1.NodeSignal{Enabled: ptrTo(false)}},
+		Cluster: &v1alpha1.ClusterReference{KubeConfig: v1alpha1.KubeConfigReference{SecretRef: v1alpha1.SecretKeyReference{Namespace: ns, Name: "prod-eu-kubeconfig"}}},
+	})
+	waitPhase(t, g, v1alpha1.PhaseIdle)
+
+	// The control plane is asked for v1.36.3: a rollout until every
+	// machine runs it.
+	cur := get(t, kcp)
+	_ = unstructured.SetNestedField(cur.Object, "v1.36.3", "spec", "version")
+	if err := k8s.Update(ctx, cur); err != nil {
+		t.Fatal(err)
+	}
+	kcp = cur
+	waitPhase(t, g, v1alpha1.PhasePaused)
+	if st := status(t, g); st.ActiveSignalNames != "ControlPlaneUpgrade" || !strings.Contains(st.ActiveSignals[0].Detail, "control plane rolling out v1.36.3, machines at v1.35.4") || !suspended(t, prod) {
+		t.Fatalf("status %+v, prod suspended %v", st, suspended(t, prod))
+	}
+	setVersion("v1.36.3")
+	waitPhase(t, g, v1alpha1.PhaseIdle)
+	if suspended(t, prod) {
+		t.Fatal("not resumed once every control plane machine runs v1.36.3")
 	}
 }

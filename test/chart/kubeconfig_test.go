@@ -48,3 +48,16 @@ func kubeconfigRoles(t *testing.T, objs map[string]*unstructured.Unstructured) [
 	}
 	return out
 }
+
+// Reading Cluster API objects is granted only when asked.
+func TestClusterAPIValue(t *testing.T) {
+	for _, on := range []bool{false, true} {
+		role := convert[rbacv1.ClusterRole](t, render(t, map[string]any{"maintenanceGuard": map[string]any{"clusterAPI": on}})["ClusterRole/"+releaseName])
+		granted := slices.ContainsFunc(role.Rules, func(r rbacv1.PolicyRule) bool {
+			return slices.Contains(r.APIGroups, "cluster.x-k8s.io") && slices.Equal(r.Verbs, []string{"get"})
+		})
+		if granted != on {
+			t.Errorf("clusterAPI %v: Cluster API rule granted %v", on, granted)
+		}
+	}
+}
