@@ -35,11 +35,11 @@ func targeting(t *testing.T, u *unstructured.Unstructured, secret string) {
 	}
 }
 
-// A guard on the hub watches a workload cluster through the kubeconfig
-// Secret its Kustomizations use: a cordon there pauses only the hub's
-// Kustomizations that apply to that cluster, not those of another
-// cluster nor the hub's own; losing the workload cluster's API is
-// reported and neither ends nor starts the pause.
+// Guards on the hub, one per workload cluster, each watch their cluster
+// through the kubeconfig Secret its Kustomizations use: a cordon there
+// pauses only the hub's Kustomizations that apply to that cluster, not
+// those of the other cluster nor the hub's own; losing a workload
+// cluster's API is reported and neither ends nor starts the pause.
 func TestGuardOfARemoteCluster(t *testing.T) {
 	ctx := context.Background()
 	assets, err := testenv.Assets()
@@ -58,11 +58,21 @@ func TestGuardOfARemoteCluster(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	second := &envtest.Environment{BinaryAssetsDirectory: assets}
+	scfg, err := second.Start()
+	if err != nil {
+		t.Fatalf("start the staging cluster: %v", err)
+	}
+	t.Cleanup(func() { _ = second.Stop() })
+	sc, err := client.New(scfg, client.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	clk := &clock{t: time.Date(2026, 11, 21, 20, 0, 0, 0, time.UTC)}
 	startGuard(t, clk, nil)
 	ns := namespace(t, nil)
-	for name, kubeconfig := range map[string][]byte{"prod-kubeconfig": workload.KubeConfig, "staging-kubeconfig": []byte("not a kubeconfig")} {
+	for name, kubeconfig := range map[string][]byte{"prod-kubeconfig": workload.KubeConfig, "staging-kubeconfig": second.KubeConfig} {
 		if err := k8s.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}, Data: map[string][]byte{"value": kubeconfig}}); err != nil {
 			t.Fatal(err)
 		}
@@ -78,11 +88,21 @@ func TestGuardOfARemoteCluster(t *testing.T) {
 		Targets: onlyNamespace(ns), Signals: nodeSignal(label), Debounce: dur(0), Settle: dur(0),
 		Cluster: &v1alpha1.ClusterReference{KubeConfig: v1alpha1.KubeConfigReference{SecretRef: v1alpha1.SecretKeyReference{Namespace: ns, Name: "prod-kubeconfig"}}},
 	})
+	// A second guard, side by side, for the staging cluster.
+	gs := guard(t, v1alpha1.MaintenanceGuardSpec{
+		Targets: onlyNamespace(ns), Signals: nodeSignal(label), Debounce: dur(0), Settle: dur(0),
+		Cluster: &v1alpha1.ClusterReference{KubeConfig: v1alpha1.KubeConfigReference{SecretRef: v1alpha1.SecretKeyReference{Namespace: ns, Name: "staging-kubeconfig"}}},
+	})
 	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "prod-node-1", Labels: map[string]string{"test": label}}}
 	if err := wc.Create(ctx, node); err != nil {
 		t.Fatal(err)
 	}
+	stagingNode := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "staging-node-1", Labels: map[string]string{"test": label}}}
+	if err := sc.Create(ctx, stagingNode); err != nil {
+		t.Fatal(err)
+	}
 	waitPhase(t, g, v1alpha1.PhaseIdle)
+	waitPhase(t, gs, v1alpha1.PhaseIdle)
 	reachable := func() *metav1.Condition {
 		return apimeta.FindStatusCondition(status(t, g).Conditions, v1alpha1.RemoteClusterReachableCondition)
 	}
@@ -97,8 +117,26 @@ func TestGuardOfARemoteCluster(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitPhase(t, g, v1alpha1.PhasePaused)
+	waitPhase(t, gs, v1alpha1.PhaseIdle)
 	if !suspended(t, prod) || suspended(t, staging) || suspended(t, hub) {
 		t.Fatalf("suspended: prod %v, staging %v, hub %v; want prod only", suspended(t, prod), suspended(t, staging), suspended(t, hub))
+	}
+	// Then staging's own maintenance: its guard pauses its object.
+	stagingNode.Spec.Unschedulable = true
+	if err := sc.Update(ctx, stagingNode); err != nil {
+		t.Fatal(err)
+	}
+	waitPhase(t, gs, v1alpha1.PhasePaused)
+	if !suspended(t, staging) || suspended(t, hub) {
+		t.Fatalf("suspended: staging %v, hub %v; want staging", suspended(t, staging), suspended(t, hub))
+	}
+	stagingNode.Spec.Unschedulable = false
+	if err := sc.Update(ctx, stagingNode); err != nil {
+		t.Fatal(err)
+	}
+	waitPhase(t, gs, v1alpha1.PhaseIdle)
+	if suspended(t, staging) || !suspended(t, prod) {
+		t.Fatalf("after staging's maintenance: staging suspended %v, prod %v; want staging resumed, prod still paused", suspended(t, staging), suspended(t, prod))
 	}
 
 	// The workload cluster's API goes away: reported, and the pause holds.
