@@ -37,7 +37,15 @@ func run(m *testing.M) int {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	env, err = scenario.Setup(ctx, scenario.Options{Nodes: 10, Log: os.Stdout, ProcessLog: os.Stdout})
+	env, err = scenario.Setup(ctx, scenario.Options{
+		Nodes: 10, Log: os.Stdout, ProcessLog: os.Stdout,
+		// The hub scenario's kubeconfig Secrets live in hubNamespace,
+		// which fluxgate may read Secrets of (get).
+		Namespaces: []string{hubNamespace},
+		FluxgateValues: map[string]any{
+			"maintenanceGuard": map[string]any{"kubeConfigSecretNamespaces": []any{hubNamespace}},
+		},
+	})
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "FAIL: set up the end-to-end environment: %v\n", err)
 		return 1

@@ -36,6 +36,10 @@ type Options struct {
 	ProcessLog io.Writer
 	// FluxgateValues are extra chart values.
 	FluxgateValues map[string]any
+	// Namespaces are created before fluxgate is installed: those its
+	// chart values put Roles in (maintenanceGuard.
+	// kubeConfigSecretNamespaces).
+	Namespaces []string
 }
 
 // Env is a running environment.
@@ -105,6 +109,11 @@ func Setup(ctx context.Context, o Options) (_ *Env, err error) {
 	step("Git repository and artifact server ready", start)
 
 	start = time.Now()
+	for _, ns := range o.Namespaces {
+		if err = e.Cluster.EnsureNamespace(ctx, ns); err != nil {
+			return nil, err
+		}
+	}
 	if e.Fluxgate, err = install.Install(ctx, install.Options{
 		Kubeconfig: e.Cluster.Kubeconfig,
 		Values:     o.FluxgateValues,
