@@ -274,9 +274,9 @@ func (r *MaintenanceGuardReconciler) reconcile(ctx context.Context, guard *v1alp
 		snap, err = signals.Load(loadCtx, reader, cfg, now)
 	}
 	cancel()
-	if guard.Spec.Cluster != nil {
-		markRemote(guard, err)
-	}
+	// Also without spec.cluster: a guard no longer watching a remote
+	// cluster drops the condition about it.
+	markRemote(guard, err)
 	if err != nil {
 		// Neither a pause nor a resume on what cannot be read: an
 		// unreachable cluster is not a finished maintenance.
