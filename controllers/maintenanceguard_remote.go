@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -19,6 +20,9 @@ import (
 	"github.com/fluxgate/fluxgate/api/v1alpha1"
 	"github.com/fluxgate/fluxgate/maintenance/signals"
 )
+
+// remoteTimeout bounds every request to a remote cluster.
+const remoteTimeout = 10 * time.Second
 
 // remoteClients builds and keeps one client per kubeconfig Secret
 // version, so that a guard of a remote cluster does not parse its
@@ -68,6 +72,9 @@ func (r *MaintenanceGuardReconciler) remote(ctx context.Context, g *v1alpha1.Mai
 	if err != nil {
 		return nil, fmt.Errorf("the kubeconfig in Secret %s/%s: %w", ref.Namespace, ref.Name, err)
 	}
+	// A remote API that stops answering must not hold a reconcile (the
+	// drain report reads through it too): every request gives up.
+	cfg.Timeout = remoteTimeout
 	c, err := client.New(cfg, client.Options{Scheme: r.Client.Scheme()})
 	if err != nil {
 		return nil, fmt.Errorf("a client of the cluster of Secret %s/%s: %w", ref.Namespace, ref.Name, err)
