@@ -3,11 +3,11 @@ package audit
 import (
 	"context"
 	"fmt"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/fluxgate/fluxgate/check"
+	"github.com/fluxgate/fluxgate/internal/testenv"
 	"github.com/fluxgate/fluxgate/manifest"
 )
 
@@ -47,7 +47,7 @@ func BenchmarkAudit10000(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for b.Loop() {
-		start := processCPU()
+		start := testenv.ProcessCPU()
 		rep, err := check.RunWith(ctx, eng, Manifests(objs), check.Options{Workers: 1})
 		if err != nil {
 			b.Fatal(err)
@@ -55,15 +55,7 @@ func BenchmarkAudit10000(b *testing.B) {
 		if reports := Reports(eng, objs, rep, time.Now()); len(reports) != 200 || rep.Summary.Deny != 0 {
 			b.Fatalf("%d reports, %d denied", len(reports), rep.Summary.Deny)
 		}
-		cpu += processCPU() - start
+		cpu += testenv.ProcessCPU() - start
 	}
 	b.ReportMetric(cpu.Seconds()/float64(b.N), "cpu-s/op")
-}
-
-func processCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

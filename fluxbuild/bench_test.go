@@ -6,11 +6,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/fluxgate/fluxgate/check"
+	"github.com/fluxgate/fluxgate/internal/testenv"
 	"github.com/fluxgate/fluxgate/manifest"
 )
 
@@ -122,7 +122,7 @@ func BenchmarkCheckFluxRepository(b *testing.B) {
 	b.ResetTimer()
 	for b.Loop() {
 		start := time.Now()
-		cpuStart := processCPU()
+		cpuStart := testenv.ProcessCPU()
 		objs, err := manifest.LoadPaths([]string{root}, nil)
 		if err != nil {
 			b.Fatal(err)
@@ -133,12 +133,12 @@ func BenchmarkCheckFluxRepository(b *testing.B) {
 			b.Fatal(err)
 		}
 		followed := time.Now()
-		cpuFollowed := processCPU()
+		cpuFollowed := testenv.ProcessCPU()
 		rep, err := check.Run(ctx, eng, res.Objects, res.Findings...)
 		if err != nil {
 			b.Fatal(err)
 		}
-		followCPU, evaluateCPU = followCPU+cpuFollowed-cpuStart, evaluateCPU+processCPU()-cpuFollowed
+		followCPU, evaluateCPU = followCPU+cpuFollowed-cpuStart, evaluateCPU+testenv.ProcessCPU()-cpuFollowed
 		load, follow, evaluate = load+loaded.Sub(start), follow+followed.Sub(loaded), evaluate+time.Since(followed)
 		workloads := 0
 		for _, o := range res.Objects {
@@ -160,12 +160,4 @@ func BenchmarkCheckFluxRepository(b *testing.B) {
 	// under Flux's lock) and the policies about half theirs (both cores).
 	b.ReportMetric(followCPU.Seconds()/n, "follow-flux-cpu-s/op")
 	b.ReportMetric(evaluateCPU.Seconds()/n, "policies-cpu-s/op")
-}
-
-func processCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -5,11 +5,12 @@ import (
 	"context"
 	"os"
 	"strconv"
-	"syscall"
 	"testing"
 	"time"
 
 	"sigs.k8s.io/yaml"
+
+	"github.com/fluxgate/fluxgate/internal/testenv"
 )
 
 func readObjects(b *testing.B, path string) []map[string]any {
@@ -137,17 +138,9 @@ func benchInput(b *testing.B, dep map[string]any) *Input {
 // CPU time per operation does not, so the benchmarks report both.
 type cpuClock struct{ start time.Duration }
 
-func processCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-func startCPU() cpuClock { return cpuClock{start: processCPU()} }
+func startCPU() cpuClock { return cpuClock{start: testenv.ProcessCPU()} }
 
 // report adds cpu-ns/op to the benchmark's results.
 func (c cpuClock) report(b *testing.B) {
-	b.ReportMetric(float64(processCPU()-c.start)/float64(b.N), "cpu-ns/op")
+	b.ReportMetric(float64(testenv.ProcessCPU()-c.start)/float64(b.N), "cpu-ns/op")
 }

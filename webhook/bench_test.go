@@ -14,7 +14,6 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -25,6 +24,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 	sigsjson "sigs.k8s.io/json"
 
+	"github.com/fluxgate/fluxgate/internal/testenv"
 	"github.com/fluxgate/fluxgate/policy"
 )
 
@@ -142,7 +142,7 @@ func benchHandler(b *testing.B, h http.Handler, body []byte, m *Metrics, name st
 	engineBefore := evalSeconds(b, m, name)
 	b.ReportAllocs()
 	n := 0
-	start, cpu := time.Now(), processCPU()
+	start, cpu := time.Now(), testenv.ProcessCPU()
 	for b.Loop() {
 		if vary != nil {
 			vary(n)
@@ -155,25 +155,13 @@ func benchHandler(b *testing.B, h http.Handler, body []byte, m *Metrics, name st
 		}
 		n++
 	}
-	b.ReportMetric(float64(processCPU()-cpu)/float64(n), "cpu-ns/op")
+	b.ReportMetric(float64(testenv.ProcessCPU()-cpu)/float64(n), "cpu-ns/op")
 	if m != nil {
 		total := time.Since(start).Seconds() / float64(n) * 1e6
 		engine := (evalSeconds(b, m, name) - engineBefore) / float64(n) * 1e6
 		b.ReportMetric(engine, "engine-µs/op")
 		b.ReportMetric(total-engine, "rest-µs/op")
 	}
-}
-
-// processCPU is the process's CPU time (user and system, every thread,
-// the garbage collector's included). On a machine shared with other work,
-// wall-clock ns/op grows with the load and CPU time per operation does
-// not, so the benchmarks report both.
-func processCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // evalSeconds is the evaluation time m observed for the webhook called
@@ -332,7 +320,7 @@ func benchServer(b *testing.B, h http.Handler, body []byte) {
 	latencies := make([][]time.Duration, len(clients))
 	b.ReportAllocs()
 	b.ResetTimer()
-	start, cpu := time.Now(), processCPU()
+	start, cpu := time.Now(), testenv.ProcessCPU()
 	var wg sync.WaitGroup
 	for i, c := range clients {
 		wg.Go(func() {
@@ -349,7 +337,7 @@ func benchServer(b *testing.B, h http.Handler, body []byte) {
 		})
 	}
 	wg.Wait()
-	elapsed, cpuUsed := time.Since(start), processCPU()-cpu
+	elapsed, cpuUsed := time.Since(start), testenv.ProcessCPU()-cpu
 	b.StopTimer()
 	all := slices.Concat(latencies...)
 	if len(all) == 0 {
