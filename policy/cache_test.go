@@ -16,7 +16,7 @@ func TestDecisionCacheKeysOnWhatPoliciesSee(t *testing.T) {
 			"spec":     map[string]any{"minAvailable": min, "selector": map[string]any{"matchLabels": map[string]any{"app": "web"}}}}
 	}
 	base := func() *Input {
-		in := request(deployment("apps", 3, nil, map[string]any{"team": "a"}))
+		in := request(deployment("apps", 3, nil, map[string]any{"team": "unknown"}))
 		in.Request.UID = "first"
 		in.Related, _ = NewRelated(pdb(1))
 		return in
@@ -56,8 +56,12 @@ func TestDecisionCacheKeysOnWhatPoliciesSee(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			// A caller editing its decision must not change the cached one.
-			first.Findings = append(first.Findings[:0], Finding{Policy: "edited"})
+			// A caller editing its decision in place must not change the
+			// cached one.
+			if len(first.Findings) == 0 {
+				t.Fatal("the base request must have findings for the edit below to mean anything")
+			}
+			first.Findings[0].Policy = "edited"
 			in := base()
 			tc.change(in)
 			d, err := eng.Validate(context.Background(), in)
