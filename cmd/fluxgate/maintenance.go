@@ -86,11 +86,7 @@ func newMaintenanceStatusCommand(connect func() (client.Client, error)) *cobra.C
 		Use:   "status [GUARD...]",
 		Short: "Show each guard's phase, signals, paused objects and conditions",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := connect()
-			if err != nil {
-				return err
-			}
-			guards, err := selectGuards(cmd.Context(), c, args)
+			c, guards, err := selectGuards(cmd.Context(), connect, args)
 			if err != nil {
 				return err
 			}
@@ -126,11 +122,7 @@ keeps them paused until "fluxgate maintenance stop" and its settle period.`,
 			if reason == "" {
 				return usageError(errors.New("--reason is required: say why (it is shown on the guard and on every paused object)"))
 			}
-			c, err := connect()
-			if err != nil {
-				return err
-			}
-			guards, err := selectGuards(cmd.Context(), c, args)
+			c, guards, err := selectGuards(cmd.Context(), connect, args)
 			if err != nil {
 				return err
 			}
@@ -165,11 +157,7 @@ every guard when none is named. A guard resumes what it paused once no
 signal at all (a cordoned node, a Node's own ` + signals.AnnotationManual + `
 annotation, ...) has been active for its settle period.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := connect()
-			if err != nil {
-				return err
-			}
-			guards, err := selectGuards(cmd.Context(), c, args)
+			c, guards, err := selectGuards(cmd.Context(), connect, args)
 			if err != nil {
 				return err
 			}
@@ -241,29 +229,33 @@ paused; docs/install.md says how to recover.`,
 // leaves alone.
 var manualOnNodes = regexp.MustCompile(`(^maintenance declared |; )on [0-9]+ nodes?: `)
 
-// selectGuards reads the named guards, or lists every guard when names is
-// empty. An unknown name is a usage error.
-func selectGuards(ctx context.Context, c client.Client, names []string) ([]v1alpha1.MaintenanceGuard, error) {
+// selectGuards connects and reads the named guards, or lists every guard
+// when names is empty. An unknown name is a usage error.
+func selectGuards(ctx context.Context, connect func() (client.Client, error), names []string) (client.Client, []v1alpha1.MaintenanceGuard, error) {
+	c, err := connect()
+	if err != nil {
+		return nil, nil, err
+	}
 	if len(names) == 0 {
 		var list v1alpha1.MaintenanceGuardList
 		if err := c.List(ctx, &list); err != nil {
-			return nil, usageError(fmt.Errorf("list MaintenanceGuards: %w", err))
+			return nil, nil, usageError(fmt.Errorf("list MaintenanceGuards: %w", err))
 		}
 		sort.Slice(list.Items, func(i, j int) bool { return list.Items[i].Name < list.Items[j].Name })
-		return list.Items, nil
+		return c, list.Items, nil
 	}
 	out := make([]v1alpha1.MaintenanceGuard, 0, len(names))
 	for _, name := range names {
 		var g v1alpha1.MaintenanceGuard
 		if err := c.Get(ctx, client.ObjectKey{Name: name}, &g); err != nil {
 			if apierrors.IsNotFound(err) {
-				return nil, usageError(fmt.Errorf("MaintenanceGuard %q: not found (kubectl get maintenanceguards lists them)", name))
+				return nil, nil, usageError(fmt.Errorf("MaintenanceGuard %q: not found (kubectl get maintenanceguards lists them)", name))
 			}
-			return nil, usageError(fmt.Errorf("read MaintenanceGuard %s: %w", name, err))
+			return nil, nil, usageError(fmt.Errorf("read MaintenanceGuard %s: %w", name, err))
 		}
 		out = append(out, g)
 	}
-	return out, nil
+	return c, out, nil
 }
 
 // sayAll says, when no guard was named, that every guard is meant, and
