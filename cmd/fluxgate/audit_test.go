@@ -1,11 +1,9 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -59,22 +57,10 @@ func TestAuditCommand(t *testing.T) {
 		{name: "arguments", args: []string{"shop", "--kubeconfig", kubeconfig}, code: exitUsage, stderr: "unknown command"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			var stdout, stderr bytes.Buffer
-			code := run(append([]string{"audit"}, tc.args...), strings.NewReader(""), &stdout, &stderr)
-			if code != tc.code {
-				t.Errorf("exit %d, want %d; stderr: %s", code, tc.code, stderr.String())
-			}
-			for _, s := range tc.stdout {
-				if !strings.Contains(stdout.String(), s) {
-					t.Errorf("output does not say %q:\n%s", s, stdout.String())
-				}
-			}
-			if !strings.Contains(stderr.String(), tc.stderr) {
-				t.Errorf("stderr %q does not say %q", stderr.String(), tc.stderr)
-			}
+			stdout := runCommand(t, append([]string{"audit"}, tc.args...), tc.code, tc.stdout, tc.stderr)
 			if tc.name == "json" {
 				var rep check.Report
-				if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil || rep.Summary.Deny != 3 {
+				if err := json.Unmarshal(stdout, &rep); err != nil || rep.Summary.Deny != 3 {
 					t.Errorf("JSON report summary %+v (%v), want 3 denials", rep.Summary, err)
 				}
 			}

@@ -1,11 +1,9 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -89,22 +87,10 @@ func TestDrainPlanCommand(t *testing.T) {
 			if tc.before != nil {
 				tc.before(t)
 			}
-			var stdout, stderr bytes.Buffer
-			code := run(append([]string{"drain-plan"}, tc.args...), strings.NewReader(""), &stdout, &stderr)
-			if code != tc.code {
-				t.Errorf("exit %d, want %d; stderr: %s", code, tc.code, stderr.String())
-			}
-			for _, s := range tc.stdout {
-				if !strings.Contains(stdout.String(), s) {
-					t.Errorf("output does not say %q:\n%s", s, stdout.String())
-				}
-			}
-			if !strings.Contains(stderr.String(), tc.stderr) {
-				t.Errorf("stderr %q does not say %q", stderr.String(), tc.stderr)
-			}
+			stdout := runCommand(t, append([]string{"drain-plan"}, tc.args...), tc.code, tc.stdout, tc.stderr)
 			if tc.name == "json" {
 				var rep drainplan.Report
-				if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil || len(rep.Nodes) != 1 || rep.Nodes[0].Drainable {
+				if err := json.Unmarshal(stdout, &rep); err != nil || len(rep.Nodes) != 1 || rep.Nodes[0].Drainable {
 					t.Errorf("JSON report %+v (%v), want n1 not drainable", rep, err)
 				}
 			}

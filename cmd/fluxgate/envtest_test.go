@@ -1,8 +1,10 @@
 package main
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"k8s.io/client-go/rest"
@@ -34,4 +36,24 @@ func startAPIServer(t *testing.T, crdDirs ...string) (*rest.Config, string) {
 		t.Fatal(err)
 	}
 	return cfg, kubeconfig
+}
+
+// runCommand runs fluxgate with args and checks its exit code, that its
+// output says each of stdout and that its error output says stderr. It
+// returns the output.
+func runCommand(t *testing.T, args []string, code int, stdout []string, stderr string) []byte {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	if got := run(args, strings.NewReader(""), &out, &errOut); got != code {
+		t.Errorf("exit %d, want %d; stderr: %s", got, code, errOut.String())
+	}
+	for _, s := range stdout {
+		if !strings.Contains(out.String(), s) {
+			t.Errorf("output does not say %q:\n%s", s, out.String())
+		}
+	}
+	if !strings.Contains(errOut.String(), stderr) {
+		t.Errorf("stderr %q does not say %q", errOut.String(), stderr)
+	}
+	return out.Bytes()
 }
