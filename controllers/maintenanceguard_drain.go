@@ -35,16 +35,6 @@ const (
 	drainPatience = 2 * time.Minute
 )
 
-// structural says whether a blocker holds the drain whatever the pods do
-// next: a budget that allows no disruption even with every pod healthy, a
-// pod under two budgets, a pod without a controller.
-func structural(b drainplan.Blocker) bool {
-	if b.Budget == nil {
-		return true
-	}
-	return b.Reason == drainplan.ReasonBudgetAllowsNoDisruption && b.Budget.DesiredHealthy >= b.Budget.ExpectedPods
-}
-
 // reportDrains sets the DrainBlocked condition from the nodes the
 // NodeCordoned signal names: True, naming each node, the pods no eviction
 // can move now and why (package drainplan: a budget allowing no
@@ -104,7 +94,7 @@ func (r *MaintenanceGuardReconciler) reportDrains(ctx context.Context, g *v1alph
 				since = now
 			}
 			seen[key] = since
-			if structural(b) || now.Sub(since) >= drainPatience {
+			if b.Lasting() || now.Sub(since) >= drainPatience {
 				kept = append(kept, b)
 			} else {
 				waiting = true

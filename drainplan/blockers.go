@@ -152,6 +152,19 @@ type Blocker struct {
 	Message string `json:"message"`
 }
 
+// Lasting says whether the blocker holds the drain whatever the pods do
+// next: a budget that allows no disruption even with every pod healthy
+// (desired healthy at least the expected pods), pods under two budgets,
+// pods without a controller. The others (a budget used up by evictions
+// whose replacements are not ready yet, a budget not yet observed) are a
+// drain waiting, as every drain does for a moment.
+func (b Blocker) Lasting() bool {
+	if b.Budget == nil {
+		return true
+	}
+	return b.Reason == ReasonBudgetAllowsNoDisruption && b.Budget.DesiredHealthy >= b.Budget.ExpectedPods
+}
+
 // Node is what a drain of one node does now.
 type Node struct {
 	Name          string `json:"name"`

@@ -219,3 +219,22 @@ func TestBlockerString(t *testing.T) {
 		t.Errorf("blockers %v, want one: %s", got.Blockers, want)
 	}
 }
+
+func TestBlockerLasting(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		b    Blocker
+		want bool
+	}{
+		{"no controller", Blocker{Reason: ReasonNoController}, true},
+		{"two budgets", Blocker{Reason: ReasonMultipleBudgets}, true},
+		{"a budget that never allows a disruption", Blocker{Reason: ReasonBudgetAllowsNoDisruption, Budget: &Budget{DesiredHealthy: 2, ExpectedPods: 2}}, true},
+		{"a budget used up for now", Blocker{Reason: ReasonBudgetAllowsNoDisruption, Budget: &Budget{CurrentHealthy: 1, DesiredHealthy: 1, ExpectedPods: 2}}, false},
+		{"a budget used up by earlier evictions", Blocker{Reason: ReasonBudgetUsedUp, Budget: &Budget{DesiredHealthy: 1, ExpectedPods: 2}}, false},
+		{"a budget not observed yet", Blocker{Reason: ReasonBudgetNotObserved, Budget: &Budget{DesiredHealthy: 1, ExpectedPods: 2}}, false},
+	} {
+		if got := tc.b.Lasting(); got != tc.want {
+			t.Errorf("%s: Lasting() = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
