@@ -397,7 +397,7 @@ func (b *builder) buildOnce(gen *kustomize.Generator, base, dir, rel string) (re
 		return nil, fmt.Errorf("generate kustomization.yaml in %s: %w", rel, err)
 	}
 	defer func() { _ = kustomize.CleanDirectory(dir, action) }()
-	m, err := kustomize.SecureBuild(base, dir, false)
+	m, err := secureBuild(base, dir)
 	if err != nil {
 		return nil, fmt.Errorf("kustomize build failed: %w", err)
 	}
