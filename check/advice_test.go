@@ -22,9 +22,9 @@ import (
 )
 
 // adviceBase is a compliant namespace: a Deployment behind a Service, a
-// StatefulSet, two DaemonSets (one on the host network) and a budget per
-// workload. Each
-// case below breaks it in one way.
+// StatefulSet with a claim per pod (volumeClaimTemplates), two DaemonSets
+// (one on the host network) and a budget per workload. Each case below
+// breaks it in one way.
 const adviceBase = `
 apiVersion: apps/v1
 kind: Deployment
@@ -67,6 +67,10 @@ spec:
           image: db:1
           readinessProbe: {tcpSocket: {port: 5432}}
           lifecycle: {preStop: {sleep: {seconds: 5}}}
+          volumeMounts: [{name: data, mountPath: /var/lib/db}]
+  volumeClaimTemplates:
+    - metadata: {name: data}
+      spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Gi}}}
 ---
 apiVersion: policy/v1
 kind: PodDisruptionBudget
@@ -104,6 +108,12 @@ spec:
           readinessProbe: {exec: {command: ["true"]}}
           lifecycle: {preStop: {sleep: {seconds: 5}}}
 `
+
+// webStatefulSet is the web Deployment run as a StatefulSet with a claim
+// per pod, the way out for pods that cannot share one claim.
+func webStatefulSet(replicas int) string {
+	return fmt.Sprintf(`{apiVersion: apps/v1, kind: StatefulSet, metadata: {name: web, namespace: shop}, spec: {replicas: %d, serviceName: web, selector: {matchLabels: {app: web}}, template: {metadata: {labels: {app: web, tier: front}}, spec: {containers: [{name: web, image: web:1, readinessProbe: {tcpSocket: {port: 80}}, lifecycle: {preStop: {sleep: {seconds: 5}}}, volumeMounts: [{name: data, mountPath: /data}]}]}}, volumeClaimTemplates: [{metadata: {name: data}, spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Gi}}}}]}}`, replicas)
+}
 
 // container is the web container with changes merged in.
 func container(extra string) string {
@@ -157,6 +167,12 @@ func TestAdviceThatWorks(t *testing.T) {
 			fix: []edit{{"Deployment/web", `{spec: {strategy: {type: RollingUpdate, rollingUpdate: {maxSurge: 25%, maxUnavailable: 0}}}}`}},
 		},
 		{
+			name:   "Recreate with a volume claim, as a StatefulSet instead",
+			defect: []edit{{"Deployment/web", `{spec: {strategy: {type: Recreate, rollingUpdate: null}, template: {spec: {volumes: [{name: data, persistentVolumeClaim: {claimName: web-data}}]}}}}`}},
+			policy: "rollout-strategy", advice: "to run more than one replica without downtime, use a StatefulSet with volumeClaimTemplates",
+			fix: []edit{{"Deployment/web", `null`}, {"StatefulSet/web", webStatefulSet(3)}},
+		},
+		{
 			name:   "StatefulSet maxUnavailable, set to 1",
 			defect: []edit{{"StatefulSet/db", `{spec: {updateStrategy: {type: RollingUpdate, rollingUpdate: {maxUnavailable: 3}}}}`}},
 			policy: "rollout-strategy", advice: "remove it or set it to 1",
@@ -199,6 +215,12 @@ func TestAdviceThatWorks(t *testing.T) {
 			fix: []edit{{"DaemonSet/cni", `{spec: {updateStrategy: {rollingUpdate: {maxSurge: 0, maxUnavailable: 1}}}}`}},
 		},
 		{
+			name:   "host-port DaemonSet surging",
+			defect: []edit{{"DaemonSet/agent", `{spec: {template: {spec: {containers: [{name: agent, image: agent:1, ports: [{containerPort: 9100, hostPort: 9100}], readinessProbe: {tcpSocket: {port: 9100}}, lifecycle: {preStop: {sleep: {seconds: 5}}}}]}}}}`}},
+			policy: "rollout-strategy", advice: "uses hostPort 9100: a surge pod cannot start beside the old one on the same node, and the rollout stalls; set maxSurge: 0 and maxUnavailable: 1 (or more)",
+			fix: []edit{{"DaemonSet/agent", `{spec: {updateStrategy: {rollingUpdate: {maxSurge: 0, maxUnavailable: 1}}}}`}},
+		},
+		{
 			name:   "host-port DaemonSet cannot progress",
 			defect: []edit{{"DaemonSet/agent", `{spec: {updateStrategy: {rollingUpdate: {maxSurge: 0, maxUnavailable: 0}}, template: {spec: {containers: [{name: agent, image: agent:1, ports: [{containerPort: 9100, hostPort: 9100}], readinessProbe: {tcpSocket: {port: 9100}}, lifecycle: {preStop: {sleep: {seconds: 5}}}}]}}}}`}},
 			policy: "rollout-strategy", advice: "set maxUnavailable: 1 (or more)",
@@ -212,9 +234,9 @@ func TestAdviceThatWorks(t *testing.T) {
 		},
 		{
 			name:   "no readiness probe on a pod no Service selects",
-			defect: []edit{{"StatefulSet/db", `{spec: {template: {spec: {containers: [{name: db, image: db:1, lifecycle: {preStop: {sleep: {seconds: 5}}}}]}}}}`}},
+			defect: []edit{{"StatefulSet/db", `{spec: {template: {spec: {containers: [{name: db, image: db:1, lifecycle: {preStop: {sleep: {seconds: 5}}}, volumeMounts: [{name: data, mountPath: /var/lib/db}]}]}}}}`}},
 			policy: "readiness-probe", advice: "so the rollout only proceeds once it is ready",
-			fix: []edit{{"StatefulSet/db", `{spec: {template: {spec: {containers: [{name: db, image: db:1, readinessProbe: {tcpSocket: {port: 5432}}, lifecycle: {preStop: {sleep: {seconds: 5}}}}]}}}}`}},
+			fix: []edit{{"StatefulSet/db", `{spec: {template: {spec: {containers: [{name: db, image: db:1, readinessProbe: {tcpSocket: {port: 5432}}, lifecycle: {preStop: {sleep: {seconds: 5}}}, volumeMounts: [{name: data, mountPath: /var/lib/db}]}]}}}}`}},
 		},
 		{
 			name:   "no preStop hook and a short grace period",
@@ -289,6 +311,12 @@ func TestAdviceThatWorks(t *testing.T) {
 			fix: []edit{{"PodDisruptionBudget/web", `{apiVersion: policy/v1, kind: PodDisruptionBudget, metadata: {name: web, namespace: shop}, spec: {maxUnavailable: 1, unhealthyPodEvictionPolicy: AlwaysAllow, selector: {matchLabels: {app: web}}}}`}},
 		},
 		{
+			name:   "StatefulSet without a budget",
+			defect: []edit{{"PodDisruptionBudget/db", `null`}},
+			policy: "pdb-coverage", advice: "add one with spec.maxUnavailable: 1 and spec.unhealthyPodEvictionPolicy: AlwaysAllow",
+			fix: []edit{{"PodDisruptionBudget/db", `{apiVersion: policy/v1, kind: PodDisruptionBudget, metadata: {name: db, namespace: shop}, spec: {maxUnavailable: 1, unhealthyPodEvictionPolicy: AlwaysAllow, selector: {matchLabels: {app: db}}}}`}},
+		},
+		{
 			name:   "no preStop hook",
 			defect: []edit{{"Deployment/web", container(`, lifecycle: null`)}},
 			policy: "graceful-shutdown", advice: "add preStop: {sleep: {seconds: 5}}",
@@ -299,6 +327,12 @@ func TestAdviceThatWorks(t *testing.T) {
 			defect: []edit{{"Deployment/web", `{spec: {template: {spec: {terminationGracePeriodSeconds: 0}}}}`}},
 			policy: "graceful-shutdown", advice: "remove it (defaults to 30)",
 			fix: []edit{{"Deployment/web", `{spec: {template: {spec: {terminationGracePeriodSeconds: null}}}}`}},
+		},
+		{
+			name:   "grace period 0, raised above the sleep",
+			defect: []edit{{"Deployment/web", `{spec: {template: {spec: {terminationGracePeriodSeconds: 0}}}}`}},
+			policy: "graceful-shutdown", advice: "or set it above the preStop sleep",
+			fix: []edit{{"Deployment/web", `{spec: {template: {spec: {terminationGracePeriodSeconds: 10}}}}`}},
 		},
 		{
 			name:   "sleep fills the grace period",
@@ -344,6 +378,33 @@ func TestAdviceThatWorks(t *testing.T) {
 			defect: []edit{{"Deployment/web", `{spec: {replicas: 1, template: {spec: {volumes: [{name: data, persistentVolumeClaim: {claimName: web-data}}]}}}}`}},
 			policy: "replicas-ha", advice: "a second replica needs a ReadWriteMany claim: use one and set replicas: 2",
 			fix: []edit{{"Deployment/web", `{spec: {replicas: 2}}`}},
+		},
+		{
+			name:   "one replica sharing a claim, as a StatefulSet instead",
+			defect: []edit{{"Deployment/web", `{spec: {replicas: 1, template: {spec: {volumes: [{name: data, persistentVolumeClaim: {claimName: web-data}}]}}}}`}},
+			policy: "replicas-ha", advice: "or run it as a StatefulSet with volumeClaimTemplates and replicas: 2 or more",
+			fix: []edit{{"Deployment/web", `null`}, {"StatefulSet/web", webStatefulSet(2)}},
+		},
+		{
+			name:   "StatefulSet with one replica and a budget",
+			defect: []edit{{"StatefulSet/db", `{spec: {replicas: 1}}`}},
+			policy: "replicas-ha", advice: "if the application runs as several members (replication, leader election), set replicas: 2 or more;",
+			fix: []edit{{"StatefulSet/db", `{spec: {replicas: 2}}`}},
+		},
+		{
+			name:   "StatefulSet with one replica and no budget",
+			defect: []edit{{"StatefulSet/db", `{spec: {replicas: 1}}`}, {"PodDisruptionBudget/db", `null`}},
+			policy: "replicas-ha", advice: "set replicas: 2 or more, together with a PodDisruptionBudget selecting its pods with spec.maxUnavailable: 1 and spec.unhealthyPodEvictionPolicy: AlwaysAllow",
+			fix: []edit{
+				{"StatefulSet/db", `{spec: {replicas: 2}}`},
+				{"PodDisruptionBudget/db", `{apiVersion: policy/v1, kind: PodDisruptionBudget, metadata: {name: db, namespace: shop}, spec: {maxUnavailable: 1, unhealthyPodEvictionPolicy: AlwaysAllow, selector: {matchLabels: {app: db}}}}`},
+			},
+		},
+		{
+			name:   "exemption naming an unknown policy",
+			defect: []edit{{"Deployment/web", `{metadata: {annotations: {fluxgate.dev/exempt: replica-ha, fluxgate.dev/exempt-reason: scaled by the team's own operator}}}`}},
+			policy: "fluxgate", advice: "known policies: change-freeze, graceful-shutdown, pdb-coverage, pdb-drain-safe, readiness-probe, replicas-ha, rollout-strategy",
+			fix: []edit{{"Deployment/web", `{metadata: {annotations: {fluxgate.dev/exempt: replicas-ha}}}`}},
 		},
 		{
 			name:   "exemption without a reason",
