@@ -132,7 +132,10 @@ type edit struct {
 // is denied, no object gains a warning it did not have, and the objects
 // still roll out and drain (checked in Go, independently of the policies:
 // a rolling update that can make progress, one budget per pod, and at
-// least one disruption allowed by every budget).
+// least one disruption allowed by every budget). change-freeze's advice
+// (an exemption for an emergency change) needs an active maintenance,
+// which `fluxgate check` never sees: policy's TestChangeFreezeSeesMaintenance
+// follows it.
 func TestAdviceThatWorks(t *testing.T) {
 	tests := []struct {
 		name   string

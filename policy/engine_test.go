@@ -352,6 +352,20 @@ func TestChangeFreezeSeesMaintenance(t *testing.T) {
 			t.Errorf("maintenance active=%v: frozen=%v (%q)", active, frozen, summary(d))
 		}
 	}
+	// The denial's advice for an emergency change, followed: the change is
+	// admitted during the maintenance, with nothing else to fix.
+	exempt := deployment("shop", 2, map[string]any{ExemptAnnotation: "change-freeze", ExemptReasonAnnotation: "security fix"}, labels)
+	exempt["spec"] = cur["spec"]
+	in.Request.Object = exempt
+	d, err := eng.Validate(context.Background(), in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range d.Findings {
+		if f.Policy == "change-freeze" || f.Policy == EngineID {
+			t.Errorf("following change-freeze's advice (fluxgate.dev/exempt: change-freeze with a reason) leaves %s: %s", f.Policy, f.Message)
+		}
+	}
 }
 
 func ptrTo[T any](v T) *T { return &v }
