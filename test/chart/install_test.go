@@ -38,8 +38,11 @@ import (
 )
 
 // installValues turn on everything the process can be asked to do, so
-// that every permission the chart grants gets exercised.
+// that every permission the chart grants gets exercised. Flux runs in
+// another namespace than flux-system, so the chart also passes fluxgate a
+// configuration (--config from its ConfigMap).
 var installValues = map[string]any{
+	"fluxNamespace": "gitops",
 	"maintenanceGuard": map[string]any{"create": true, "spec": map[string]any{
 		"debounce": "0s", "settle": "1s",
 		"signals": map[string]any{
@@ -258,6 +261,38 @@ func TestInstallServeUninstall(t *testing.T) {
 			}
 			return nil
 		})
+	})
+	// Flux elsewhere (fluxNamespace: gitops): the webhooks never see that
+	// namespace, and the process, configured through the chart, exempts
+	// it; flux-system is then a namespace like any other, judged at
+	// admission and audited (the audit reads the configuration only).
+	t.Run("Flux's namespace is the one fluxNamespace names", func(t *testing.T) {
+		// Denied anywhere fluxgate judges: several replicas gain nothing
+		// from Recreate but downtime.
+		recreate := func(ns string) *appsv1.Deployment {
+			d := appDeployment(ns, "source-controller")
+			d.Spec.Replicas = ptr.To[int32](2)
+			d.Spec.Strategy = appsv1.DeploymentStrategy{Type: appsv1.RecreateDeploymentStrategyType}
+			return d
+		}
+		createNamespace(t, admin, "gitops")
+		createNamespace(t, admin, "flux-system")
+		if err := admin.Create(ctx, recreate("gitops")); err != nil {
+			t.Fatalf("a Recreate Deployment in gitops, Flux's namespace: %v, want admitted", err)
+		}
+		if err := admin.Create(ctx, recreate("flux-system")); !apierrors.IsForbidden(err) || !strings.Contains(fmt.Sprint(err), "rollout-strategy") {
+			t.Fatalf("a Recreate Deployment in flux-system, not Flux's namespace here: %v, want a rollout-strategy denial", err)
+		}
+		if err := admin.Create(ctx, appDeployment("flux-system", "solo")); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, fg, "a Report for namespace flux-system", func(ctx context.Context) error {
+			return admin.Get(ctx, client.ObjectKey{Namespace: "flux-system", Name: audit.ReportName}, &reportsv1alpha1.Report{})
+		})
+		err := admin.Get(ctx, client.ObjectKey{Namespace: "gitops", Name: audit.ReportName}, &reportsv1alpha1.Report{})
+		if !apierrors.IsNotFound(err) {
+			t.Errorf("a Report for namespace gitops, Flux's namespace: %v, want none", err)
+		}
 	})
 	// Nothing is rendered into the Secret's data or the caBundle: Helm's
 	// three-way merge must leave what fluxgate wrote there alone.

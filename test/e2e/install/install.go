@@ -85,7 +85,8 @@ type Fluxgate struct {
 
 // Install runs `helm install`, points the webhook configurations at a
 // local port, starts `fluxgate serve` with the installed Deployment's
-// arguments and waits until /readyz answers 200 (certificate issued and
+// arguments (its --config file taken from the ConfigMap mounted there)
+// and waits until /readyz answers 200 (certificate issued and
 // injected, policies loaded, caches synced).
 func Install(ctx context.Context, o Options) (*Fluxgate, error) {
 	o, err := o.withDefaults()
@@ -120,12 +121,18 @@ func Install(ctx context.Context, o Options) (*Fluxgate, error) {
 		return nil, err
 	}
 	probes := fmt.Sprintf("127.0.0.1:%d", probePort)
-	args, err := localArgs(dep.Spec.Template.Spec.Containers[0].Args, map[string]string{
+	set := map[string]string{
 		"--namespace":                 o.Namespace,
 		"--webhook-port":              strconv.Itoa(webhookPort),
 		"--health-probe-bind-address": probes,
 		"--metrics-bind-address":      "0",
-	})
+	}
+	if config, err := localConfig(ctx, cs, o, dep); err != nil {
+		return nil, err
+	} else if config != "" {
+		set["--config"] = config
+	}
+	args, err := localArgs(dep.Spec.Template.Spec.Containers[0].Args, set)
 	if err != nil {
 		return nil, err
 	}
@@ -382,6 +389,47 @@ func impersonate(o Options, sa, file string) (string, error) {
 
 // localArgs takes the Deployment's arguments, replacing the value of each
 // flag in set, and adds 127.0.0.1 to the certificate's hosts.
+// localConfig writes the file the installed Deployment passes with
+// --config, read from the ConfigMap mounted there as the kubelet would
+// project it, into o.Dir, and returns its path ("" without --config).
+func localConfig(ctx context.Context, cs kubernetes.Interface, o Options, dep *appsv1.Deployment) (string, error) {
+	c := dep.Spec.Template.Spec.Containers[0]
+	var path string
+	for _, a := range c.Args {
+		if v, ok := strings.CutPrefix(a, "--config="); ok {
+			path = v
+		}
+	}
+	if path == "" {
+		return "", nil
+	}
+	for _, m := range c.VolumeMounts {
+		key, err := filepath.Rel(m.MountPath, path)
+		if err != nil || strings.HasPrefix(key, "..") {
+			continue
+		}
+		for _, v := range dep.Spec.Template.Spec.Volumes {
+			if v.Name != m.Name || v.ConfigMap == nil {
+				continue
+			}
+			cm, err := cs.CoreV1().ConfigMaps(o.Namespace).Get(ctx, v.ConfigMap.Name, metav1.GetOptions{})
+			if err != nil {
+				return "", fmt.Errorf("read the ConfigMap mounted for --config=%s: %w", path, err)
+			}
+			data, ok := cm.Data[key]
+			if !ok {
+				return "", fmt.Errorf("ConfigMap %s has no key %s for --config=%s", cm.Name, key, path)
+			}
+			local := filepath.Join(o.Dir, "config-"+filepath.Base(key))
+			if err := os.WriteFile(local, []byte(data), 0o600); err != nil {
+				return "", fmt.Errorf("install fluxgate: %w", err)
+			}
+			return local, nil
+		}
+	}
+	return "", fmt.Errorf("--config=%s: no ConfigMap volume mounted there", path)
+}
+
 func localArgs(rendered []string, set map[string]string) ([]string, error) {
 	var out []string
 	for _, a := range rendered {
