@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/fluxgate/fluxgate/check"
+	"github.com/fluxgate/fluxgate/internal/batchgc"
 	"github.com/fluxgate/fluxgate/internal/testenv"
 	"github.com/fluxgate/fluxgate/manifest"
 )
@@ -118,6 +119,8 @@ func BenchmarkCheckFluxRepository(b *testing.B) {
 	writeFleet(b, root)
 	ctx := context.Background()
 	eng := defaultEngine(b)
+	// As fluxgate check runs.
+	defer batchgc.Tune()()
 	var load, follow, evaluate, followCPU, evaluateCPU time.Duration
 	b.ResetTimer()
 	for b.Loop() {

@@ -3,14 +3,17 @@ package fluxbuild
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/fluxcd/pkg/kustomize"
 	"sigs.k8s.io/kustomize/api/konfig"
@@ -147,9 +150,7 @@ func Expand(ctx context.Context, objs []manifest.Object, opts Options) (*Result,
 			add(rel, objs[i])
 		}
 	}
-	for _, c := range clusters {
-		b.run(c)
-	}
+	b.runAll(clusters)
 	// Kustomizations no sync reaches: first those of a clusters/<name>
 	// directory whose sync is a placeholder, then, if still not reached,
 	// the directory given that holds them.
@@ -178,9 +179,7 @@ func Expand(ctx context.Context, objs []manifest.Object, opts Options) (*Result,
 			}
 			c.roots = append(c.roots, objs[i])
 		}
-		for _, c := range group {
-			b.run(c)
-		}
+		b.runAll(group)
 		loose = append(loose, group...)
 	}
 
@@ -209,13 +208,19 @@ func Expand(ctx context.Context, objs []manifest.Object, opts Options) (*Result,
 	return &Result{Objects: merge(out, b.built), Findings: b.findings}, nil
 }
 
-// builder holds the state of one Expand.
+// builder holds the state of one Expand. Clusters are followed
+// concurrently; what they share on disk is behind fs.
 type builder struct {
-	ctx     context.Context
-	opts    Options
-	root    string // source root, absolute
-	work    string // its copy, where the generator writes
-	loaded  []manifest.Object
+	ctx    context.Context
+	opts   Options
+	root   string // source root, absolute
+	work   string // its copy, where the generator writes
+	loaded []manifest.Object
+	// fs guards the copy of the source and what is read from it: Flux's
+	// generator rewrites a directory's kustomization.yaml for the length
+	// of a build, so no other cluster may read the copy meanwhile; and
+	// the fields below, to findings.
+	fs      sync.Mutex
 	reached []string
 	// units are kustomization directories of the repository whose
 	// kustomization file an artifact copied where a Kustomization reads
@@ -227,10 +232,12 @@ type builder struct {
 	artDir    string
 	built     []manifest.Object
 	cache     map[string]resmap.ResMap // raw builds, by directory and generated kustomization
+	generated map[string][]byte        // generated kustomization.yaml, by directory and spec
 	findings  []check.InputFinding
 }
 
-// cluster is one cluster's entry point and what its Kustomizations use.
+// cluster is one cluster's entry point, what its Kustomizations use, and
+// what following them gave.
 type cluster struct {
 	dir string // relative to the root, slash-separated
 	own bool   // found without a sync
@@ -240,6 +247,27 @@ type cluster struct {
 	roots      []manifest.Object // its entry Kustomizations
 	pool       *pool             // its ConfigMaps, Secrets, GitRepositories and ArtifactGenerators
 	src        *sourceRef        // the source its entry point reads
+	built      []manifest.Object
+	findings   []check.InputFinding
+}
+
+// runAll follows the clusters, as many at once as there are processors,
+// and collects what they built and found in the clusters' order.
+func (b *builder) runAll(clusters []*cluster) {
+	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
+	var wg sync.WaitGroup
+	for _, c := range clusters {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			b.run(c)
+		})
+	}
+	wg.Wait()
+	for _, c := range clusters {
+		b.built = append(b.built, c.built...)
+		b.findings = append(b.findings, c.findings...)
+	}
 }
 
 // unit is one Kustomization built, waiting for substitution.
@@ -275,18 +303,20 @@ func (b *builder) run(c *cluster) {
 			continue
 		}
 		seen[id] = true
+		b.fs.Lock()
 		art, why, err := b.foreign(c, ks)
+		b.fs.Unlock()
 		if err != nil {
-			b.deny(ks, fmt.Sprintf("Flux cannot build it: %v", err))
+			c.deny(ks, fmt.Sprintf("Flux cannot build it: %v", err))
 			continue
 		}
 		if why != "" {
-			b.warn(ks, why)
+			c.warn(ks, why)
 			continue
 		}
 		rel, ok := cleanRel(specPath(ks.Data))
 		if !ok {
-			b.deny(ks, fmt.Sprintf("spec.path %q leaves the source root", specPath(ks.Data)))
+			c.deny(ks, fmt.Sprintf("spec.path %q leaves the source root", specPath(ks.Data)))
 			continue
 		}
 		base := b.work
@@ -295,6 +325,7 @@ func (b *builder) run(c *cluster) {
 		}
 		// spec.components are written into the kustomization.yaml only
 		// for the build: they are reached as the directory is.
+		b.fs.Lock()
 		for _, dir := range append([]string{rel}, componentDirs(ks.Data, rel)...) {
 			if art != nil {
 				b.markCopied(art, dir)
@@ -303,6 +334,7 @@ func (b *builder) run(c *cluster) {
 			}
 		}
 		m, err := b.build(ks, base, rel)
+		b.fs.Unlock()
 		var missing *missingPathError
 		if art != nil && errors.As(err, &missing) {
 			err = fmt.Errorf("%w in %s", err, art.ref)
@@ -313,11 +345,11 @@ func (b *builder) run(c *cluster) {
 			rel = art.sourceDir(rel)
 		}
 		if errors.As(err, &missing) && b.opts.Guessed && art == nil {
-			b.warn(ks, fmt.Sprintf("%v under the source root %s; not followed (give the root with --root)", err, b.root))
+			c.warn(ks, fmt.Sprintf("%v under the source root %s; not followed (give the root with --root)", err, b.root))
 			continue
 		}
 		if err != nil {
-			b.deny(ks, fmt.Sprintf("Flux cannot build it: %v", err))
+			c.deny(ks, fmt.Sprintf("Flux cannot build it: %v", err))
 			continue
 		}
 		u := &unit{ks: ks, rel: rel, res: m}
@@ -327,7 +359,7 @@ func (b *builder) run(c *cluster) {
 		}
 		children, err := b.children(c, u)
 		if err != nil {
-			b.deny(ks, fmt.Sprintf("Flux cannot substitute the Kustomizations it applies: %v", err))
+			c.deny(ks, fmt.Sprintf("Flux cannot substitute the Kustomizations it applies: %v", err))
 			continue
 		}
 		queue = append(queue, children...)
@@ -335,10 +367,10 @@ func (b *builder) run(c *cluster) {
 	for _, u := range units {
 		objs, err := b.substitute(c, u, u.res, true)
 		if err != nil {
-			b.deny(u.ks, fmt.Sprintf("Flux cannot substitute its variables: %v", err))
+			c.deny(u.ks, fmt.Sprintf("Flux cannot substitute its variables: %v", err))
 			continue
 		}
-		b.built = append(b.built, objs...)
+		c.built = append(c.built, objs...)
 	}
 }
 
@@ -359,7 +391,7 @@ func (b *builder) children(c *cluster, u *unit) ([]manifest.Object, error) {
 }
 
 // build runs Flux's generator and kustomize build for ks in the copy of
-// the source, and restores the directory afterwards.
+// the source, and restores the directory afterwards. The caller holds fs.
 func (b *builder) build(ks manifest.Object, base, rel string) (resmap.ResMap, error) {
 	dir := filepath.Join(base, filepath.FromSlash(rel))
 	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
@@ -370,7 +402,7 @@ func (b *builder) build(ks manifest.Object, base, rel string) (resmap.ResMap, er
 	// builds, and on the kustomization.yaml the generator makes of the
 	// Kustomization's spec: clusters sharing an overlay with the same spec
 	// (the usual layout) build it once.
-	generated, _, _, err := gen.GenerateManifest(dir)
+	generated, err := b.generate(gen, ks, dir)
 	if err != nil {
 		return nil, fmt.Errorf("generate kustomization.yaml in %s: %w", rel, err)
 	}
@@ -387,6 +419,31 @@ func (b *builder) build(ks manifest.Object, base, rel string) (resmap.ResMap, er
 	}
 	b.cache[key] = m.DeepCopy()
 	return m, nil
+}
+
+// generate returns the kustomization.yaml Flux's generator makes of ks
+// for dir. The generator reads only the Kustomization's spec and the
+// directory's files, which stay as they are between builds, so the
+// clusters sharing an overlay with the same spec (the usual layout) scan
+// the directory once. The caller holds fs.
+func (b *builder) generate(gen *kustomize.Generator, ks manifest.Object, dir string) ([]byte, error) {
+	spec, err := json.Marshal(ks.Data["spec"])
+	if err != nil {
+		return nil, fmt.Errorf("spec: %w", err)
+	}
+	key := dir + "\x00" + string(spec)
+	if g, ok := b.generated[key]; ok {
+		return g, nil
+	}
+	g, _, _, err := gen.GenerateManifest(dir)
+	if err != nil {
+		return nil, err
+	}
+	if b.generated == nil {
+		b.generated = map[string][]byte{}
+	}
+	b.generated[key] = g
+	return g, nil
 }
 
 // buildOnce writes the generated kustomization.yaml into dir, builds it
@@ -631,6 +688,14 @@ func (b *builder) deny(o manifest.Object, msg string) {
 
 func (b *builder) warn(o manifest.Object, msg string) {
 	b.findings = append(b.findings, check.InputFinding{Object: o, Action: policy.ActionWarn, Message: msg})
+}
+
+func (c *cluster) deny(o manifest.Object, msg string) {
+	c.findings = append(c.findings, check.InputFinding{Object: o, Action: policy.ActionDeny, Message: msg})
+}
+
+func (c *cluster) warn(o manifest.Object, msg string) {
+	c.findings = append(c.findings, check.InputFinding{Object: o, Action: policy.ActionWarn, Message: msg})
 }
 
 // within reports whether the slash path p is dir or lies under it.

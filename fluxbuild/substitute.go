@@ -65,7 +65,7 @@ func (b *builder) substitute(c *cluster, u *unit, m resmap.ResMap, report bool) 
 		}
 		if report {
 			for _, v := range slices.Sorted(maps.Keys(missing)) {
-				b.warn(ks, unresolvedMessage(v, ks, vars, always, unresolved))
+				c.warn(ks, unresolvedMessage(v, ks, vars, always, unresolved))
 			}
 		}
 	}
@@ -126,7 +126,7 @@ func (b *builder) prepare(c *cluster, ks manifest.Object, report bool) (obj unst
 		}
 		unresolved = append(unresolved, why)
 		if report {
-			b.warn(ks, fmt.Sprintf("postBuild.substituteFrom: %s; its variables are unresolved", why))
+			c.warn(ks, fmt.Sprintf("postBuild.substituteFrom: %s; its variables are unresolved", why))
 		}
 		ref["optional"] = true
 		refs[i] = ref

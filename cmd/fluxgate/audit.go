@@ -13,6 +13,7 @@ import (
 
 	"github.com/fluxgate/fluxgate/audit"
 	"github.com/fluxgate/fluxgate/check"
+	"github.com/fluxgate/fluxgate/internal/batchgc"
 	"github.com/fluxgate/fluxgate/report"
 )
 
@@ -44,6 +45,7 @@ Exit status: 0 nothing denied, 1 something denied, 2 usage or access error.`,
   fluxgate audit --kubeconfig prod.yaml -n shop -o sarif > audit.sarif`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			defer batchgc.Tune()()
 			if !slices.Contains(report.Formats, output) {
 				return usageError(fmt.Errorf("--output %q: want one of %s", output, strings.Join(report.Formats, ", ")))
 			}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/fluxgate/fluxgate/check"
 	"github.com/fluxgate/fluxgate/fluxbuild"
+	"github.com/fluxgate/fluxgate/internal/batchgc"
 	"github.com/fluxgate/fluxgate/manifest"
 	"github.com/fluxgate/fluxgate/policy"
 	"github.com/fluxgate/fluxgate/report"
@@ -98,6 +99,7 @@ Exit status: 0 nothing denied, 1 something denied, 2 usage or input error.`,
   kustomize build apps/production | fluxgate check -
   fluxgate check --git . --ref origin/main --path apps -o sarif > fluxgate.sarif`,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			defer batchgc.Tune()()
 			if !slices.Contains(report.Formats, output) {
 				return usageError(fmt.Errorf("--output %q: want one of %s", output, strings.Join(report.Formats, ", ")))
 			}
