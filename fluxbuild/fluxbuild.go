@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
@@ -421,13 +422,26 @@ func (b *builder) build(ks manifest.Object, base, rel string) (resmap.ResMap, er
 	return m, nil
 }
 
+// notGenerated are the fields of a Kustomization's spec that Flux's
+// generator does not read: they act after the build (postBuild, which
+// usually differs between clusters sharing an overlay) or on the
+// reconcile.
+var notGenerated = []string{"postBuild", "interval", "retryInterval", "timeout", "prune", "wait", "force",
+	"suspend", "dependsOn", "healthChecks", "healthCheckExprs", "serviceAccountName", "kubeConfig",
+	"decryption", "deletionPolicy"}
+
 // generate returns the kustomization.yaml Flux's generator makes of ks
-// for dir. The generator reads only the Kustomization's spec and the
-// directory's files, which stay as they are between builds, so the
-// clusters sharing an overlay with the same spec (the usual layout) scan
-// the directory once. The caller holds fs.
+// for dir. The generator reads the directory's files, which stay as they
+// are between builds, and the build fields of the Kustomization's spec,
+// so the clusters sharing an overlay with the same build fields (the
+// usual layout) scan the directory once. The caller holds fs.
 func (b *builder) generate(gen *kustomize.Generator, ks manifest.Object, dir string) ([]byte, error) {
-	spec, err := json.Marshal(ks.Data["spec"])
+	fields, _ := ks.Data["spec"].(map[string]any)
+	fields = maps.Clone(fields)
+	for _, f := range notGenerated {
+		delete(fields, f)
+	}
+	spec, err := json.Marshal(fields)
 	if err != nil {
 		return nil, fmt.Errorf("spec: %w", err)
 	}
