@@ -49,24 +49,51 @@ func hostNetworkDaemonSet(ns, name string) *appsv1.DaemonSet {
 
 // A CNI-like DaemonSet on the host network keeps its one-node-at-a-time
 // rollout: the webhook does not patch it to surge (the surge pod would
-// bind the same host ports and never start), and a surge is denied.
+// bind the same host ports and never start), and a surge is denied. So
+// does a node agent that declares a hostPort (node-exporter), also when
+// it leaves the rollout to the API server's default.
 func TestHostNetworkDaemonSetIsNotMadeToSurge(t *testing.T) {
-	ctx := context.Background()
-	ns := newNamespace(t)
-	ds := hostNetworkDaemonSet(ns, "cni")
-	if err := k8s.Create(ctx, ds); err != nil {
-		t.Fatalf("a host-network DaemonSet with the default rollout was not admitted: %v", err)
+	hostPort := func(ds *appsv1.DaemonSet) {
+		ds.Spec.Template.Spec.HostNetwork = false
+		ds.Spec.Template.Spec.Containers[0].Ports = []corev1.ContainerPort{{Name: "metrics", ContainerPort: 9100, HostPort: 9100}}
 	}
-	ru := ds.Spec.UpdateStrategy.RollingUpdate
-	if ru == nil || ru.MaxUnavailable.String() != "1" || (ru.MaxSurge != nil && ru.MaxSurge.String() != "0") {
-		t.Fatalf("stored rollout = %+v, want maxUnavailable 1 and no surge", ds.Spec.UpdateStrategy)
+	tests := []struct {
+		name    string
+		shape   func(*appsv1.DaemonSet)
+		binding string // what the denial names
+	}{
+		{name: "host network", shape: func(*appsv1.DaemonSet) {}, binding: "hostNetwork: true"},
+		{name: "host port", shape: hostPort, binding: `container "node" uses hostPort 9100`},
+		{name: "host port with the default rollout", shape: func(ds *appsv1.DaemonSet) {
+			hostPort(ds)
+			ds.Spec.UpdateStrategy = appsv1.DaemonSetUpdateStrategy{}
+		}, binding: `container "node" uses hostPort 9100`},
 	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := context.Background()
+			ns := newNamespace(t)
+			ds := hostNetworkDaemonSet(ns, "agent")
+			tt.shape(ds)
+			if err := k8s.Create(ctx, ds); err != nil {
+				t.Fatalf("a host-bound DaemonSet with the default rollout was not admitted: %v", err)
+			}
+			ru := ds.Spec.UpdateStrategy.RollingUpdate
+			if ru == nil || ru.MaxUnavailable.String() != "1" || (ru.MaxSurge != nil && ru.MaxSurge.String() != "0") {
+				t.Fatalf("stored rollout = %+v, want maxUnavailable 1 and no surge", ds.Spec.UpdateStrategy)
+			}
 
-	surging := hostNetworkDaemonSet(ns, "surging")
-	surging.Spec.UpdateStrategy.RollingUpdate = &appsv1.RollingUpdateDaemonSet{
-		MaxSurge: ptr.To(intstr.FromInt32(1)), MaxUnavailable: ptr.To(intstr.FromInt32(0)),
+			surging := hostNetworkDaemonSet(ns, "surging")
+			tt.shape(surging)
+			surging.Spec.UpdateStrategy = appsv1.DaemonSetUpdateStrategy{
+				Type: appsv1.RollingUpdateDaemonSetStrategyType,
+				RollingUpdate: &appsv1.RollingUpdateDaemonSet{
+					MaxSurge: ptr.To(intstr.FromInt32(1)), MaxUnavailable: ptr.To(intstr.FromInt32(0)),
+				},
+			}
+			denied(t, k8s.Create(ctx, surging), "rollout-strategy: DaemonSet "+ns+"/surging", tt.binding, "set maxSurge: 0 and maxUnavailable: 1")
+		})
 	}
-	denied(t, k8s.Create(ctx, surging), "rollout-strategy: DaemonSet "+ns+"/surging", "hostNetwork: true", "set maxSurge: 0 and maxUnavailable: 1")
 }
 
 // Budgets that overlap on the same pods are denied when the second
