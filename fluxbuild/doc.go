@@ -18,6 +18,14 @@
 // substituteFrom ConfigMaps and Secrets among the cluster's objects, and
 // reporting what cannot be resolved offline.
 //
+// One step is Flux's settings rather than Flux's function: a build whose
+// kustomizations set no OpenAPI schema runs kustomize with the options of
+// Flux's SecureBuild but without re-parsing the built-in schema each time
+// (see secureBuild for why, and the test that holds both to the same
+// output). Clusters are followed concurrently; the copy of the source
+// they share is behind one lock, as Flux's generator rewrites files in it
+// for the length of a build.
+//
 // # Clusters
 //
 // A Kustomization named flux-system (the sync that `flux bootstrap` writes
