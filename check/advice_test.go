@@ -176,6 +176,18 @@ func TestAdviceThatWorks(t *testing.T) {
 			fix: []edit{{"Deployment/web", `null`}, {"StatefulSet/web", webStatefulSet(3)}},
 		},
 		{
+			name:   "surge with a volume claim, stop then start",
+			defect: []edit{{"Deployment/web", `{spec: {template: {spec: {volumes: [{name: data, persistentVolumeClaim: {claimName: web-data}}]}}}}`}},
+			policy: "rollout-strategy", advice: "Set maxSurge: 0 and maxUnavailable: 1",
+			fix: []edit{{"Deployment/web", `{spec: {strategy: {rollingUpdate: {maxSurge: 0, maxUnavailable: 1}}}}`}},
+		},
+		{
+			name:   "surge with a volume claim, Recreate",
+			defect: []edit{{"Deployment/web", `{spec: {template: {spec: {volumes: [{name: data, persistentVolumeClaim: {claimName: web-data}}]}}}}`}},
+			policy: "rollout-strategy", advice: "or type: Recreate, so that the old pod releases the claim first",
+			fix: []edit{{"Deployment/web", `{spec: {strategy: {type: Recreate, rollingUpdate: null}}}`}},
+		},
+		{
 			name:   "StatefulSet maxUnavailable, set to 1",
 			defect: []edit{{"StatefulSet/db", `{spec: {updateStrategy: {type: RollingUpdate, rollingUpdate: {maxUnavailable: 3}}}}`}},
 			policy: "rollout-strategy", advice: "remove it or set it to 1",

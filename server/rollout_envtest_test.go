@@ -148,7 +148,7 @@ func TestOverlappingBudgetsAreDenied(t *testing.T) {
 
 // Deployments that cannot run an old and a new pod side by side are
 // admitted with Recreate, with a warning naming the trade-off, and are not
-// rewritten to surge: one whose pods mount a PersistentVolumeClaim, and a
+// rewritten to surge (one that surges is warned of the stall): one whose pods mount a PersistentVolumeClaim, and a
 // single replica declared Recreate (a single writer, like external-dns,
 // whose trade-off replicas-ha names).
 func TestDeploymentsThatCannotSurgeKeepRecreate(t *testing.T) {
@@ -175,8 +175,8 @@ func TestDeploymentsThatCannotSurgeKeepRecreate(t *testing.T) {
 		{singleWriter, "replicas-ha: Deployment " + ns + "/dns: spec.replicas is 1, so a node drain or eviction leaves no pod serving; it rolls with Recreate as a single writer", appsv1.RecreateDeploymentStrategyType, ""},
 		// The API server's 25%/25% default stays: rewriting it to
 		// maxUnavailable 0 could leave the new pod waiting forever on a
-		// Multi-Attach error.
-		{claimDefaulted, "", appsv1.RollingUpdateDeploymentStrategyType, "25%"},
+		// Multi-Attach error. Its surge is named as that risk.
+		{claimDefaulted, "rollout-strategy: Deployment " + ns + "/files: its pods mount PersistentVolumeClaim db-data and a rollout starts each new pod beside an old one (maxSurge: 25%); unless the claim is ReadWriteMany, a new pod on another node cannot attach it (Multi-Attach) and the rollout stalls", appsv1.RollingUpdateDeploymentStrategyType, "25%"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.obj.Name, func(t *testing.T) {

@@ -1,6 +1,6 @@
 # METADATA
 # title: Rollout strategy
-# description: Workloads roll out without dropping below their ready capacity, so maintenance causes no downtime. Deployments and DaemonSets start a new pod before removing an old one; StatefulSets, which cannot surge, replace one pod at a time, and so do DaemonSets bound to host ports or the host network. Deployments that cannot run old and new pods side by side (their pods mount a PersistentVolumeClaim, or a single replica declares Recreate as a single writer) keep Recreate, with a warning naming the trade-off (for a single writer, the replicas-ha warning).
+# description: Workloads roll out without dropping below their ready capacity, so maintenance causes no downtime. Deployments and DaemonSets start a new pod before removing an old one; StatefulSets, which cannot surge, replace one pod at a time, and so do DaemonSets bound to host ports or the host network. Deployments that cannot run old and new pods side by side (their pods mount a PersistentVolumeClaim, or a single replica declares Recreate as a single writer) keep Recreate, with a warning naming the trade-off (for a single writer, the replicas-ha warning); one whose pods mount a claim and that surges is warned that the rollout stalls unless the claim is ReadWriteMany.
 # custom:
 #   id: rollout-strategy
 #   action: deny
@@ -177,6 +177,22 @@ warn contains msg if {
 	msg := sprintf(
 		"%s: spec.strategy.type is Recreate, so every rollout stops all pods before starting new ones; accepted because its pods mount PersistentVolumeClaim %s, which old and new pods cannot share unless it is ReadWriteMany. If the claim is ReadWriteMany, use type: RollingUpdate with maxSurge: %v and maxUnavailable: %v; to run more than one replica without downtime, use a StatefulSet with volumeClaimTemplates",
 		[k8s.subject, concat(", ", workload.resource_claims), input.parameters.maxSurge, input.parameters.maxUnavailable],
+	)
+}
+
+# Surging starts each new pod beside an old one. With a shared claim that
+# is not ReadWriteMany, a new pod scheduled to another node waits on a
+# Multi-Attach error; a single replica (where 25% surges one pod and lets
+# none go) then never finishes its rollout. Nothing is rewritten, as the
+# claim's access mode is not in the Deployment, but the risk is named.
+warn contains msg if {
+	deployment
+	claim_bound
+	strategy_type == "RollingUpdate"
+	not intstr.is_zero(max_surge)
+	msg := sprintf(
+		"%s: its pods mount PersistentVolumeClaim %s and a rollout starts each new pod beside an old one (maxSurge: %v); unless the claim is ReadWriteMany, a new pod on another node cannot attach it (Multi-Attach) and the rollout stalls. Set maxSurge: 0 and maxUnavailable: 1, or type: Recreate, so that the old pod releases the claim first; if the claim is ReadWriteMany, keep the surge (the access mode is set on the claim, which admission of the Deployment does not see)",
+		[k8s.subject, concat(", ", workload.resource_claims), max_surge],
 	)
 }
 

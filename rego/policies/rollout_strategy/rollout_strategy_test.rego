@@ -224,12 +224,24 @@ test_claim_stop_then_start_is_compliant if {
 
 # The API server's default is left alone: rewriting it to maxUnavailable 0
 # would make a single-replica Deployment wait forever on a Multi-Attach
-# error when its new pod lands on another node.
+# error when its new pod lands on another node. That it surges is named.
 test_claim_defaults_not_patched if {
 	every spec in [{}, rolling("25%", "25%"), {"strategy": {"type": "RollingUpdate"}}] {
 		fixture := review("Deployment", with_claim(spec))
 		count(policy.patch) == 0 with input as fixture
 		count(policy.deny) == 0 with input as fixture
+		policy.warn == {claim_surge_msg("25%")} with input as fixture
+	}
+}
+
+claim_surge_msg(surge) := deny_msg("Deployment", sprintf("its pods mount PersistentVolumeClaim web-data and a rollout starts each new pod beside an old one (maxSurge: %s); unless the claim is ReadWriteMany, a new pod on another node cannot attach it (Multi-Attach) and the rollout stalls. Set maxSurge: 0 and maxUnavailable: 1, or type: Recreate, so that the old pod releases the claim first; if the claim is ReadWriteMany, keep the surge (the access mode is set on the claim, which admission of the Deployment does not see)", [surge]))
+
+test_claim_surge_warned if {
+	every c in [[1, "1"], ["50%", "50%"]] {
+		fixture := review("Deployment", with_claim(rolling(c[0], 0)))
+		policy.warn == {claim_surge_msg(c[1])} with input as fixture
+		count(policy.deny) == 0 with input as fixture
+		count(policy.patch) == 0 with input as fixture
 	}
 }
 
