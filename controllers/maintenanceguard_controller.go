@@ -16,6 +16,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
@@ -91,6 +92,11 @@ type MaintenanceGuardReconciler struct {
 	// Now is the clock; tests inject one.
 	Now func() time.Time
 	Log logr.Logger
+	// ServiceAccount is the guard's own ServiceAccount, whose tokens it
+	// requests for a remote cluster's kubeConfig ConfigMap that names no
+	// serviceAccountName (Flux uses its controller's there). When empty,
+	// it is read from the pod's ServiceAccount token, as Flux does.
+	ServiceAccount types.NamespacedName
 
 	// kinds are the Flux kinds whose CRDs are installed, found at set-up.
 	kinds []targetKind
@@ -257,6 +263,9 @@ func (r *MaintenanceGuardReconciler) reconcile(ctx context.Context, guard *v1alp
 	cfg, err := signalsConfig(guard)
 	if err == nil {
 		err = validTargets(guard)
+	}
+	if err == nil {
+		err = validCluster(guard)
 	}
 	if err != nil {
 		markNotReady(guard, v1alpha1.InvalidSpecReason, err.Error())

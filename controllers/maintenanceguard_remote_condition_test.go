@@ -24,7 +24,7 @@ func TestRemoteConditionRemovedWithSpecCluster(t *testing.T) {
 	g := guard(t, v1alpha1.MaintenanceGuardSpec{
 		Targets: onlyNamespace(ns), Signals: nodeSignal(uniq("remote-cond")), Debounce: dur(0), Settle: dur(0),
 		// No such Secret: the remote cannot be read.
-		Cluster: &v1alpha1.ClusterReference{KubeConfig: v1alpha1.KubeConfigReference{SecretRef: v1alpha1.SecretKeyReference{Namespace: ns, Name: "missing-kubeconfig"}}},
+		Cluster: &v1alpha1.ClusterReference{KubeConfig: v1alpha1.KubeConfigReference{SecretRef: &v1alpha1.SecretKeyReference{Namespace: ns, Name: "missing-kubeconfig"}}},
 	})
 	reachable := func() *metav1.Condition {
 		return apimeta.FindStatusCondition(status(t, g).Conditions, v1alpha1.RemoteClusterReachableCondition)

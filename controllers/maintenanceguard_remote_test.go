@@ -86,12 +86,12 @@ func TestGuardOfARemoteCluster(t *testing.T) {
 	label := uniq("remote")
 	g := guard(t, v1alpha1.MaintenanceGuardSpec{
 		Targets: onlyNamespace(ns), Signals: nodeSignal(label), Debounce: dur(0), Settle: dur(0),
-		Cluster: &v1alpha1.ClusterReference{KubeConfig: v1alpha1.KubeConfigReference{SecretRef: v1alpha1.SecretKeyReference{Namespace: ns, Name: "prod-kubeconfig"}}},
+		Cluster: &v1alpha1.ClusterReference{KubeConfig: v1alpha1.KubeConfigReference{SecretRef: &v1alpha1.SecretKeyReference{Namespace: ns, Name: "prod-kubeconfig"}}},
 	})
 	// A second guard, side by side, for the staging cluster.
 	gs := guard(t, v1alpha1.MaintenanceGuardSpec{
 		Targets: onlyNamespace(ns), Signals: nodeSignal(label), Debounce: dur(0), Settle: dur(0),
-		Cluster: &v1alpha1.ClusterReference{KubeConfig: v1alpha1.KubeConfigReference{SecretRef: v1alpha1.SecretKeyReference{Namespace: ns, Name: "staging-kubeconfig"}}},
+		Cluster: &v1alpha1.ClusterReference{KubeConfig: v1alpha1.KubeConfigReference{SecretRef: &v1alpha1.SecretKeyReference{Namespace: ns, Name: "staging-kubeconfig"}}},
 	})
 	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "prod-node-1", Labels: map[string]string{"test": label}}}
 	if err := wc.Create(ctx, node); err != nil {
@@ -220,7 +220,7 @@ func TestClusterAPIControlPlaneUpgradeSignal(t *testing.T) {
 	g := guard(t, v1alpha1.MaintenanceGuardSpec{
 		Targets: onlyNamespace(ns), Debounce: dur(0), Settle: dur(0),
 		Signals: v1alpha1.Signals{Nodes: v1alpha1.NodeSignal{Enabled: ptrTo(false)}},
-		Cluster: &v1alpha1.ClusterReference{KubeConfig: v1alpha1.KubeConfigReference{SecretRef: v1alpha1.SecretKeyReference{Namespace: ns, Name: "prod-eu-kubeconfig"}}},
+		Cluster: &v1alpha1.ClusterReference{KubeConfig: v1alpha1.KubeConfigReference{SecretRef: &v1alpha1.SecretKeyReference{Namespace: ns, Name: "prod-eu-kubeconfig"}}},
 	})
 	waitPhase(t, g, v1alpha1.PhaseIdle)
 

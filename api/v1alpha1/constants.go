@@ -66,15 +66,30 @@ const (
 	NoCordonedNodesReason = "NoCordonedNodes"
 
 	// RemoteClusterReachableCondition, on a guard with spec.cluster, says
-	// whether the remote cluster's API answers with the kubeconfig given.
+	// whether the remote cluster's API answers with the kubeconfig or the
+	// workload-identity credentials given.
 	// While it does not, the guard neither starts a pause nor ends one:
 	// it cannot tell a finished maintenance from an unreachable cluster.
 	RemoteClusterReachableCondition = "RemoteClusterReachable"
-	// RemoteClusterUnreachableReason: the kubeconfig Secret cannot be read
-	// or the remote API does not answer.
+	// RemoteClusterUnreachableReason: the kubeconfig Secret or ConfigMap
+	// cannot be read, or the remote API does not answer (or refuses the
+	// credentials: a wrong audience, for one).
 	RemoteClusterUnreachableReason = "RemoteClusterUnreachable"
 	// RemoteClusterAnsweredReason: the remote API answered.
 	RemoteClusterAnsweredReason = "RemoteClusterAnswered"
+	// ProviderNotSupportedReason (RemoteClusterReachable=False): the
+	// kubeConfig ConfigMap names a workload-identity provider the guard
+	// does not implement (aws, azure, gcp: only generic is).
+	ProviderNotSupportedReason = "ProviderNotSupported"
+	// InvalidKubeConfigReason (RemoteClusterReachable=False): the
+	// kubeConfig ConfigMap cannot work as written (no provider, no or a
+	// non-https address, a ca.crt that is not PEM, an audience of the hub
+	// itself).
+	InvalidKubeConfigReason = "InvalidKubeConfig"
+	// CredentialsUnavailableReason (RemoteClusterReachable=False): the
+	// hub refused the ServiceAccount token the kubeConfig ConfigMap asks
+	// for (no such ServiceAccount, no right to request its token).
+	CredentialsUnavailableReason = "CredentialsUnavailable"
 
 	// ReconcileOnceStartedReason, ReconcileOnceSucceededReason and
 	// ReconcileOnceFailedReason are the reasons of the Events a one-shot

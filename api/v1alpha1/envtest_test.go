@@ -77,6 +77,7 @@ func TestCRDsInAPIServer(t *testing.T) {
 	t.Run("sample is defaulted", func(t *testing.T) { testSampleDefaults(ctx, t, c) })
 	t.Run("typed empty spec is defaulted", func(t *testing.T) { testTypedDefaults(ctx, t, c) })
 	t.Run("invalid spec rejected", func(t *testing.T) { testInvalidSpec(ctx, t, c) })
+	t.Run("one kubeConfig reference", func(t *testing.T) { testKubeConfigRefs(ctx, t, c) })
 	t.Run("status validated", func(t *testing.T) { testStatus(ctx, t, c) })
 	t.Run("flux objects", func(t *testing.T) { testFluxObjects(ctx, t, c) })
 }
@@ -203,6 +204,18 @@ func testInvalidSpec(ctx context.Context, t *testing.T, c client.Client) {
 		"Local time zone": func(s *v1alpha1.MaintenanceGuardSpec) {
 			s.Signals.FreezeWindows = []v1alpha1.FreezeWindow{window("@daily", "1h", "Local")}
 		},
+		"kubeConfig naming both a Secret and a ConfigMap": func(s *v1alpha1.MaintenanceGuardSpec) {
+			s.Cluster = &v1alpha1.ClusterReference{KubeConfig: v1alpha1.KubeConfigReference{
+				SecretRef:    &v1alpha1.SecretKeyReference{Namespace: "fleet", Name: "prod-kubeconfig"},
+				ConfigMapRef: &v1alpha1.ConfigMapReference{Namespace: "fleet", Name: "prod"},
+			}}
+		},
+		"kubeConfig naming neither": func(s *v1alpha1.MaintenanceGuardSpec) {
+			s.Cluster = &v1alpha1.ClusterReference{}
+		},
+		"configMapRef without a namespace": func(s *v1alpha1.MaintenanceGuardSpec) {
+			s.Cluster = &v1alpha1.ClusterReference{KubeConfig: v1alpha1.KubeConfigReference{ConfigMapRef: &v1alpha1.ConfigMapReference{Name: "prod"}}}
+		},
 	} {
 		mg := &v1alpha1.MaintenanceGuard{ObjectMeta: metav1.ObjectMeta{Name: "invalid"}}
 		mutate(&mg.Spec)
@@ -211,6 +224,20 @@ func testInvalidSpec(ctx context.Context, t *testing.T, c client.Client) {
 			_ = c.Delete(ctx, mg)
 		} else {
 			t.Logf("%s: %v", name, err)
+		}
+	}
+}
+
+// A guard naming a kubeConfig ConfigMap, or a Secret, alone is valid.
+func testKubeConfigRefs(ctx context.Context, t *testing.T, c client.Client) {
+	for name, kc := range map[string]v1alpha1.KubeConfigReference{
+		"configmap": {ConfigMapRef: &v1alpha1.ConfigMapReference{Namespace: "fleet", Name: "prod"}},
+		"secret":    {SecretRef: &v1alpha1.SecretKeyReference{Namespace: "fleet", Name: "prod-kubeconfig"}},
+	} {
+		mg := &v1alpha1.MaintenanceGuard{ObjectMeta: metav1.ObjectMeta{Name: "remote-" + name}}
+		mg.Spec.Cluster = &v1alpha1.ClusterReference{KubeConfig: kc}
+		if err := c.Create(ctx, mg); err != nil {
+			t.Errorf("%s: %v", name, err)
 		}
 	}
 }

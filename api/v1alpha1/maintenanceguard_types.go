@@ -60,7 +60,8 @@ type MaintenanceGuardSpec struct {
 	// this (hub) cluster applies to through spec.kubeConfig. The guard then
 	// reads that cluster's signals through the kubeconfig, and pauses only
 	// the Kustomizations and HelmReleases of its targets whose
-	// spec.kubeConfig.secretRef names the same Secret. Without it the guard
+	// spec.kubeConfig names the same Secret (secretRef) or ConfigMap
+	// (configMapRef), in its namespace. Without it the guard
 	// watches this cluster and leaves alone every Flux object that applies
 	// to another one (spec.kubeConfig set).
 	// +optional
@@ -243,13 +244,44 @@ type ClusterReference struct {
 	KubeConfig KubeConfigReference `json:"kubeConfig"`
 }
 
-// KubeConfigReference points at a kubeconfig in a Secret.
+// KubeConfigReference locates a remote cluster's credentials as Flux's
+// spec.kubeConfig does: a kubeconfig in a Secret, or a ConfigMap from
+// which the guard obtains credentials by workload identity. Exactly one
+// of the two is set.
+// +kubebuilder:validation:XValidation:rule="has(self.configMapRef) != has(self.secretRef)",message="exactly one of spec.cluster.kubeConfig.configMapRef or spec.cluster.kubeConfig.secretRef must be specified"
 type KubeConfigReference struct {
 	// SecretRef is the Secret holding the kubeconfig, as the Flux objects
 	// applying to that cluster name it (Cluster API's <cluster>-kubeconfig
 	// Secret, for one).
+	// +optional
+	SecretRef *SecretKeyReference `json:"secretRef,omitempty"`
+
+	// ConfigMapRef is the ConfigMap that the Flux objects applying to that
+	// cluster name in their spec.kubeConfig.configMapRef (workload
+	// identity): keys provider, address, ca.crt, audiences,
+	// serviceAccountName and cluster, as Flux reads them. The guard
+	// supports the generic provider: it requests a token for the
+	// ServiceAccount the ConfigMap names (else its own) from this
+	// cluster's TokenRequest API, with the ConfigMap's audiences, and
+	// sends it to the address. Other providers are reported in the
+	// RemoteClusterReachable condition (reason ProviderNotSupported).
+	// +optional
+	ConfigMapRef *ConfigMapReference `json:"configMapRef,omitempty"`
+}
+
+// ConfigMapReference names a ConfigMap.
+type ConfigMapReference struct {
+	// Namespace of the ConfigMap, and of the Flux objects that name it.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
 	// +required
-	SecretRef SecretKeyReference `json:"secretRef"`
+	Namespace string `json:"namespace"`
+
+	// Name of the ConfigMap.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +required
+	Name string `json:"name"`
 }
 
 // SecretKeyReference names a key of a Secret.
