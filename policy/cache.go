@@ -90,6 +90,25 @@ func (d *Decision) clone() *Decision {
 // some value has a shape the canonical encoding does not know (then the
 // request is simply not cached).
 func keyOf(ph string, in *Input) (cacheKey, bool) {
+	return requestKey(ph, in, func(w *canonical) {
+		w.value(withoutManagedFields(in.Request.Object))
+		w.value(withoutManagedFields(in.Request.OldObject))
+	})
+}
+
+// rawKeyOf is keyOf for a RawInput: its objects are hashed as the bytes
+// they arrived as, under a phase of its own, so that the two kinds of key
+// never meet.
+func rawKeyOf(ph string, r *RawInput) (cacheKey, bool) {
+	return requestKey("raw "+ph, &r.Input, func(w *canonical) {
+		w.bytes(r.Object)
+		w.bytes(r.OldObject)
+	})
+}
+
+// requestKey hashes everything of in that policies see, the objects
+// written by objects.
+func requestKey(ph string, in *Input, objects func(*canonical)) (cacheKey, bool) {
 	h := sha256.New()
 	w := canonical{h: h}
 	r := &in.Request
@@ -107,8 +126,7 @@ func keyOf(ph string, in *Input) (cacheKey, bool) {
 	}
 	w.bool(r.DryRun)
 	w.bool(in.Complete)
-	w.value(withoutManagedFields(r.Object))
-	w.value(withoutManagedFields(r.OldObject))
+	objects(&w)
 	w.bool(in.Maintenance.Active)
 	w.int(int64(len(in.Maintenance.Guards)))
 	for _, g := range in.Maintenance.Guards {
@@ -155,6 +173,12 @@ func (w *canonical) str(s string) {
 }
 
 func (w *canonical) int(n int64) { w.tag('i', uint64(n)) }
+
+// bytes hashes raw JSON as it is.
+func (w *canonical) bytes(b []byte) {
+	w.tag('b', uint64(len(b)))
+	w.h.Write(b)
+}
 
 func (w *canonical) bool(b bool) {
 	if b {

@@ -7,6 +7,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	"github.com/fluxgate/fluxgate/policy"
 )
@@ -45,8 +46,18 @@ const noteSeparator = " | "
 // decision's messages (Decision.Messages); the caller passes the deny
 // messages among the warnings when the request was admitted in spite of
 // them (fluxgate's own service account).
-func (h *handler) recordEvents(in *policy.Input, denies, warns []string) {
-	if h.o.Events == nil || in.Request.DryRun {
+//
+// The object is decoded only here, when an Event is recorded: a decision
+// from the cache did not need it.
+func (h *handler) recordEvents(req *admission.Request, src inputSource, denies, warns []string) {
+	if h.o.Events == nil || (req.DryRun != nil && *req.DryRun) || len(denies)+len(warns) == 0 {
+		return
+	}
+	in, err := src.Decoded()
+	if err != nil {
+		// It decoded for the decision it was given, or was cached by its
+		// bytes after decoding once; a failure now is a bug to log.
+		h.o.Log.Error(err, "no Event recorded: the object no longer decodes", "webhook", h.name, "uid", req.UID)
 		return
 	}
 	target := eventTarget(&in.Request)
@@ -62,6 +73,19 @@ func (h *handler) recordEvents(in *policy.Input, denies, warns []string) {
 		}
 	}
 }
+
+// inputSource gives the engine's input of a request, decoding its
+// objects if they are not yet; *policy.RawInput is one, decodedInput
+// another.
+type inputSource interface {
+	Decoded() (*policy.Input, error)
+}
+
+// decodedInput is an input built already decoded (a scale request).
+type decodedInput struct{ in *policy.Input }
+
+// Decoded returns the input.
+func (d decodedInput) Decoded() (*policy.Input, error) { return d.in, nil }
 
 // eventNote joins msgs into one printable line of at most limit bytes.
 // When they do not all fit, the note ends with how many were left out

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"slices"
 	"sync/atomic"
 	"time"
@@ -91,26 +92,32 @@ func (h *handler) covers(eng *policy.Engine, kind string) bool {
 	return idx.kinds[kind]
 }
 
-// input decodes the request into the engine's input, the objects without
-// their metadata.managedFields (decodeForPolicies). Related objects come
+// input is the request as the engine takes it: its objects still JSON,
+// decoded without metadata.managedFields (decodeForPolicies) only when
+// the decision cache has no answer for their bytes. Related objects come
 // from Options.Related; when they cannot be read the request is evaluated
 // without them, which only weakens cross-object rules.
-func (h *handler) input(ctx context.Context, req *admission.Request) (*policy.Input, error) {
-	obj, err := decodeForPolicies(req.Object.Raw)
-	if err != nil {
-		return nil, fmt.Errorf("decode object of %s: %w", subject(req, nil), err)
-	}
-	old, err := decodeForPolicies(req.OldObject.Raw)
-	if err != nil {
-		return nil, fmt.Errorf("decode oldObject of %s: %w", subject(req, nil), err)
-	}
+func (h *handler) input(ctx context.Context, req *admission.Request) *policy.RawInput {
 	kind := policy.GroupVersionKind{Group: req.Kind.Group, Version: req.Kind.Version, Kind: req.Kind.Kind}
-	in := &policy.Input{Request: policyRequest(req, kind, obj, old)}
+	in := &policy.RawInput{
+		Input:     policy.Input{Request: policyRequest(req, kind, nil, nil)},
+		Object:    req.Object.Raw,
+		OldObject: req.OldObject.Raw,
+		Decode:    decodeForPolicies,
+	}
 	in.Maintenance = h.maintenance(ctx, req)
 	if rel, err := h.related(ctx, req); err == nil {
 		in.Related = rel
 	}
-	return in, nil
+	return in
+}
+
+// malformed answers a request whose object cannot be decoded.
+func (h *handler) malformed(req *admission.Request, de *policy.DecodeError) admission.Response {
+	err := fmt.Errorf("decode %s of %s: %w", de.Field, subject(req, nil), de.Err)
+	h.o.Metrics.error(h.name, ReasonDecode)
+	h.o.Log.Info("rejecting malformed admission request", "webhook", h.name, "uid", req.UID, "error", err.Error())
+	return admission.Errored(http.StatusBadRequest, err)
 }
 
 // policyRequest is the engine's view of req, judged as an object of kind
@@ -164,12 +171,17 @@ func (h *handler) related(ctx context.Context, req *admission.Request) (*policy.
 }
 
 // evaluate runs fn under the evaluation deadline, measures it and sorts a
-// failure into timeout or evaluation.
+// failure into timeout or evaluation; a *policy.DecodeError (the request
+// is malformed) is returned as it is, unmeasured.
 func (h *handler) evaluate(ctx context.Context, fn func(context.Context) (*policy.Decision, error)) (*policy.Decision, string, error) {
 	ectx, cancel := context.WithTimeout(ctx, h.o.EvalTimeout)
 	defer cancel()
 	start := time.Now()
 	d, err := fn(ectx)
+	if de := (*policy.DecodeError)(nil); errors.As(err, &de) {
+		// A malformed request was not evaluated.
+		return nil, ReasonDecode, err
+	}
 	h.o.Metrics.evaluation(h.name, time.Since(start))
 	if err == nil {
 		return d, "", nil

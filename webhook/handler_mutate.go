@@ -2,8 +2,8 @@ package webhook
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"net/http"
 
 	admissionv1 "k8s.io/api/admission/v1"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
@@ -87,16 +87,13 @@ func (m *Mutator) handle(ctx context.Context, req *admission.Request) (admission
 	}
 	defer m.release()
 
-	in, err := m.input(ctx, req)
-	if err != nil {
-		m.o.Metrics.error(m.name, ReasonDecode)
-		m.o.Log.Info("rejecting malformed admission request", "webhook", m.name, "uid", req.UID, "error", err.Error())
-		return admission.Errored(http.StatusBadRequest, err), nil
+	raw := m.input(ctx, req)
+	d, reason, err := m.evaluate(ctx, func(ctx context.Context) (*policy.Decision, error) { return eng.MutateRaw(ctx, raw) })
+	if de := (*policy.DecodeError)(nil); errors.As(err, &de) {
+		return m.malformed(req, de), nil
 	}
-
-	d, reason, err := m.evaluate(ctx, func(ctx context.Context) (*policy.Decision, error) { return eng.Mutate(ctx, in) })
 	if err != nil {
-		return m.unchanged(req, in, reason, err), nil
+		return m.unchanged(req, &raw.Input, reason, err), nil
 	}
 
 	if d.Skipped != "" {
@@ -106,6 +103,12 @@ func (m *Mutator) handle(ctx context.Context, req *admission.Request) (admission
 
 	if d.Mutated == nil {
 		return admission.Allowed("no policy patches it"), nil
+	}
+	// The patch is built against the object, which a decision from the
+	// cache did not need decoded.
+	in, err := raw.Decoded()
+	if err != nil {
+		return admission.Response{}, fmt.Errorf("decode %s again: %w", subject(req, nil), err)
 	}
 
 	// The patch is the difference between the object the API server sent

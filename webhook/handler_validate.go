@@ -2,6 +2,7 @@ package webhook
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -86,22 +87,19 @@ func (v *Validator) handle(ctx context.Context, req *admission.Request) (admissi
 	}
 	defer v.release()
 
-	in, err := v.input(ctx, req)
-	if err != nil {
-		v.o.Metrics.error(v.name, ReasonDecode)
-		v.o.Log.Info("rejecting malformed admission request", "webhook", v.name, "uid", req.UID, "error", err.Error())
-		return admission.Errored(http.StatusBadRequest, err), nil
+	raw := v.input(ctx, req)
+	d, reason, err := v.evaluate(ctx, func(ctx context.Context) (*policy.Decision, error) { return eng.ValidateRaw(ctx, raw) })
+	if de := (*policy.DecodeError)(nil); errors.As(err, &de) {
+		return v.malformed(req, de), nil
 	}
-
-	d, reason, err := v.evaluate(ctx, func(ctx context.Context) (*policy.Decision, error) { return eng.Validate(ctx, in) })
 	if err != nil {
-		return v.failed(req, subject(req, in.Request.Object), reason, err), nil
+		return v.failed(req, subject(req, raw.Request.Object), reason, err), nil
 	}
 
 	if d.Skipped != "" {
 		return admission.Allowed(d.Skipped), nil
 	}
-	return v.respond(req, in, d), nil
+	return v.respond(req, raw, d), nil
 }
 
 // busy answers a request that got no evaluation slot: with the error, for
@@ -131,17 +129,17 @@ func (v *Validator) failed(req *admission.Request, subject, reason string, err e
 // respond counts the findings of d, records them as Events and answers:
 // denied with every deny message, one per line, or admitted with the
 // warnings.
-func (v *Validator) respond(req *admission.Request, in *policy.Input, d *policy.Decision) admission.Response {
+func (v *Validator) respond(req *admission.Request, in inputSource, d *policy.Decision) admission.Response {
 	v.count(req, d)
 
 	denies := d.Messages(policy.ActionDeny)
 	warns := d.Messages(policy.ActionWarn)
 	if len(denies) > 0 && v.ownUser(req) {
 		all := append(denies, warns...)
-		v.recordEvents(in, nil, all)
+		v.recordEvents(req, in, nil, all)
 		return admission.Allowed("fluxgate's own service account is never denied").WithWarnings(warnings(all)...)
 	}
-	v.recordEvents(in, denies, warns)
+	v.recordEvents(req, in, denies, warns)
 	if len(denies) > 0 {
 		return admission.Denied(strings.Join(denies, "\n")).WithWarnings(warnings(warns)...)
 	}

@@ -610,3 +610,36 @@ func TestValidatorTruncatesWarnings(t *testing.T) {
 		t.Errorf("note of %d bytes: %q", len(got), got[len(got)-10:])
 	}
 }
+
+// A request seen before is answered from the decision cache by its bytes,
+// without decoding the object; its Events still name the object, decoded
+// for them.
+func TestRepeatedRequestFromTheCache(t *testing.T) {
+	web := obj(t, webDeployment)
+	req := request(t, admissionv1.Create, set(clone(t, web), "spec.strategy.rollingUpdate.maxUnavailable", "50%"), nil)
+	active := cachedActive(t, "repeated", policy.BuiltinModules, nil) // a cache of its own
+	rec := &fakeRecorder{}
+	v := NewValidator(Options{
+		Policies: active, Related: &fakeRelated{objs: []map[string]any{obj(t, webBudget)}}, Events: rec,
+		Metrics: newTestMetrics(t), Namespace: ownNamespace, ServiceAccount: ownUser,
+	})
+	hits0, misses0 := active.Engine().CacheStats()
+	for i := range 2 {
+		resp := v.Handle(context.Background(), req)
+		if resp.Allowed || !strings.Contains(resp.Result.Message, "maxUnavailable is 50%") {
+			t.Fatalf("request %d: %+v", i, resp.Result)
+		}
+	}
+	if hits, misses := active.Engine().CacheStats(); hits-hits0 != 1 || misses-misses0 != 1 {
+		t.Errorf("cache hits %d, misses %d; want 1, 1", hits-hits0, misses-misses0)
+	}
+	events := rec.recorded()
+	if len(events) != 2 {
+		t.Fatalf("%d events, want one per request: %+v", len(events), events)
+	}
+	for _, e := range events {
+		if ref, ok := e.Regarding.(*corev1.ObjectReference); !ok || *ref != webRef {
+			t.Errorf("event regards %+v, want %+v", e.Regarding, webRef)
+		}
+	}
+}

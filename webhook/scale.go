@@ -114,7 +114,7 @@ func (v *Validator) scale(ctx context.Context, req *admission.Request, eng *poli
 	if d.Skipped != "" {
 		return admission.Allowed(d.Skipped), nil
 	}
-	return v.respond(req, in, d), nil
+	return v.respond(req, decodedInput{in}, d), nil
 }
 
 // malformedScale answers a Scale that cannot be read with a bad request.
