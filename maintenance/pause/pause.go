@@ -2,6 +2,7 @@ package pause
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -9,6 +10,7 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
@@ -139,22 +141,70 @@ func clearTraces(u *unstructured.Unstructured) {
 	u.SetAnnotations(a)
 }
 
-// patch writes the change mutate makes to a copy of obj as one merge
-// patch, under optimistic locking: a concurrent writer (a person, Flux,
-// another guard) makes it fail with a conflict, and the caller's next
-// reconcile decides again on fresh state. On success obj is updated.
+// patch writes the change mutate makes as one merge patch, under
+// optimistic locking: a concurrent writer (a person, Flux, another guard)
+// makes it fail with a conflict, and the caller's next reconcile decides
+// again on fresh state. On success obj's map is replaced by the object the
+// API server returned (never edited: obj may be shared with a cache).
+//
+// A pause touches only spec.suspend and metadata.annotations, so mutate
+// gets a stand-in holding just those two, and the patch is built from
+// what it changed there. Deep-copying the whole object (status,
+// managedFields) and diffing two encodings of it to find the same two
+// fields cost more of the guard's time than the rest of the write.
 func (p *Pauser) patch(ctx context.Context, obj *unstructured.Unstructured, mutate func(*unstructured.Unstructured)) error {
-	changed := obj.DeepCopy()
-	mutate(changed)
-	err := p.Client.Patch(ctx, changed, client.MergeFromWithOptions(obj, client.MergeFromWithOptimisticLock{}), client.FieldOwner(p.FieldManager))
+	stand := &unstructured.Unstructured{Object: map[string]any{}}
+	stand.SetAnnotations(obj.GetAnnotations())
+	if suspend, ok, _ := unstructured.NestedBool(obj.Object, "spec", "suspend"); ok {
+		_ = unstructured.SetNestedField(stand.Object, suspend, "spec", "suspend")
+	}
+	mutate(stand)
+
+	body, err := mergePatch(obj, stand)
+	if err != nil {
+		return fmt.Errorf("patch %s %s/%s: %w", obj.GetKind(), obj.GetNamespace(), obj.GetName(), err)
+	}
+	out := &unstructured.Unstructured{}
+	out.SetGroupVersionKind(obj.GroupVersionKind())
+	out.SetNamespace(obj.GetNamespace())
+	out.SetName(obj.GetName())
+	err = p.Client.Patch(ctx, out, client.RawPatch(types.MergePatchType, body), client.FieldOwner(p.FieldManager))
 	if err != nil {
 		if apierrors.IsConflict(err) {
 			return fmt.Errorf("%s %s/%s changed while the guard wrote it: %w", obj.GetKind(), obj.GetNamespace(), obj.GetName(), err)
 		}
 		return fmt.Errorf("patch %s %s/%s: %w", obj.GetKind(), obj.GetNamespace(), obj.GetName(), err)
 	}
-	changed.DeepCopyInto(obj)
+	obj.Object = out.Object
 	return nil
+}
+
+// mergePatch is the JSON merge patch from obj to what the stand-in of a
+// pause holds (its annotations and spec.suspend), with the resourceVersion
+// obj was read at for optimistic locking.
+func mergePatch(obj, stand *unstructured.Unstructured) ([]byte, error) {
+	before, after := obj.GetAnnotations(), stand.GetAnnotations()
+	changed := map[string]any{}
+	for k, v := range after {
+		if old, ok := before[k]; !ok || old != v {
+			changed[k] = v
+		}
+	}
+	for k := range before {
+		if _, ok := after[k]; !ok {
+			changed[k] = nil
+		}
+	}
+	meta := map[string]any{"resourceVersion": obj.GetResourceVersion()}
+	if len(changed) > 0 {
+		meta["annotations"] = changed
+	}
+	patch := map[string]any{"metadata": meta}
+	was, had, _ := unstructured.NestedBool(obj.Object, "spec", "suspend")
+	if now, ok, _ := unstructured.NestedBool(stand.Object, "spec", "suspend"); ok && (!had || now != was) {
+		patch["spec"] = map[string]any{"suspend": now}
+	}
+	return json.Marshal(patch)
 }
 
 func setAnnotation(u *unstructured.Unstructured, key, value string) {

@@ -254,3 +254,42 @@ func TestResumeLevels(t *testing.T) {
 		t.Fatalf("levels = %s, want %s", strings.Join(got, " | "), want)
 	}
 }
+
+// The merge patch of a pause names only what changed: the annotations
+// added, changed or removed, and spec.suspend when it changes, always
+// under the resourceVersion read.
+func TestMergePatch(t *testing.T) {
+	obj := func(suspend any, annotations map[string]string) *unstructured.Unstructured {
+		u := &unstructured.Unstructured{Object: map[string]any{"spec": map[string]any{}}}
+		u.SetResourceVersion("42")
+		u.SetAnnotations(annotations)
+		if suspend != nil {
+			u.Object["spec"].(map[string]any)["suspend"] = suspend
+		}
+		return u
+	}
+	tests := []struct {
+		name          string
+		before, after *unstructured.Unstructured
+		want          string
+	}{
+		{"pause", obj(nil, map[string]string{"keep": "1"}), obj(true, map[string]string{"keep": "1", "by": "g"}),
+			`{"metadata":{"annotations":{"by":"g"},"resourceVersion":"42"},"spec":{"suspend":true}}`},
+		{"resume", obj(true, map[string]string{"by": "g", "at": "t"}), obj(false, map[string]string{"at": "u"}),
+			`{"metadata":{"annotations":{"at":"u","by":null},"resourceVersion":"42"},"spec":{"suspend":false}}`},
+		{"annotations only", obj(true, map[string]string{"by": "g"}), obj(true, map[string]string{"by": "g,h"}),
+			`{"metadata":{"annotations":{"by":"g,h"},"resourceVersion":"42"}}`},
+		{"nothing", obj(false, nil), obj(false, nil), `{"metadata":{"resourceVersion":"42"}}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := mergePatch(tt.before, tt.after)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(got) != tt.want {
+				t.Errorf("patch = %s, want %s", got, tt.want)
+			}
+		})
+	}
+}
