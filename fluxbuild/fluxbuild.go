@@ -700,10 +700,6 @@ func (b *builder) deny(o manifest.Object, msg string) {
 	b.findings = append(b.findings, check.InputFinding{Object: o, Action: policy.ActionDeny, Message: msg})
 }
 
-func (b *builder) warn(o manifest.Object, msg string) {
-	b.findings = append(b.findings, check.InputFinding{Object: o, Action: policy.ActionWarn, Message: msg})
-}
-
 func (c *cluster) deny(o manifest.Object, msg string) {
 	c.findings = append(c.findings, check.InputFinding{Object: o, Action: policy.ActionDeny, Message: msg})
 }
