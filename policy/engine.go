@@ -42,7 +42,16 @@ type Decision struct {
 	Patch []PatchOp `json:"patch,omitempty"`
 	// Mutated is the object after all patches; nil when nothing changed.
 	Mutated map[string]any `json:"-"`
+	// Evaluation identifies the evaluation that made the decision, unique
+	// in the process (0 for a request no policy was evaluated for). A
+	// decision answered from the cache keeps it, so a caller can remember
+	// what it derives from the decision and its object, such as the
+	// webhook's JSON patch.
+	Evaluation uint64 `json:"-"`
 }
+
+// evaluations numbers the decisions evaluated in the process.
+var evaluations atomic.Uint64
 
 // Denied reports whether any finding denies the request.
 func (d *Decision) Denied() bool {
@@ -195,6 +204,7 @@ func (e *Engine) decide(phase string, in *Input, evaluate func(*evaluation, *Dec
 	if err := evaluate(ev, d); err != nil {
 		return d, err
 	}
+	d.Evaluation = evaluations.Add(1)
 	if cacheable {
 		e.cache.put(key, d)
 	}

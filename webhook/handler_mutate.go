@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 
+	"gomodules.xyz/jsonpatch/v2"
 	admissionv1 "k8s.io/api/admission/v1"
+	"k8s.io/utils/lru"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	"github.com/fluxgate/fluxgate/policy"
@@ -18,13 +20,23 @@ import (
 // webhook judges it. It is safe for concurrent use.
 type Mutator struct {
 	handler
+	// patches remembers the JSON patch built for a decision (by
+	// policy.Decision.Evaluation): a decision from the cache was made for
+	// the same object, so its patch is the same, and building it means
+	// decoding the object and comparing it with the patched one, most of
+	// a repeated mutation's cost.
+	patches *lru.Cache
 }
+
+// patchMemoSize matches the engine's decision cache: a patch is remembered
+// as long as its decision is likely to be.
+const patchMemoSize = 8192
 
 var _ admission.Handler = (*Mutator)(nil)
 
 // NewMutator returns the mutating handler.
 func NewMutator(o Options) *Mutator {
-	return &Mutator{handler: newHandler(MutateName, o)}
+	return &Mutator{handler: newHandler(MutateName, o), patches: lru.New(patchMemoSize)}
 }
 
 // Handle patches one admission request. A request that got no evaluation
@@ -104,6 +116,9 @@ func (m *Mutator) handle(ctx context.Context, req *admission.Request) (admission
 	if d.Mutated == nil {
 		return admission.Allowed("no policy patches it"), nil
 	}
+	if ops, ok := m.patches.Get(d.Evaluation); ok && d.Evaluation != 0 {
+		return patchOps(ops.([]jsonpatch.JsonPatchOperation)), nil
+	}
 	// The patch is built against the object, which a decision from the
 	// cache did not need decoded.
 	in, err := raw.Decoded()
@@ -115,6 +130,9 @@ func (m *Mutator) handle(ctx context.Context, req *admission.Request) (admission
 	// and the patched one, so fields fluxgate does not know survive and
 	// each operation is minimal.
 	resp, ok := patchResponse(in.Request.Object, d.Mutated)
+	if ok && d.Evaluation != 0 {
+		m.patches.Add(d.Evaluation, resp.Patches)
+	}
 	if !ok {
 		resp = patchResponseFromRaw(req.Object.Raw, d.Mutated)
 	}

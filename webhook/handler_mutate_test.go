@@ -276,3 +276,50 @@ func jsonEqual(t *testing.T, a, b []byte) bool {
 	}
 	return string(mustJSON(t, x)) == string(mustJSON(t, y))
 }
+
+// A repeated mutation is answered with the patch built for its decision,
+// which the engine answered from its cache; a new policy set evaluates,
+// and builds the patch, again.
+func TestMutatorRemembersPatches(t *testing.T) {
+	defaulted := set(obj(t, webDeployment), "spec.strategy.rollingUpdate.maxUnavailable", "25%")
+	want := `[{"op":"replace","path":"/spec/strategy/rollingUpdate/maxUnavailable","value":0}]`
+	active := cachedActive(t, "remembered-patches", policy.BuiltinModules, nil) // a cache of its own
+	m := NewMutator(Options{Policies: active, Metrics: newTestMetrics(t), Namespace: ownNamespace, ServiceAccount: ownUser})
+	mutate := func() string {
+		t.Helper()
+		resp := m.Handle(context.Background(), request(t, admissionv1.Update, defaulted, defaulted))
+		if !resp.Allowed {
+			t.Fatalf("not allowed: %+v", resp.Result)
+		}
+		patch, err := json.Marshal(resp.Patches)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(patch)
+	}
+	for i := range 2 {
+		if got := mutate(); got != want {
+			t.Fatalf("request %d: patch %s, want %s", i, got, want)
+		}
+	}
+	if hits, _ := active.Engine().CacheStats(); hits != 1 {
+		t.Errorf("engine cache hits = %d, want 1", hits)
+	}
+	if n := m.patches.Len(); n != 1 {
+		t.Errorf("%d patches remembered, want 1", n)
+	}
+
+	mods, err := policy.BuiltinModules()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := active.Reload(context.Background(), mods, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got := mutate(); got != want {
+		t.Fatalf("after a reload: patch %s, want %s", got, want)
+	}
+	if n := m.patches.Len(); n != 2 {
+		t.Errorf("%d patches remembered after a reload, want 2 (a new evaluation)", n)
+	}
+}

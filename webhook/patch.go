@@ -29,15 +29,21 @@ func patchResponse(from, to map[string]any) (resp admission.Response, ok bool) {
 	}
 	var d differ
 	d.diffMaps("", from, to)
-	resp = admission.Response{
-		Patches:           d.ops,
+	return patchOps(d.ops), true
+}
+
+// patchOps admits with the JSON patch ops (none: unchanged). The ops are
+// only read, so a remembered slice can be answered again.
+func patchOps(ops []jsonpatch.JsonPatchOperation) admission.Response {
+	resp := admission.Response{
+		Patches:           ops,
 		AdmissionResponse: admissionv1.AdmissionResponse{Allowed: true},
 	}
-	if len(d.ops) > 0 {
+	if len(ops) > 0 {
 		pt := admissionv1.PatchTypeJSONPatch
 		resp.PatchType = &pt
 	}
-	return resp, true
+	return resp
 }
 
 // patchResponseFromRaw is admission.PatchResponseFromRaw for a patched
