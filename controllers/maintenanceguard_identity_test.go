@@ -2,22 +2,12 @@ package controllers
 
 import (
 	"context"
-	"encoding/json"
-	"encoding/pem"
 	"fmt"
-	"io"
-	"maps"
-	"net/http"
-	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	rbacv1 "k8s.io/api/rbac/v1"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -38,120 +28,17 @@ import (
 // accepts in ServiceAccount tokens.
 const workloadAudience = "fluxgate-test-workload"
 
-// hubIssuer returns the hub's ServiceAccount token issuer, and serves
-// its OIDC discovery document and keys (read from the hub) at an address
-// a workload cluster can reach, as a real hub publishes them: the hub's
-// own document names its advertised address.
-func hubIssuer(t *testing.T) (issuer, discoveryURL string, ca []byte) {
-	t.Helper()
-	hc, err := rest.HTTPClientFor(restCfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	read := func(path string) []byte {
-		t.Helper()
-		resp, err := hc.Get(strings.TrimSuffix(restCfg.Host, "/") + path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		if resp.StatusCode != http.StatusOK {
-			t.Fatalf("GET %s from the hub: %s: %s", path, resp.Status, b)
-		}
-		return b
-	}
-	var doc map[string]any
-	if err := json.Unmarshal(read("/.well-known/openid-configuration"), &doc); err != nil {
-		t.Fatal(err)
-	}
-	issuer, _ = doc["issuer"].(string)
-	if issuer == "" {
-		t.Fatalf("the hub's OIDC discovery document has no issuer: %v", doc)
-	}
-	keys := read("/openid/v1/jwks")
-	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		switch r.URL.Path {
-		case "/.well-known/openid-configuration":
-			published := maps.Clone(doc)
-			published["jwks_uri"] = "https://" + r.Host + "/openid/v1/jwks"
-			_ = json.NewEncoder(w).Encode(published)
-		case "/openid/v1/jwks":
-			_, _ = w.Write(keys)
-		default:
-			http.NotFound(w, r)
-		}
-	}))
-	t.Cleanup(srv.Close)
-	return issuer, srv.URL + "/.well-known/openid-configuration", pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
-}
-
-// startWorkloadTrustingHub starts an API server as a workload cluster
-// that authenticates the hub's ServiceAccount tokens for
-// workloadAudience, as a real workload cluster trusting a hub does: a
-// structured authentication configuration with a JWT authenticator for
-// the hub's issuer, whose published keys it reads, and the token's
-// subject as the user name (system:serviceaccount:<ns>:<name>). It grants
-// the guard's reads to the hub ServiceAccounts given.
+// startWorkloadTrustingHub starts a workload cluster that authenticates
+// the hub's ServiceAccount tokens for workloadAudience and lets readers
+// read what the guard reads (testenv.StartWorkloadTrustingHub).
 func startWorkloadTrustingHub(t *testing.T, readers ...types.NamespacedName) (*envtest.Environment, client.Client) {
 	t.Helper()
-	issuer, discoveryURL, ca := hubIssuer(t)
-	authn, err := json.Marshal(map[string]any{
-		"apiVersion": "apiserver.config.k8s.io/v1", "kind": "AuthenticationConfiguration",
-		"jwt": []any{map[string]any{
-			"issuer": map[string]any{"url": issuer, "discoveryURL": discoveryURL, "audiences": []string{workloadAudience},
-				"certificateAuthority": string(ca)},
-			"claimMappings": map[string]any{"username": map[string]any{"claim": "sub", "prefix": ""}},
-		}},
-	})
+	w, err := testenv.StartWorkloadTrustingHub(restCfg, workloadAudience, readers...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	authnFile := filepath.Join(t.TempDir(), "authentication.json")
-	if err := os.WriteFile(authnFile, authn, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	assets, err := testenv.Assets()
-	if err != nil {
-		t.Fatal(err)
-	}
-	workload := &envtest.Environment{BinaryAssetsDirectory: assets}
-	workload.ControlPlane.GetAPIServer().Configure().Set("authentication-config", authnFile)
-	if os.Getenv("FLUXGATE_TEST_LOG") == "debug" {
-		workload.ControlPlane.GetAPIServer().Out = os.Stderr
-		workload.ControlPlane.GetAPIServer().Err = os.Stderr
-	}
-	wcfg, err := workload.Start()
-	if err != nil {
-		t.Fatalf("start the workload cluster: %v", err)
-	}
-	var once sync.Once
-	t.Cleanup(func() { once.Do(func() { _ = workload.Stop() }) })
-	wc, err := client.New(wcfg, client.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
-	role := &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: "fluxgate-guard"}, Rules: []rbacv1.PolicyRule{
-		{APIGroups: []string{""}, Resources: []string{"nodes", "pods"}, Verbs: []string{"get", "list", "watch"}},
-		{APIGroups: []string{"apps"}, Resources: []string{"daemonsets"}, Verbs: []string{"get", "list", "watch"}},
-		{APIGroups: []string{"policy"}, Resources: []string{"poddisruptionbudgets"}, Verbs: []string{"get", "list", "watch"}},
-	}}
-	if err := wc.Create(ctx, role); err != nil {
-		t.Fatal(err)
-	}
-	binding := &rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "fluxgate-guard"},
-		RoleRef: rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: role.Name}}
-	for _, sa := range readers {
-		// The hub's ServiceAccount, by the user name its tokens carry:
-		// system:serviceaccount:<ns>:<name>.
-		binding.Subjects = append(binding.Subjects, rbacv1.Subject{Kind: "ServiceAccount", Namespace: sa.Namespace, Name: sa.Name})
-	}
-	if err := wc.Create(ctx, binding); err != nil {
-		t.Fatal(err)
-	}
-	return workload, wc
+	t.Cleanup(w.Stop)
+	return w.Env, w.Client
 }
 
 // startGuardAs is startGuard with the guard's own ServiceAccount set, as

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -153,6 +154,21 @@ func TestGuardOfARemoteCluster(t *testing.T) {
 	time.Sleep(time.Second)
 	if st := status(t, g); st.Phase != v1alpha1.PhasePaused || !suspended(t, prod) {
 		t.Fatalf("with the workload cluster unreachable: phase %s, prod suspended %v; want the pause kept", st.Phase, suspended(t, prod))
+	}
+	// Deleted while this test's manager runs, the guard's finalizer
+	// resumes prod (it needs no remote cluster): otherwise the next test's
+	// manager would, and count that write as its own.
+	if err := k8s.Delete(ctx, g); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, func() error {
+		if err := k8s.Get(ctx, client.ObjectKeyFromObject(g), &v1alpha1.MaintenanceGuard{}); !apierrors.IsNotFound(err) {
+			return fmt.Errorf("guard %s still there: %v", g.Name, err)
+		}
+		return nil
+	})
+	if suspended(t, prod) {
+		t.Fatal("prod still suspended after its guard was deleted")
 	}
 }
 

@@ -29,6 +29,7 @@ import (
 	"github.com/fluxgate/fluxgate/certs"
 	"github.com/fluxgate/fluxgate/controllers"
 	"github.com/fluxgate/fluxgate/maintenance/signals"
+	"github.com/fluxgate/fluxgate/maintenance/workloadidentity"
 	"github.com/fluxgate/fluxgate/policy"
 	"github.com/fluxgate/fluxgate/webhook"
 )
@@ -235,6 +236,12 @@ func Run(ctx context.Context, cfg *rest.Config, o Options) error {
 	}
 	guards := &controllers.MaintenanceGuardReconciler{
 		Client: mgr.GetClient(), Events: recorder, Metrics: guardMetrics, Log: log.WithName("maintenance"),
+	}
+	// The guard's own identity for workload-identity ConfigMaps that name
+	// no ServiceAccount; a user that is no ServiceAccount leaves it to the
+	// pod's token.
+	if sa, err := workloadidentity.ServiceAccountFromSubject(o.ServiceAccount); err == nil {
+		guards.ServiceAccount = sa
 	}
 	if err := guards.SetupWithManager(mgr); err != nil {
 		return err

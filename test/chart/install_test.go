@@ -43,7 +43,7 @@ import (
 // configuration (--config from its ConfigMap).
 var installValues = map[string]any{
 	"fluxNamespace": "gitops",
-	"maintenanceGuard": map[string]any{"create": true, "spec": map[string]any{
+	"maintenanceGuard": map[string]any{"create": true, "kubeConfigConfigMapNamespaces": []any{identityNamespace}, "spec": map[string]any{
 		"debounce": "0s", "settle": "1s",
 		"signals": map[string]any{
 			"nodes":                   map[string]any{"enabled": true},
@@ -64,7 +64,8 @@ var installValues = map[string]any{
 // (impersonated) and with nothing but the chart's RBAC, behind the
 // rendered webhook configurations. The API server calls it: a Deployment
 // is mutated and a bad PDB denied. The guard pauses a Kustomization during
-// a cordon and resumes it after. `helm uninstall` in the middle of a pause
+// a cordon and resumes it after; guards of a workload cluster reached by
+// workload identity (a kubeConfig ConfigMap) do the same there. `helm uninstall` in the middle of a pause
 // resumes everything through the chart's pre-delete hook and leaves no
 // webhook configuration behind. The API server's audit log then shows that
 // no request was forbidden and that every verb the chart grants, to
@@ -120,6 +121,8 @@ func TestInstallServeUninstall(t *testing.T) {
 	// installed webhook configurations are pointed at the process on
 	// 127.0.0.1, the one edit a real cluster does not need; rules,
 	// selectors, conditions and failure policies stay as rendered.
+	// The chart's Roles for kubeConfig ConfigMaps go into this namespace.
+	createNamespace(t, admin, identityNamespace)
 	fg, err := install.Install(ctx, install.Options{
 		Kubeconfig: kubeconfigPath, Binary: fluxgateBinary(t), ChartDir: chartDir,
 		Release: releaseName, Namespace: namespace, Values: installValues, Dir: t.TempDir(),
@@ -354,6 +357,9 @@ func TestInstallServeUninstall(t *testing.T) {
 			}
 			return nil
 		})
+	})
+	t.Run("guards of a workload cluster reached by workload identity pause what applies there", func(t *testing.T) {
+		testWorkloadIdentity(ctx, t, admin, cfg, fg)
 	})
 
 	// helm uninstall in the middle of a pause (docs/install.md): Helm would
