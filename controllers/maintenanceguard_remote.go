@@ -145,6 +145,7 @@ func (r *MaintenanceGuardReconciler) remoteByIdentity(ctx context.Context, ref v
 			return nil, err
 		}
 		sa := types.NamespacedName{Namespace: cm.Namespace, Name: cfg.ServiceAccountName}
+		own := r.ServiceAccount
 		if cfg.ServiceAccountName == "" {
 			// As Flux uses its controller's identity: the guard's own.
 			if sa, err = r.ownServiceAccount(); err != nil {
@@ -159,7 +160,7 @@ func (r *MaintenanceGuardReconciler) remoteByIdentity(ctx context.Context, ref v
 		if err := workloadidentity.CheckAudiences(cfg.Audiences, hub); err != nil {
 			return nil, fmt.Errorf("the kubeConfig ConfigMap %s/%s: %w", cm.Namespace, cm.Name, err)
 		}
-		tokens := &workloadidentity.TokenSource{Client: r.Client, ServiceAccount: sa, Audiences: cfg.Audiences}
+		tokens := &workloadidentity.TokenSource{Client: directReads{Client: r.Client, reader: r.APIReader}, Config: cfg, Namespace: cm.Namespace, Own: own}
 		// The timeout: a remote API that stops answering must not hold a
 		// reconcile.
 		cl, err := client.New(workloadidentity.RESTConfig(cfg, tokens, remoteTimeout), client.Options{Scheme: r.Client.Scheme()})
@@ -175,6 +176,23 @@ func (r *MaintenanceGuardReconciler) remoteByIdentity(ctx context.Context, ref v
 		return nil, fmt.Errorf("the kubeConfig ConfigMap %s/%s: %w", cm.Namespace, cm.Name, err)
 	}
 	return c.client, nil
+}
+
+// directReads is a client whose reads go to the API server: Flux's auth
+// package reads the ServiceAccount a ConfigMap names through the client
+// it is given, and the manager's client would start an informer on every
+// ServiceAccount of the cluster for it.
+type directReads struct {
+	client.Client
+	reader client.Reader
+}
+
+func (d directReads) Get(ctx context.Context, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
+	return d.reader.Get(ctx, key, obj, opts...)
+}
+
+func (d directReads) List(ctx context.Context, list client.ObjectList, opts ...client.ListOption) error {
+	return d.reader.List(ctx, list, opts...)
 }
 
 // ownServiceAccount is the guard's own ServiceAccount: the reconciler's

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"os"
 	"slices"
 	"strings"
@@ -15,6 +14,8 @@ import (
 	"time"
 
 	"github.com/fluxcd/pkg/apis/meta"
+	"github.com/fluxcd/pkg/auth"
+	"github.com/fluxcd/pkg/auth/generic"
 	authnv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -69,6 +70,8 @@ func invalid(format string, args ...any) error {
 type Config struct {
 	// Provider is the ConfigMap's provider: generic.
 	Provider string
+	// Address is the API server's address as the ConfigMap writes it.
+	Address string
 	// Host is the API server's address in Flux's canonical form,
 	// https://<lower-case host>:<port>.
 	Host string
@@ -107,7 +110,7 @@ func Parse(cm *corev1.ConfigMap) (Config, error) {
 	if err != nil {
 		return Config{}, invalid("%s: %w", what, err)
 	}
-	c := Config{Provider: provider, Host: host, ServiceAccountName: strings.TrimSpace(cm.Data[meta.KubeConfigKeyServiceAccountName])}
+	c := Config{Provider: provider, Address: address, Host: host, ServiceAccountName: strings.TrimSpace(cm.Data[meta.KubeConfigKeyServiceAccountName])}
 	if ca := cm.Data[meta.KubeConfigKeyCACert]; strings.TrimSpace(ca) != "" {
 		if _, err := certutil.ParseCertsPEM([]byte(ca)); err != nil {
 			return Config{}, invalid("%s: %q is not PEM certificates: %w", what, meta.KubeConfigKeyCACert, err)
@@ -127,46 +130,43 @@ func Parse(cm *corev1.ConfigMap) (Config, error) {
 
 // ParseClusterAddress returns an API server address in Flux's canonical
 // form, https://<lower-case host>:<port> (port 443 when none is given),
-// as github.com/fluxcd/pkg/auth's ParseClusterAddress does: an address
-// without a scheme is https, and any other scheme is refused (also one
-// that does not start with http, which Flux would take for a host name).
+// with Flux's own auth.ParseClusterAddress. An address with a scheme
+// other than https is refused first (Flux would take "ftp://host" for a
+// host name).
 func ParseClusterAddress(address string) (string, error) {
 	address = strings.TrimSpace(address)
-	if address == "" {
-		return "", errors.New("empty address")
-	}
 	if scheme, _, ok := strings.Cut(address, "://"); ok && scheme != "https" {
 		return "", fmt.Errorf("the Kubernetes API server address %q must use the https scheme", address)
 	}
-	if !strings.HasPrefix(address, "http") {
-		address = "https://" + address
-	}
-	u, err := url.Parse(address)
+	host, err := auth.ParseClusterAddress(address)
 	if err != nil {
-		return "", fmt.Errorf("parse the Kubernetes API server address %q: %w", address, err)
+		return "", err
 	}
-	if u.Scheme != "https" {
-		return "", fmt.Errorf("the Kubernetes API server address %q must use the https scheme", address)
-	}
-	if u.Host == "" {
+	if strings.HasPrefix(host, "https://:") {
 		return "", fmt.Errorf("the Kubernetes API server address %q has no host", address)
 	}
-	host := u.Host
-	if u.Port() == "" {
-		host += ":443"
-	}
-	return "https://" + strings.ToLower(host), nil
+	return host, nil
 }
 
-// TokenSource requests tokens of one ServiceAccount of the hub with given
-// audiences and keeps each until 80% of its lifetime has passed.
+// TokenSource obtains the tokens of one ServiceAccount of the hub for
+// given audiences with Flux's generic provider (auth.GetRESTConfig with
+// generic.Provider): a TokenRequest for the ServiceAccount the ConfigMap
+// names (Flux's object-level workload identity), else for the
+// controller's own ServiceAccount, which Flux finds in the pod's token.
+// It keeps each token until 80% of its lifetime has passed.
 type TokenSource struct {
-	// Client writes to the hub (serviceaccounts/token create).
+	// Client reads ServiceAccounts from the hub and creates their tokens
+	// (serviceaccounts get, serviceaccounts/token create). Its reads must
+	// go to the API server, not to an informer cache.
 	Client client.Client
-	// ServiceAccount whose tokens are requested.
-	ServiceAccount types.NamespacedName
-	// Audiences of the tokens.
-	Audiences []string
+	// Config is the ConfigMap's.
+	Config Config
+	// Namespace is the ConfigMap's: that of the ServiceAccount it names.
+	Namespace string
+	// Own is the controller's own ServiceAccount, for a ConfigMap that
+	// names none; when empty, Flux reads it from the pod's token
+	// (TokenFile).
+	Own types.NamespacedName
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
 
@@ -176,8 +176,15 @@ type TokenSource struct {
 	requests  int
 }
 
+// enableObjectLevel turns on Flux's ObjectLevelWorkloadIdentity feature
+// gate, which Flux's auth package asks for before it issues a token of a
+// ServiceAccount a ConfigMap names. Flux controllers leave it to a flag;
+// a guard follows what the Flux objects' ConfigMap says. Through a
+// sync.Once, every goroutine that reads the gate has seen it set.
+var enableObjectLevel sync.Once
+
 // Token returns a token that has at least a fifth of its lifetime left,
-// requesting a new one when the one it holds has not.
+// obtaining a new one when the one it holds has not.
 func (s *TokenSource) Token(ctx context.Context) (string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -185,18 +192,41 @@ func (s *TokenSource) Token(ctx context.Context) (string, error) {
 	if s.token != "" && now.Before(s.refreshAt) {
 		return s.token, nil
 	}
-	token, exp, err := RequestToken(ctx, s.Client, s.ServiceAccount, s.Audiences)
+	enableObjectLevel.Do(auth.EnableObjectLevelWorkloadIdentity)
+	opts := []auth.Option{
+		auth.WithClient(s.Client),
+		auth.WithClusterAddress(s.Config.Address),
+		auth.WithAudiences(s.Config.Audiences...),
+	}
+	if len(s.Config.CAData) > 0 {
+		opts = append(opts, auth.WithCAData(string(s.Config.CAData)))
+	}
+	if s.Config.ServiceAccountName != "" {
+		opts = append(opts, auth.WithServiceAccountNamespace(s.Namespace), auth.WithServiceAccountName(s.Config.ServiceAccountName))
+	}
+	rc, err := auth.GetRESTConfig(ctx, generic.Provider{Implementation: ownToken{s.Own}}, opts...)
 	if err != nil {
-		return "", err
+		return "", &Error{Kind: KindCredentials, Err: fmt.Errorf("obtain a token of %s with audiences %v from the hub: %w", s.identity(), s.Config.Audiences, err)}
 	}
 	s.requests++
-	s.token = token
+	s.token = rc.BearerToken
 	// Flux's token cache and the kubelet rotate at 80% of the lifetime.
-	s.refreshAt = now.Add(exp.Sub(now) * 8 / 10)
-	return token, nil
+	s.refreshAt = now.Add(rc.ExpiresAt.Sub(now) * 8 / 10)
+	return s.token, nil
 }
 
-// Requests says how many tokens the source has requested.
+// identity names the ServiceAccount whose tokens the source obtains.
+func (s *TokenSource) identity() string {
+	switch {
+	case s.Config.ServiceAccountName != "":
+		return "ServiceAccount " + s.Namespace + "/" + s.Config.ServiceAccountName
+	case s.Own.Name != "":
+		return "ServiceAccount " + s.Own.String() + " (fluxgate's own)"
+	}
+	return "fluxgate's own ServiceAccount"
+}
+
+// Requests says how many tokens the source has obtained.
 func (s *TokenSource) Requests() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -208,6 +238,26 @@ func (s *TokenSource) now() time.Time {
 		return s.Now()
 	}
 	return time.Now()
+}
+
+// ownToken is the generic.Implementation through which Flux's generic
+// provider reads the controller's token to find the controller's
+// ServiceAccount (its subject; the token itself is not used). With sa
+// known (fluxgate serve's --service-account), it answers with a token
+// naming sa, so that a process outside a pod has an identity too;
+// otherwise it reads the file, as Flux does.
+type ownToken struct{ sa types.NamespacedName }
+
+func (o ownToken) ReadFile(name string) ([]byte, error) {
+	if o.sa.Name == "" || name != TokenFile {
+		return os.ReadFile(name)
+	}
+	claims, err := json.Marshal(map[string]any{"sub": "system:serviceaccount:" + o.sa.Namespace + ":" + o.sa.Name})
+	if err != nil {
+		return nil, err
+	}
+	enc := base64.RawURLEncoding
+	return []byte(enc.EncodeToString([]byte(`{"alg":"none"}`)) + "." + enc.EncodeToString(claims) + "."), nil
 }
 
 // RequestToken asks the hub's TokenRequest API for a token of sa with the

@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"errors"
+	"maps"
 	"math/big"
 	"net/http"
 	"net/http/httptest"
@@ -69,18 +70,18 @@ func TestParse(t *testing.T) {
 			name: "generic, all keys",
 			data: map[string]string{"provider": "generic", "address": "https://API.Example.com:6443", "ca.crt": ca,
 				"audiences": "aud-1\naud-2", "serviceAccountName": "prod-deployer", "cluster": "ignored"},
-			want: Config{Provider: "generic", Host: "https://api.example.com:6443", CAData: []byte(ca),
+			want: Config{Provider: "generic", Address: "https://API.Example.com:6443", Host: "https://api.example.com:6443", CAData: []byte(ca),
 				Audiences: []string{"aud-1", "aud-2"}, ServiceAccountName: "prod-deployer"},
 		},
 		{
 			name: "generic, the address is the default audience, as written",
 			data: map[string]string{"provider": "generic", "address": "api.example.com"},
-			want: Config{Provider: "generic", Host: "https://api.example.com:443", Audiences: []string{"api.example.com"}},
+			want: Config{Provider: "generic", Address: "api.example.com", Host: "https://api.example.com:443", Audiences: []string{"api.example.com"}},
 		},
 		{
 			name: "audiences separated by commas and spaces",
 			data: map[string]string{"provider": "generic", "address": "https://10.0.0.1:6443", "audiences": " a, b  c,\n"},
-			want: Config{Provider: "generic", Host: "https://10.0.0.1:6443", Audiences: []string{"a", "b", "c"}},
+			want: Config{Provider: "generic", Address: "https://10.0.0.1:6443", Host: "https://10.0.0.1:6443", Audiences: []string{"a", "b", "c"}},
 		},
 		{name: "no provider", data: map[string]string{"address": "https://api:6443"}, kind: KindInvalid, errHas: `no "provider" key`},
 		{name: "aws", data: map[string]string{"provider": "aws", "cluster": "arn:aws:eks:eu-west-1:123:cluster/prod"}, kind: KindProviderNotSupported, provider: "aws", errHas: `provider "aws"`},
@@ -89,7 +90,7 @@ func TestParse(t *testing.T) {
 		{name: "unknown provider", data: map[string]string{"provider": "vault", "address": "https://api:6443"}, kind: KindProviderNotSupported, provider: "vault", errHas: "does not know"},
 		{name: "generic without address", data: map[string]string{"provider": "generic"}, kind: KindInvalid, errHas: `no "address" key`},
 		{name: "http address", data: map[string]string{"provider": "generic", "address": "http://api:6443"}, kind: KindInvalid, errHas: "must use the https scheme"},
-		{name: "unparsable address", data: map[string]string{"provider": "generic", "address": "https://api:port"}, kind: KindInvalid, errHas: "parse the Kubernetes API server address"},
+		{name: "unparsable address", data: map[string]string{"provider": "generic", "address": "https://api:port"}, kind: KindInvalid, errHas: "parse Kubernetes API server address"},
 		{name: "ca.crt not PEM", data: map[string]string{"provider": "generic", "address": "https://api:6443", "ca.crt": "not a certificate"}, kind: KindInvalid, errHas: `"ca.crt" is not PEM certificates`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -211,16 +212,21 @@ func TestCheckAudiences(t *testing.T) {
 }
 
 // tokenServer answers TokenRequests like the hub's API: tokens of the
-// lifetime given, numbered; a ServiceAccount named missing is not found.
+// lifetime given, numbered, with their expiry in the exp claim, as the
+// API server writes it; a ServiceAccount named missing does not exist.
 type tokenServer struct {
 	mu       sync.Mutex
 	lifetime time.Duration
 	now      func() time.Time
-	issued   []authnv1.TokenRequestSpec
+	issued   []string // namespace/name audiences
 }
 
 func (s *tokenServer) client(t *testing.T) client.Client {
-	return fake.NewClientBuilder().WithInterceptorFuncs(interceptor.Funcs{
+	var sas []client.Object
+	for _, name := range []string{"prod-deployer", "fluxgate"} {
+		sas = append(sas, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: "fleet", Name: name}})
+	}
+	return fake.NewClientBuilder().WithObjects(sas...).WithInterceptorFuncs(interceptor.Funcs{
 		SubResourceCreate: func(_ context.Context, _ client.Client, sub string, obj client.Object, req client.Object, _ ...client.SubResourceCreateOption) error {
 			s.mu.Lock()
 			defer s.mu.Unlock()
@@ -231,20 +237,39 @@ func (s *tokenServer) client(t *testing.T) client.Client {
 			if obj.GetName() == "missing" {
 				return apierrors.NewNotFound(schema.GroupResource{Resource: "serviceaccounts"}, obj.GetName())
 			}
-			s.issued = append(s.issued, tr.Spec)
-			tr.Status.Token = jwt(t, map[string]any{"sub": "system:serviceaccount:" + obj.GetNamespace() + ":" + obj.GetName(), "n": len(s.issued), "aud": tr.Spec.Audiences})
-			tr.Status.ExpirationTimestamp = metav1.NewTime(s.now().Add(s.lifetime))
+			s.issued = append(s.issued, obj.GetNamespace()+"/"+obj.GetName()+" "+strings.Join(tr.Spec.Audiences, ","))
+			exp := s.now().Add(s.lifetime)
+			tr.Status.Token = jwt(t, map[string]any{"sub": "system:serviceaccount:" + obj.GetNamespace() + ":" + obj.GetName(),
+				"n": len(s.issued), "aud": tr.Spec.Audiences, "exp": exp.Unix()})
+			tr.Status.ExpirationTimestamp = metav1.NewTime(exp)
 			return nil
 		},
 	}).Build()
 }
 
-// A token is kept until 80% of its lifetime has passed, then renewed.
+func source(t *testing.T, srv *tokenServer, data map[string]string, own string, clock func() time.Time) *TokenSource {
+	t.Helper()
+	base := map[string]string{"provider": "generic", "address": "https://workload.example.com:6443", "audiences": "prod"}
+	maps.Copy(base, data)
+	cfg, err := Parse(cm(base))
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := &TokenSource{Client: srv.client(t), Config: cfg, Namespace: "fleet", Now: clock}
+	if own != "" {
+		src.Own = types.NamespacedName{Namespace: "fleet", Name: own}
+	}
+	return src
+}
+
+// A token is kept until 80% of its lifetime has passed, then renewed;
+// Flux's generic provider requests it for the ServiceAccount the
+// ConfigMap names, or for the controller's own.
 func TestTokenSourceRenewsBeforeExpiry(t *testing.T) {
-	now := time.Date(2026, 12, 6, 9, 0, 0, 0, time.UTC)
+	now := time.Now()
 	clock := func() time.Time { return now }
 	srv := &tokenServer{lifetime: time.Hour, now: clock}
-	src := &TokenSource{Client: srv.client(t), ServiceAccount: types.NamespacedName{Namespace: "fleet", Name: "prod-deployer"}, Audiences: []string{"prod"}, Now: clock}
+	src := source(t, srv, map[string]string{"serviceAccountName": "prod-deployer"}, "", clock)
 	ctx := context.Background()
 	first, err := src.Token(ctx)
 	if err != nil {
@@ -259,12 +284,30 @@ func TestTokenSourceRenewsBeforeExpiry(t *testing.T) {
 	if err != nil || renewed == first || src.Requests() != 2 {
 		t.Fatalf("at 49 of 60 minutes: renewed %v, requests %d, err %v; want a new token", renewed != first, src.Requests(), err)
 	}
-	if len(srv.issued) != 2 || strings.Join(srv.issued[1].Audiences, ",") != "prod" {
-		t.Errorf("requests %+v, want two with audience prod", srv.issued)
+	if strings.Join(srv.issued, ";") != "fleet/prod-deployer prod;fleet/prod-deployer prod" {
+		t.Errorf("requests %q, want two of fleet/prod-deployer with audience prod", srv.issued)
 	}
 
-	missing := &TokenSource{Client: srv.client(t), ServiceAccount: types.NamespacedName{Namespace: "fleet", Name: "missing"}, Audiences: []string{"prod"}, Now: clock}
-	_, err = missing.Token(ctx)
+	// No serviceAccountName: the controller's own ServiceAccount.
+	srv.issued = nil
+	own := source(t, srv, nil, "fluxgate", clock)
+	if _, err := own.Token(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(srv.issued, ";") != "fleet/fluxgate prod" {
+		t.Errorf("requests %q, want one of fleet/fluxgate with audience prod", srv.issued)
+	}
+
+	// The default audience: the address as written.
+	srv.issued = nil
+	if _, err := source(t, srv, map[string]string{"audiences": "", "serviceAccountName": "prod-deployer"}, "", clock).Token(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(srv.issued, ";") != "fleet/prod-deployer https://workload.example.com:6443" {
+		t.Errorf("requests %q, want the address as the audience", srv.issued)
+	}
+
+	_, err = source(t, srv, map[string]string{"serviceAccountName": "missing"}, "", clock).Token(ctx)
 	var e *Error
 	if !errors.As(err, &e) || e.Kind != KindCredentials || !apierrors.IsNotFound(err) || !strings.Contains(err.Error(), "fleet/missing") {
 		t.Errorf("a missing ServiceAccount: %v", err)
@@ -284,16 +327,11 @@ func TestRESTConfigSendsTheToken(t *testing.T) {
 		_, _ = w.Write([]byte(`{"kind":"NodeList","apiVersion":"v1","metadata":{},"items":[]}`))
 	}))
 	defer api.Close()
-	now := time.Date(2026, 12, 6, 9, 0, 0, 0, time.UTC)
+	now := time.Now()
 	clock := func() time.Time { return now }
 	srv := &tokenServer{lifetime: time.Hour, now: clock}
-	src := &TokenSource{Client: srv.client(t), ServiceAccount: types.NamespacedName{Namespace: "fleet", Name: "prod-deployer"}, Audiences: []string{"prod"}, Now: clock}
-	cfg, err := Parse(cm(map[string]string{"provider": "generic", "address": api.URL, "audiences": "prod"}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.CAData = pemOf(t, api)
-	rc := RESTConfig(cfg, src, 5*time.Second)
+	src := source(t, srv, map[string]string{"address": api.URL, "ca.crt": string(pemOf(t, api)), "serviceAccountName": "prod-deployer"}, "", clock)
+	rc := RESTConfig(src.Config, src, 5*time.Second)
 	hc, err := rest.HTTPClientFor(rc)
 	if err != nil {
 		t.Fatal(err)

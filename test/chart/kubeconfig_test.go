@@ -63,7 +63,8 @@ func TestClusterAPIValue(t *testing.T) {
 }
 
 // Guards reaching a cluster by workload identity (a kubeConfig
-// ConfigMap) may read ConfigMaps and request ServiceAccount tokens only
+// ConfigMap) may read ConfigMaps and ServiceAccounts and request
+// ServiceAccount tokens only
 // in the namespaces the values list, and their own token in the release
 // namespace; none of it by default.
 func TestKubeConfigConfigMapNamespaces(t *testing.T) {
@@ -85,6 +86,7 @@ func TestKubeConfigConfigMapNamespaces(t *testing.T) {
 	}
 	want := []rbacv1.PolicyRule{
 		{APIGroups: []string{""}, Resources: []string{"configmaps"}, Verbs: []string{"get"}},
+		{APIGroups: []string{""}, Resources: []string{"serviceaccounts"}, Verbs: []string{"get"}},
 		{APIGroups: []string{""}, Resources: []string{"serviceaccounts/token"}, Verbs: []string{"create"}},
 	}
 	for _, ns := range []string{"clusters", "fleet"} {
