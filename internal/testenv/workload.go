@@ -31,14 +31,14 @@ type Workload struct {
 	// Client is its admin's client.
 	Client client.Client
 
-	issuerSrv *httptest.Server
-	dir       string
+	issuer *HubIssuer
+	dir    string
 }
 
 // Stop stops the workload cluster and what serves the hub's keys to it.
 func (w *Workload) Stop() {
 	_ = w.Env.Stop()
-	w.issuerSrv.Close()
+	w.issuer.Close()
 	_ = os.RemoveAll(w.dir)
 }
 
@@ -56,29 +56,21 @@ func (w *Workload) Stop() {
 // PodDisruptionBudgets. With FLUXGATE_TEST_LOG=debug the API server's
 // output goes to stderr.
 func StartWorkloadTrustingHub(hub *rest.Config, audience string, readers ...types.NamespacedName) (*Workload, error) {
-	issuer, srv, err := publishHubKeys(hub)
+	issuer, err := PublishHubIssuer(hub)
 	if err != nil {
 		return nil, err
 	}
-	w := &Workload{issuerSrv: srv}
+	w := &Workload{issuer: issuer}
 	ok := false
 	defer func() {
 		if !ok {
-			srv.Close()
+			issuer.Close()
 			if w.dir != "" {
 				_ = os.RemoveAll(w.dir)
 			}
 		}
 	}()
-	ca := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
-	authn, err := json.Marshal(map[string]any{
-		"apiVersion": "apiserver.config.k8s.io/v1", "kind": "AuthenticationConfiguration",
-		"jwt": []any{map[string]any{
-			"issuer": map[string]any{"url": issuer, "discoveryURL": srv.URL + "/.well-known/openid-configuration",
-				"audiences": []string{audience}, "certificateAuthority": string(ca)},
-			"claimMappings": map[string]any{"username": map[string]any{"claim": "sub", "prefix": ""}},
-		}},
-	})
+	authn, err := issuer.AuthenticationConfig(audience)
 	if err != nil {
 		return nil, err
 	}
@@ -115,12 +107,45 @@ func StartWorkloadTrustingHub(hub *rest.Config, audience string, readers ...type
 	return w, nil
 }
 
-// publishHubKeys serves the hub's OIDC discovery document, its jwks_uri
-// pointing at this server, and the hub's keys.
-func publishHubKeys(hub *rest.Config) (issuer string, srv *httptest.Server, err error) {
+// HubIssuer serves a hub's ServiceAccount token issuer to another API
+// server: the hub's OIDC discovery document, its jwks_uri pointing here,
+// and the hub's keys, read from the hub, from 127.0.0.1 (the hub's own
+// document names its advertised address, which a test may not reach).
+type HubIssuer struct {
+	// Issuer is the hub's, as its tokens name it (iss).
+	Issuer string
+	// DiscoveryURL is where the discovery document is served.
+	DiscoveryURL string
+	// CA is the PEM of the certificate that serves it.
+	CA  []byte
+	srv *httptest.Server
+}
+
+// Close stops serving.
+func (h *HubIssuer) Close() { h.srv.Close() }
+
+// AuthenticationConfig is a kube-apiserver --authentication-config that
+// authenticates the hub's ServiceAccount tokens for audience, with the
+// token's subject as the user name (system:serviceaccount:<ns>:<name>).
+// The API server's own --service-account-issuer must differ from the
+// hub's.
+func (h *HubIssuer) AuthenticationConfig(audience string) ([]byte, error) {
+	return json.Marshal(map[string]any{
+		"apiVersion": "apiserver.config.k8s.io/v1", "kind": "AuthenticationConfiguration",
+		"jwt": []any{map[string]any{
+			"issuer": map[string]any{"url": h.Issuer, "discoveryURL": h.DiscoveryURL,
+				"audiences": []string{audience}, "certificateAuthority": string(h.CA)},
+			"claimMappings": map[string]any{"username": map[string]any{"claim": "sub", "prefix": ""}},
+		}},
+	})
+}
+
+// PublishHubIssuer serves the issuer of the hub (the API server of hub,
+// an admin's configuration) until Close.
+func PublishHubIssuer(hub *rest.Config) (*HubIssuer, error) {
 	hc, err := rest.HTTPClientFor(hub)
 	if err != nil {
-		return "", nil, err
+		return nil, err
 	}
 	read := func(path string) ([]byte, error) {
 		resp, err := hc.Get(strings.TrimSuffix(hub.Host, "/") + path)
@@ -136,20 +161,21 @@ func publishHubKeys(hub *rest.Config) (issuer string, srv *httptest.Server, err 
 	}
 	b, err := read("/.well-known/openid-configuration")
 	if err != nil {
-		return "", nil, err
+		return nil, err
 	}
 	var doc map[string]any
 	if err := json.Unmarshal(b, &doc); err != nil {
-		return "", nil, fmt.Errorf("the hub's OIDC discovery document: %w", err)
+		return nil, fmt.Errorf("the hub's OIDC discovery document: %w", err)
 	}
-	if issuer, _ = doc["issuer"].(string); issuer == "" {
-		return "", nil, errors.New("the hub's OIDC discovery document names no issuer")
+	issuer, _ := doc["issuer"].(string)
+	if issuer == "" {
+		return nil, errors.New("the hub's OIDC discovery document names no issuer")
 	}
 	keys, err := read("/openid/v1/jwks")
 	if err != nil {
-		return "", nil, err
+		return nil, err
 	}
-	srv = httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		switch r.URL.Path {
 		case "/.well-known/openid-configuration":
@@ -162,7 +188,8 @@ func publishHubKeys(hub *rest.Config) (issuer string, srv *httptest.Server, err 
 			http.NotFound(w, r)
 		}
 	}))
-	return issuer, srv, nil
+	return &HubIssuer{Issuer: issuer, DiscoveryURL: srv.URL + "/.well-known/openid-configuration",
+		CA: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), srv: srv}, nil
 }
 
 func grantGuardReads(c client.Client, readers []types.NamespacedName) error {

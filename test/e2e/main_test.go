@@ -39,11 +39,15 @@ func run(m *testing.M) int {
 	defer cancel()
 	env, err = scenario.Setup(ctx, scenario.Options{
 		Nodes: 10, Log: os.Stdout, ProcessLog: os.Stdout,
-		// The hub scenario's kubeconfig Secrets live in hubNamespace,
-		// which fluxgate may read Secrets of (get).
+		// The hub scenarios' kubeconfig Secrets and workload-identity
+		// ConfigMaps live in hubNamespace, where fluxgate may read them
+		// (and request the ConfigMap's ServiceAccount's tokens).
 		Namespaces: []string{hubNamespace},
 		FluxgateValues: map[string]any{
-			"maintenanceGuard": map[string]any{"kubeConfigSecretNamespaces": []any{hubNamespace}},
+			"maintenanceGuard": map[string]any{
+				"kubeConfigSecretNamespaces":    []any{hubNamespace},
+				"kubeConfigConfigMapNamespaces": []any{hubNamespace},
+			},
 		},
 	})
 	if err != nil {

@@ -39,7 +39,8 @@ type KustomizeControllerOptions struct {
 // kustomize-controller ([KustomizeControllerBinary] of BinDir) as a
 // process of the cluster, with the administrator's kubeconfig, watching
 // every namespace, without leader election, with the ExternalArtifact
-// feature on and one HTTP retry, and waits until it is ready.
+// and ObjectLevelWorkloadIdentity features on and one HTTP retry, and
+// waits until it is ready.
 //
 // No source-controller runs: a test publishes artifacts itself (an
 // ExternalArtifact, or a source object's status.artifact).
@@ -81,7 +82,9 @@ func (c *Cluster) KustomizeController(ctx context.Context, opts KustomizeControl
 		fmt.Sprintf("--metrics-addr=127.0.0.1:%d", metrics),
 		fmt.Sprintf("--health-addr=127.0.0.1:%d", health),
 		"--events-addr=",
-		"--feature-gates=ExternalArtifact=true",
+		// ObjectLevelWorkloadIdentity: a kubeConfig ConfigMap may name the
+		// ServiceAccount whose tokens reach the remote cluster.
+		"--feature-gates=ExternalArtifact=true,ObjectLevelWorkloadIdentity=true",
 		"--http-retry=1",
 		"--requeue-dependency=" + opts.RequeueDependency.String(),
 		"--log-level=info",
