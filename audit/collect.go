@@ -54,6 +54,9 @@ var kinds = []struct {
 	{"v1", "Service", func() client.ObjectList { return &corev1.ServiceList{} }, func(l client.ObjectList) []client.Object {
 		return pointers(l.(*corev1.ServiceList).Items)
 	}},
+	{"v1", "PersistentVolumeClaim", func() client.ObjectList { return &corev1.PersistentVolumeClaimList{} }, func(l client.ObjectList) []client.Object {
+		return pointers(l.(*corev1.PersistentVolumeClaimList).Items)
+	}},
 }
 
 func pointers[T any, P interface {

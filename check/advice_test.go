@@ -115,6 +115,10 @@ func webStatefulSet(replicas int) string {
 	return fmt.Sprintf(`{apiVersion: apps/v1, kind: StatefulSet, metadata: {name: web, namespace: shop}, spec: {replicas: %d, serviceName: web, selector: {matchLabels: {app: web}}, template: {metadata: {labels: {app: web, tier: front}}, spec: {containers: [{name: web, image: web:1, readinessProbe: {tcpSocket: {port: 80}}, lifecycle: {preStop: {sleep: {seconds: 5}}}, volumeMounts: [{name: data, mountPath: /data}]}]}}, volumeClaimTemplates: [{metadata: {name: data}, spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Gi}}}}]}}`, replicas)
 }
 
+// readWriteManyClaim is the claim the web Deployment mounts, declared
+// ReadWriteMany, as a manifest beside it tells fluxgate.
+const readWriteManyClaim = `{apiVersion: v1, kind: PersistentVolumeClaim, metadata: {name: web-data, namespace: shop}, spec: {accessModes: [ReadWriteMany], resources: {requests: {storage: 1Gi}}}}`
+
 // container is the web container with changes merged in.
 func container(extra string) string {
 	return `{spec: {template: {spec: {containers: [{name: web, image: web:1, readinessProbe: {tcpSocket: {port: 80}}, lifecycle: {preStop: {sleep: {seconds: 5}}}` + extra + `}]}}}}`
@@ -167,7 +171,10 @@ func TestAdviceThatWorks(t *testing.T) {
 			name:   "Recreate with a volume claim, when the claim is ReadWriteMany",
 			defect: []edit{{"Deployment/web", `{spec: {strategy: {type: Recreate, rollingUpdate: null}, template: {spec: {volumes: [{name: data, persistentVolumeClaim: {claimName: web-data}}]}}}}`}},
 			policy: "rollout-strategy", advice: "If the claim is ReadWriteMany, use type: RollingUpdate with maxSurge: 25% and maxUnavailable: 0",
-			fix: []edit{{"Deployment/web", `{spec: {strategy: {type: RollingUpdate, rollingUpdate: {maxSurge: 25%, maxUnavailable: 0}}}}`}},
+			fix: []edit{
+				{"Deployment/web", `{spec: {strategy: {type: RollingUpdate, rollingUpdate: {maxSurge: 25%, maxUnavailable: 0}}}}`},
+				{"PersistentVolumeClaim/web-data", readWriteManyClaim},
+			},
 		},
 		{
 			name:   "Recreate with a volume claim, as a StatefulSet instead",
@@ -180,6 +187,12 @@ func TestAdviceThatWorks(t *testing.T) {
 			defect: []edit{{"Deployment/web", `{spec: {template: {spec: {volumes: [{name: data, persistentVolumeClaim: {claimName: web-data}}]}}}}`}},
 			policy: "rollout-strategy", advice: "Set maxSurge: 0 and maxUnavailable: 1",
 			fix: []edit{{"Deployment/web", `{spec: {strategy: {rollingUpdate: {maxSurge: 0, maxUnavailable: 1}}}}`}},
+		},
+		{
+			name:   "surge with a volume claim that is ReadWriteMany",
+			defect: []edit{{"Deployment/web", `{spec: {template: {spec: {volumes: [{name: data, persistentVolumeClaim: {claimName: web-data}}]}}}}`}},
+			policy: "rollout-strategy", advice: "if the claim is ReadWriteMany, keep the surge",
+			fix: []edit{{"PersistentVolumeClaim/web-data", readWriteManyClaim}},
 		},
 		{
 			name:   "surge with a volume claim, Recreate",

@@ -2,6 +2,8 @@ package policy
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 )
@@ -53,6 +55,7 @@ var RelatedKinds = map[string]string{
 	"StatefulSet":             "statefulsets",
 	"DaemonSet":               "daemonsets",
 	"Service":                 "services",
+	"PersistentVolumeClaim":   "persistentvolumeclaims",
 }
 
 // Related holds the objects of one namespace that cross-object rules need,
@@ -147,7 +150,9 @@ func (r *Related) writeKey(w *canonical, kind, name string) {
 	}
 }
 
-var relatedKeys = []string{"daemonsets", "deployments", "horizontalpodautoscalers", "poddisruptionbudgets", "services", "statefulsets"}
+// relatedKeys are the keys of input.related, in the order they are
+// rendered and hashed.
+var relatedKeys = slices.Sorted(maps.Values(RelatedKinds))
 
 // Input is everything a policy evaluation needs. The Engine adds each
 // policy's parameters as input.parameters.

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -10,6 +11,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
@@ -201,4 +203,41 @@ func TestDeploymentsThatCannotSurgeKeepRecreate(t *testing.T) {
 			}
 		})
 	}
+
+	// A claim fluxgate sees is ReadWriteMany lets old and new pods share
+	// it: the Deployment rolls with surge like any other, mutated to
+	// maxUnavailable 0, and nothing warns.
+	t.Run("read-write-many", func(t *testing.T) {
+		pvc := &corev1.PersistentVolumeClaim{
+			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "shared"},
+			Spec: corev1.PersistentVolumeClaimSpec{
+				AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteMany},
+				Resources:   corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("1Gi")}},
+			},
+		}
+		if err := k8s.Create(ctx, pvc); err != nil {
+			t.Fatal(err)
+		}
+		shared := deployment(ns, "shared", 2)
+		shared.Spec.Strategy = appsv1.DeploymentStrategy{}
+		shared.Spec.Template.Spec.Volumes = []corev1.Volume{{Name: "data", VolumeSource: corev1.VolumeSource{
+			PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: "shared"},
+		}}}
+		c, warnings := warningClient(t, client.Options{Scheme: k8s.Scheme()})
+		eventually(t, 30*time.Second, func() error {
+			obj := shared.DeepCopy()
+			if err := c.Create(ctx, obj, client.DryRunAll); err != nil {
+				return err
+			}
+			if ru := obj.Spec.Strategy.RollingUpdate; ru == nil || ru.MaxUnavailable.String() != "0" {
+				return fmt.Errorf("strategy = %+v: the claim is not in fluxgate's cache yet", obj.Spec.Strategy)
+			}
+			return nil
+		})
+		for _, w := range warnings.all() {
+			if strings.Contains(w, "rollout-strategy") && strings.Contains(w, "/shared:") {
+				t.Errorf("warning for a ReadWriteMany claim: %s", w)
+			}
+		}
+	})
 }

@@ -23,8 +23,8 @@ import (
 
 // CacheRelated is a RelatedSource that reads a controller-runtime cache:
 // the PodDisruptionBudgets (policy/v1), HorizontalPodAutoscalers
-// (autoscaling/v2), Services (v1), Deployments, StatefulSets and
-// DaemonSets (apps/v1) of the namespace. The Reader's scheme must know these types; the first
+// (autoscaling/v2), Services and PersistentVolumeClaims (v1),
+// Deployments, StatefulSets and DaemonSets (apps/v1) of the namespace. The Reader's scheme must know these types; the first
 // List of each starts its informer.
 //
 // Converting objects for the policies is the expensive part, so each
@@ -33,7 +33,7 @@ import (
 // same *policy.Related back. The memo holds only what the latest listing
 // of each namespace returned, so it never outgrows the cache.
 //
-// Listing a namespace still copies every object of the six kinds out of
+// Listing a namespace still copies every object of the seven kinds out of
 // the cache on every request. After WatchChanges, the informers say when
 // a namespace's objects change, and a namespace unchanged since its memo
 // was made is answered from the memo without listing.
@@ -120,6 +120,14 @@ var relatedLists = []relatedList{
 		obj:   &corev1.Service{},
 		list:  func() client.ObjectList { return &corev1.ServiceList{} },
 		items: func(l client.ObjectList) []client.Object { return pointers(l.(*corev1.ServiceList).Items) },
+	},
+	{
+		gvk:  corev1.SchemeGroupVersion.WithKind("PersistentVolumeClaim"),
+		obj:  &corev1.PersistentVolumeClaim{},
+		list: func() client.ObjectList { return &corev1.PersistentVolumeClaimList{} },
+		items: func(l client.ObjectList) []client.Object {
+			return pointers(l.(*corev1.PersistentVolumeClaimList).Items)
+		},
 	},
 	{
 		gvk:   appsv1.SchemeGroupVersion.WithKind("DaemonSet"),

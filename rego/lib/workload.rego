@@ -96,3 +96,22 @@ resource_claims := sort({name |
 	name := v.persistentVolumeClaim.claimName
 	is_string(name)
 })
+
+# unshared_claims are the resource_claims that old and new pods, or pods
+# on different nodes, may not be able to mount at once: all but those a
+# related PersistentVolumeClaim of the namespace declares ReadWriteMany. A
+# claim fluxgate cannot see (not yet created, or not among the manifests
+# checked) counts as unshared, since ReadWriteOnce is what most storage
+# gives.
+unshared_claims := [name |
+	some name in resource_claims
+	not read_write_many(name)
+]
+
+read_write_many(name) if {
+	some pvc in k8s.related("persistentvolumeclaims")
+	k8s.name_of(pvc) == name
+	modes := object.get(pvc, ["spec", "accessModes"], [])
+	is_array(modes)
+	"ReadWriteMany" in modes
+}

@@ -129,3 +129,20 @@ test_resource_claims_lists_shared_claims_only if {
 	workload.resource_claims == ["alpha", "zeta"] with input as {"request": {"object": obj}}
 	workload.resource_claims == [] with input as {"request": {"object": {"spec": {"template": {"spec": {"volumes": "x"}}}}}}
 }
+
+pvc(name, modes) := {"metadata": {"name": name}, "spec": {"accessModes": modes}}
+
+test_unshared_claims_leave_out_read_write_many if {
+	obj := {"spec": {"template": {"spec": {"volumes": [
+		{"name": "a", "persistentVolumeClaim": {"claimName": "shared"}},
+		{"name": "b", "persistentVolumeClaim": {"claimName": "once"}},
+		{"name": "c", "persistentVolumeClaim": {"claimName": "unseen"}},
+	]}}}}
+	related := {"persistentvolumeclaims": [
+		pvc("shared", ["ReadWriteMany"]),
+		pvc("once", ["ReadWriteOnce"]),
+		{"metadata": {"name": "garbage"}, "spec": {"accessModes": "ReadWriteMany"}},
+	]}
+	workload.unshared_claims == ["once", "unseen"] with input as {"request": {"object": obj}, "related": related}
+	workload.unshared_claims == ["once", "shared", "unseen"] with input as {"request": {"object": obj}}
+}

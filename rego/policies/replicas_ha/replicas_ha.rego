@@ -36,13 +36,13 @@ deny contains msg if {
 #
 # A second replica of a Deployment whose pods share a PersistentVolumeClaim
 # cannot mount a ReadWriteOnce claim on another node, so the advice names
-# what does work.
+# what does work (a claim known to be ReadWriteMany is no obstacle).
 advice := sprintf(
 	"its pods share PersistentVolumeClaim %s, so a second replica needs a ReadWriteMany claim: use one and set replicas: 2, or run it as a StatefulSet with volumeClaimTemplates and replicas: 2 or more%s",
-	[concat(", ", workload.resource_claims), budget_hint],
+	[concat(", ", workload.unshared_claims), budget_hint],
 ) if {
 	k8s.kind == "Deployment"
-	count(workload.resource_claims) > 0
+	count(workload.unshared_claims) > 0
 } else := sprintf(
 	"it rolls with Recreate as a single writer, so every rollout stops it too; accepted, since nothing else guarantees it never runs twice. If two copies may run at once (leader election, for example), set replicas: 2 or more with type: RollingUpdate%s",
 	[budget_hint],

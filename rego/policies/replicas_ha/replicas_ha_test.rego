@@ -68,6 +68,18 @@ test_shared_claim_gets_advice_that_works if {
 	policy.deny == {"Deployment team-a/web: spec.replicas is 1, so a node drain or eviction leaves no pod serving; its pods share PersistentVolumeClaim web-data, so a second replica needs a ReadWriteMany claim: use one and set replicas: 2, or run it as a StatefulSet with volumeClaimTemplates and replicas: 2 or more, together with a PodDisruptionBudget selecting its pods with spec.maxUnavailable: 1 and spec.unhealthyPodEvictionPolicy: AlwaysAllow"} with input as create(spec)
 }
 
+# A claim seen to be ReadWriteMany is no obstacle to a second replica.
+test_read_write_many_claim_gets_the_plain_advice if {
+	spec := {"replicas": 1, "template": {"spec": {
+		"containers": [{"name": "app"}],
+		"volumes": [{"name": "data", "persistentVolumeClaim": {"claimName": "web-data"}}],
+	}}}
+	fixture := object.union(create(spec), {"related": {"persistentvolumeclaims": [{"metadata": {"name": "web-data"}, "spec": {"accessModes": ["ReadWriteMany"]}}]}})
+	some msg in policy.deny with input as fixture
+	contains(msg, "if two copies can run at once")
+	not contains(msg, "PersistentVolumeClaim")
+}
+
 test_no_budget_hint_when_a_budget_exists if {
 	spec := {"replicas": 1, "template": {"metadata": {"labels": {"app": "web"}}}}
 	fixture := object.union(create(spec), {"related": {"poddisruptionbudgets": [{"spec": {"selector": {"matchLabels": {"app": "web"}}, "minAvailable": 1}}]}})

@@ -42,11 +42,12 @@ deployment if {
 # run an old and a new pod at once: a ReadWriteOncePod claim never can, a
 # ReadWriteOnce claim only on the same node (elsewhere the new pod waits
 # on a Multi-Attach error and, with maxUnavailable 0, the rollout stalls).
-# The claim's access mode is not part of the Deployment, so any claim
-# counts: for these, Recreate (or maxSurge 0 with maxUnavailable 1) is the
-# only strategy guaranteed to finish, and fluxgate neither denies nor
-# rewrites it.
-claim_bound if count(workload.resource_claims) > 0
+# The claim's access mode is not part of the Deployment: a claim counts
+# unless its PersistentVolumeClaim is among the related objects and
+# ReadWriteMany. For these, Recreate (or maxSurge 0 with maxUnavailable 1)
+# is the only strategy guaranteed to finish, and fluxgate neither denies
+# nor rewrites it.
+claim_bound if count(workload.unshared_claims) > 0
 
 surging_deployment if {
 	deployment
@@ -176,7 +177,7 @@ warn contains msg if {
 	claim_bound
 	msg := sprintf(
 		"%s: spec.strategy.type is Recreate, so every rollout stops all pods before starting new ones; accepted because its pods mount PersistentVolumeClaim %s, which old and new pods cannot share unless it is ReadWriteMany. If the claim is ReadWriteMany, use type: RollingUpdate with maxSurge: %v and maxUnavailable: %v; to run more than one replica without downtime, use a StatefulSet with volumeClaimTemplates",
-		[k8s.subject, concat(", ", workload.resource_claims), input.parameters.maxSurge, input.parameters.maxUnavailable],
+		[k8s.subject, concat(", ", workload.unshared_claims), input.parameters.maxSurge, input.parameters.maxUnavailable],
 	)
 }
 
@@ -184,15 +185,16 @@ warn contains msg if {
 # is not ReadWriteMany, a new pod scheduled to another node waits on a
 # Multi-Attach error; a single replica (where 25% surges one pod and lets
 # none go) then never finishes its rollout. Nothing is rewritten, as the
-# claim's access mode is not in the Deployment, but the risk is named.
+# claim may be ReadWriteMany where fluxgate cannot see it, but the risk
+# is named.
 warn contains msg if {
 	deployment
 	claim_bound
 	strategy_type == "RollingUpdate"
 	not intstr.is_zero(max_surge)
 	msg := sprintf(
-		"%s: its pods mount PersistentVolumeClaim %s and a rollout starts each new pod beside an old one (maxSurge: %v); unless the claim is ReadWriteMany, a new pod on another node cannot attach it (Multi-Attach) and the rollout stalls. Set maxSurge: 0 and maxUnavailable: 1, or type: Recreate, so that the old pod releases the claim first; if the claim is ReadWriteMany, keep the surge (the access mode is set on the claim, which admission of the Deployment does not see)",
-		[k8s.subject, concat(", ", workload.resource_claims), max_surge],
+		"%s: its pods mount PersistentVolumeClaim %s and a rollout starts each new pod beside an old one (maxSurge: %v); unless the claim is ReadWriteMany, a new pod on another node cannot attach it (Multi-Attach) and the rollout stalls. Set maxSurge: 0 and maxUnavailable: 1, or type: Recreate, so that the old pod releases the claim first; if the claim is ReadWriteMany, keep the surge (fluxgate did not find the PersistentVolumeClaim to read its access mode)",
+		[k8s.subject, concat(", ", workload.unshared_claims), max_surge],
 	)
 }
 

@@ -234,7 +234,7 @@ test_claim_defaults_not_patched if {
 	}
 }
 
-claim_surge_msg(surge) := deny_msg("Deployment", sprintf("its pods mount PersistentVolumeClaim web-data and a rollout starts each new pod beside an old one (maxSurge: %s); unless the claim is ReadWriteMany, a new pod on another node cannot attach it (Multi-Attach) and the rollout stalls. Set maxSurge: 0 and maxUnavailable: 1, or type: Recreate, so that the old pod releases the claim first; if the claim is ReadWriteMany, keep the surge (the access mode is set on the claim, which admission of the Deployment does not see)", [surge]))
+claim_surge_msg(surge) := deny_msg("Deployment", sprintf("its pods mount PersistentVolumeClaim web-data and a rollout starts each new pod beside an old one (maxSurge: %s); unless the claim is ReadWriteMany, a new pod on another node cannot attach it (Multi-Attach) and the rollout stalls. Set maxSurge: 0 and maxUnavailable: 1, or type: Recreate, so that the old pod releases the claim first; if the claim is ReadWriteMany, keep the surge (fluxgate did not find the PersistentVolumeClaim to read its access mode)", [surge]))
 
 test_claim_surge_warned if {
 	every c in [[1, "1"], ["50%", "50%"]] {
@@ -277,4 +277,27 @@ test_autoscaled_recreate_is_not_a_single_writer if {
 # Without a declared Recreate a single replica is mutated like any other.
 test_single_replica_without_strategy_is_patched if {
 	count(policy.patch) == 1 with input as review("Deployment", {"replicas": 1})
+}
+
+# A claim whose PersistentVolumeClaim is seen to be ReadWriteMany lets old
+# and new pods run side by side: the Deployment rolls with surge like any
+# other (defaults patched, Recreate denied), and nothing warns.
+with_rwx(fixture, modes) := object.union(fixture, {"related": {"persistentvolumeclaims": [{
+	"metadata": {"name": "web-data", "namespace": "team-a"},
+	"spec": {"accessModes": modes},
+}]}})
+
+test_read_write_many_claim_surges if {
+	fixture := with_rwx(review("Deployment", with_claim({})), ["ReadWriteMany"])
+	count(policy.warn) == 0 with input as fixture
+	count(policy.patch) > 0 with input as fixture
+	recreate := with_rwx(review("Deployment", with_claim({"replicas": 3, "strategy": {"type": "Recreate"}})), ["ReadWriteMany"])
+	count(policy.deny) == 1 with input as recreate
+	count(policy.warn) == 0 with input as recreate
+}
+
+test_read_write_once_claim_seen_still_warns if {
+	fixture := with_rwx(review("Deployment", with_claim({})), ["ReadWriteOnce"])
+	policy.warn == {claim_surge_msg("25%")} with input as fixture
+	count(policy.patch) == 0 with input as fixture
 }
