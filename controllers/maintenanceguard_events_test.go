@@ -360,9 +360,11 @@ func TestInvalidSelectorIsTerminal(t *testing.T) {
 	})
 	n := fc.count(g.Name)
 	// The rate limiter would retry within milliseconds, about ten times in
-	// this second; a terminal error is not retried.
+	// this second; a terminal error is not retried. The guard's own write
+	// of its finalizer or status may still bring one more reconcile, which
+	// is not a retry.
 	time.Sleep(time.Second)
-	if m := fc.count(g.Name); m != n {
+	if m := fc.count(g.Name); m-n > 1 {
 		t.Fatalf("an invalid spec was reconciled %d more times", m-n)
 	}
 
