@@ -148,11 +148,6 @@ func TestHubPausesOneCluster(t *testing.T) {
 		}
 		return rev
 	}
-	applied := func(rev string) func(scenario.KustomizationState) bool {
-		return func(st scenario.KustomizationState) bool {
-			return !st.Suspended && st.Ready == "True" && st.LastAppliedRevision == rev
-		}
-	}
 
 	rev1 := publish(t, "1.0.0")
 	if err := e.WaitKustomizations(ctx, []types.NamespacedName{app, other, local}, 2*time.Minute, applied(rev1)); err != nil {
@@ -172,46 +167,14 @@ func TestHubPausesOneCluster(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	spec := scenario.GuardSpec(map[string]string{"kubernetes.io/metadata.name": hubNamespace}, "1s", "3s")
-	spec["cluster"] = map[string]any{"kubeConfig": map[string]any{
+	startHubGuard(ctx, t, e, hubGuard, map[string]any{
 		"secretRef": map[string]any{"namespace": hubNamespace, "name": workloadSecret},
-	}}
-	startGuard(ctx, t, e, hubGuard, spec)
-	if err := waitRemoteReachable(ctx, e, hubGuard); err != nil {
-		t.Fatal(err)
-	}
-	if err := waitGuardPhase(ctx, e, hubGuard, v1alpha1.PhaseIdle); err != nil {
-		t.Fatal(err)
-	}
+	})
 
 	// The maintenance of the workload cluster: node-1 cordoned and
 	// drained (its app pods move to node-2). The guard sees it at its
 	// next poll.
-	node := workload.Nodes[0]
-	t.Cleanup(func() {
-		if err := workload.Uncordon(context.Background(), node); err != nil {
-			t.Errorf("cleanup: %v", err)
-		}
-	})
-	drained := time.Now()
-	drainCtx, cancelDrain := context.WithTimeout(ctx, time.Minute)
-	err = workload.Drain(drainCtx, node)
-	cancelDrain()
-	if err != nil {
-		t.Fatalf("drain %s of the workload cluster: %v", node, err)
-	}
-	if err := e.WaitKustomizations(ctx, []types.NamespacedName{app}, 75*time.Second, func(st scenario.KustomizationState) bool {
-		return st.Suspended
-	}); err != nil {
-		t.Fatalf("the workload cluster's Kustomization not paused after the drain of %s: %v", node, err)
-	}
-	t.Logf("%s paused %.1fs after the drain of %s began (poll 30s, debounce 1s)", app, time.Since(drained).Seconds(), node)
-	if err := waitGuardPhase(ctx, e, hubGuard, v1alpha1.PhasePaused); err != nil {
-		t.Fatal(err)
-	}
-	if holders := heldBy(ctx, t, e, app); len(holders) != 1 || !holders[hubGuard] {
-		t.Errorf("%s is held by %v, want %s alone", app, holders, hubGuard)
-	}
+	node := drainUntilPaused(ctx, t, e, workload, hubGuard, app)
 	for _, k := range []types.NamespacedName{other, local} {
 		if holders := heldBy(ctx, t, e, k); len(holders) != 0 {
 			t.Errorf("%s, which does not apply to the workload cluster, is held by %v", k, holders)
@@ -231,29 +194,14 @@ func TestHubPausesOneCluster(t *testing.T) {
 		t.Fatalf("the Kustomizations of the other clusters stopped applying: %v", err)
 	}
 	checkMarkers(ctx, t, e, "1.1.0")
-	if st, err := e.GetKustomization(ctx, app); err != nil || !st.Suspended || st.LastAppliedRevision != rev1 {
-		t.Errorf("revision 2 published: %s is %+v (%v), want suspended at revision 1", app, st, err)
-	}
-	if img, err := workloadImage(ctx, workload, deployment); err != nil || !strings.HasSuffix(img, ":1.0.0") {
-		t.Errorf("revision 2 published during the maintenance: the workload cluster runs %q (%v), want version 1.0.0", img, err)
-	}
+	checkHeld(ctx, t, e, workload, app, rev1, deployment, "1.0.0")
 	if err := guardReachable(ctx, e, hubGuard); err != nil {
 		t.Error(err)
 	}
 
 	// The end of the maintenance: at the next poll and after the settle
 	// period, the workload cluster gets revision 2.
-	if err := workload.Uncordon(ctx, node); err != nil {
-		t.Fatal(err)
-	}
-	uncordoned := time.Now()
-	if err := e.WaitKustomizations(ctx, []types.NamespacedName{app}, 90*time.Second, applied(rev2)); err != nil {
-		t.Fatalf("revision 2 not applied to the workload cluster after the uncordon: %v", err)
-	}
-	t.Logf("%s resumed and revision 2 applied %.1fs after the uncordon (poll 30s, settle 3s)", app, time.Since(uncordoned).Seconds())
-	if err := waitWorkloadRollout(ctx, workload, deployment, "1.1.0"); err != nil {
-		t.Errorf("the workload cluster after the maintenance: %v", err)
-	}
+	uncordonUntilApplied(ctx, t, e, workload, node, app, rev2, deployment, "1.1.0")
 	if err := waitGuardPhase(ctx, e, hubGuard, v1alpha1.PhaseIdle); err != nil {
 		t.Error(err)
 	}
@@ -269,31 +217,102 @@ func TestHubPausesOneCluster(t *testing.T) {
 	stopWatch()
 
 	// The story of each Kustomization, as the watch saw it.
-	story := func(key types.NamespacedName) string {
-		var got []string
-		for _, ev := range rec.Timeline() {
-			if ev.Object != key.String() {
-				continue
-			}
-			switch ev.Kind {
-			case recorder.KustomizationSuspended:
-				got = append(got, "suspended")
-			case recorder.KustomizationResumed:
-				got = append(got, "resumed")
-			case recorder.KustomizationApplied:
-				got = append(got, "applied "+revisionName(ev.Revision, rev1, rev2))
-			}
-		}
-		return strings.Join(got, ", ")
-	}
 	for key, want := range map[types.NamespacedName]string{
 		app:   "suspended, resumed, applied rev2",
 		other: "applied rev2",
 		local: "applied rev2",
 	} {
-		if got := story(key); got != want {
+		if got := story(rec.Timeline(), key, rev1, rev2); got != want {
 			t.Errorf("%s went through %q, want %q", key, got, want)
 		}
+	}
+}
+
+// applied is true of a Kustomization that is not suspended and has
+// applied rev.
+func applied(rev string) func(scenario.KustomizationState) bool {
+	return func(st scenario.KustomizationState) bool {
+		return !st.Suspended && st.Ready == "True" && st.LastAppliedRevision == rev
+	}
+}
+
+// startHubGuard starts a guard watching hubNamespace's Kustomizations
+// that reaches a workload cluster through kubeConfig (its
+// spec.cluster.kubeConfig), and waits until it reaches it and is idle.
+func startHubGuard(ctx context.Context, t *testing.T, e *scenario.Env, name string, kubeConfig map[string]any) {
+	t.Helper()
+	spec := scenario.GuardSpec(map[string]string{"kubernetes.io/metadata.name": hubNamespace}, "1s", "3s")
+	spec["cluster"] = map[string]any{"kubeConfig": kubeConfig}
+	startGuard(ctx, t, e, name, spec)
+	if err := waitRemoteReachable(ctx, e, name); err != nil {
+		t.Fatal(err)
+	}
+	if err := waitGuardPhase(ctx, e, name, v1alpha1.PhaseIdle); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// drainUntilPaused drains the first node of the workload cluster (and
+// uncordons it at cleanup), waits until the guard, at its next poll, has
+// paused app and holds it alone, and returns the node.
+func drainUntilPaused(ctx context.Context, t *testing.T, e *scenario.Env, workload *cluster.Cluster, guard string, app types.NamespacedName) string {
+	t.Helper()
+	node := workload.Nodes[0]
+	t.Cleanup(func() {
+		if err := workload.Uncordon(context.Background(), node); err != nil {
+			t.Errorf("cleanup: %v", err)
+		}
+	})
+	drained := time.Now()
+	drainCtx, cancelDrain := context.WithTimeout(ctx, time.Minute)
+	err := workload.Drain(drainCtx, node)
+	cancelDrain()
+	if err != nil {
+		t.Fatalf("drain %s of the workload cluster: %v", node, err)
+	}
+	if err := e.WaitKustomizations(ctx, []types.NamespacedName{app}, 75*time.Second, func(st scenario.KustomizationState) bool {
+		return st.Suspended
+	}); err != nil {
+		t.Fatalf("%s not paused after the drain of %s of the workload cluster: %v", app, node, err)
+	}
+	t.Logf("%s paused %.1fs after the drain of %s began (poll 30s, debounce 1s)", app, time.Since(drained).Seconds(), node)
+	if err := waitGuardPhase(ctx, e, guard, v1alpha1.PhasePaused); err != nil {
+		t.Fatal(err)
+	}
+	if holders := heldBy(ctx, t, e, app); len(holders) != 1 || !holders[guard] {
+		t.Errorf("%s is held by %v, want %s alone", app, holders, guard)
+	}
+	return node
+}
+
+// checkHeld checks, after a new revision was published, that app is still
+// suspended at revision rev and the workload cluster's deployment still
+// runs version.
+func checkHeld(ctx context.Context, t *testing.T, e *scenario.Env, workload *cluster.Cluster, app types.NamespacedName, rev string, deployment types.NamespacedName, version string) {
+	t.Helper()
+	if st, err := e.GetKustomization(ctx, app); err != nil || !st.Suspended || st.LastAppliedRevision != rev {
+		t.Errorf("a new revision published: %s is %+v (%v), want suspended at %s", app, st, err, rev)
+	}
+	if img, err := workloadImage(ctx, workload, deployment); err != nil || !strings.HasSuffix(img, ":"+version) {
+		t.Errorf("a new revision published during the maintenance: the workload cluster runs %q (%v), want version %s", img, err, version)
+	}
+}
+
+// uncordonUntilApplied ends the workload cluster's maintenance and waits
+// until app, resumed at the guard's next poll after the settle period,
+// applies rev and the workload cluster's deployment runs version.
+func uncordonUntilApplied(ctx context.Context, t *testing.T, e *scenario.Env, workload *cluster.Cluster, node string, app types.NamespacedName, rev string, deployment types.NamespacedName, version string) {
+	t.Helper()
+	if err := workload.Uncordon(ctx, node); err != nil {
+		t.Fatal(err)
+	}
+	uncordoned := time.Now()
+	if err := e.WaitKustomizations(ctx, []types.NamespacedName{app}, 90*time.Second, applied(rev)); err != nil {
+		t.Fatalf("%s not applied to the workload cluster after the uncordon: %v", rev, err)
+	}
+	t.Logf("%s resumed and %s applied %.1fs after the uncordon (poll 30s, settle 3s)", app, rev, time.Since(uncordoned).Seconds())
+	if err := waitWorkloadRollout(ctx, workload, deployment, version); err != nil {
+		t.Errorf("the workload cluster after the maintenance: %v", err)
 	}
 }
 

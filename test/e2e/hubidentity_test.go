@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -17,7 +16,6 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/fluxgate/fluxgate/api/v1alpha1"
 	"github.com/fluxgate/fluxgate/internal/testenv"
 	"github.com/fluxgate/fluxgate/test/e2e/cluster"
 	"github.com/fluxgate/fluxgate/test/e2e/gitsource"
@@ -131,11 +129,6 @@ func TestHubPausesOneClusterByWorkloadIdentity(t *testing.T) {
 		}
 		return rev
 	}
-	applied := func(rev string) func(scenario.KustomizationState) bool {
-		return func(st scenario.KustomizationState) bool {
-			return !st.Suspended && st.Ready == "True" && st.LastAppliedRevision == rev
-		}
-	}
 
 	// Flux reaches the workload cluster through the ConfigMap.
 	rev1 := publish(t, "1.0.0")
@@ -147,62 +140,17 @@ func TestHubPausesOneClusterByWorkloadIdentity(t *testing.T) {
 	}
 
 	// So does the guard.
-	spec := scenario.GuardSpec(map[string]string{"kubernetes.io/metadata.name": hubNamespace}, "1s", "3s")
-	spec["cluster"] = map[string]any{"kubeConfig": map[string]any{
+	startHubGuard(ctx, t, e, identityGuard, map[string]any{
 		"configMapRef": map[string]any{"namespace": hubNamespace, "name": identityConfigMap},
-	}}
-	startGuard(ctx, t, e, identityGuard, spec)
-	if err := waitRemoteReachable(ctx, e, identityGuard); err != nil {
-		t.Fatal(err)
-	}
-	if err := waitGuardPhase(ctx, e, identityGuard, v1alpha1.PhaseIdle); err != nil {
-		t.Fatal(err)
-	}
-
-	node := workload.Nodes[0]
-	t.Cleanup(func() {
-		if err := workload.Uncordon(context.Background(), node); err != nil {
-			t.Errorf("cleanup: %v", err)
-		}
 	})
-	drained := time.Now()
-	drainCtx, cancelDrain := context.WithTimeout(ctx, time.Minute)
-	err = workload.Drain(drainCtx, node)
-	cancelDrain()
-	if err != nil {
-		t.Fatalf("drain %s of the workload cluster: %v", node, err)
-	}
-	if err := e.WaitKustomizations(ctx, []types.NamespacedName{app}, 75*time.Second, func(st scenario.KustomizationState) bool {
-		return st.Suspended
-	}); err != nil {
-		t.Fatalf("the Kustomization naming the ConfigMap not paused after the drain of %s: %v", node, err)
-	}
-	t.Logf("%s paused %.1fs after the drain of %s began (poll 30s, debounce 1s)", app, time.Since(drained).Seconds(), node)
-	if holders := heldBy(ctx, t, e, app); len(holders) != 1 || !holders[identityGuard] {
-		t.Errorf("%s is held by %v, want %s alone", app, holders, identityGuard)
-	}
+	node := drainUntilPaused(ctx, t, e, workload, identityGuard, app)
 
 	// A revision pushed during the maintenance waits for its end.
 	rev2 := publish(t, "1.1.0")
 	time.Sleep(5 * time.Second)
-	if st, err := e.GetKustomization(ctx, app); err != nil || !st.Suspended || st.LastAppliedRevision != rev1 {
-		t.Errorf("revision 2 published: %s is %+v (%v), want suspended at revision 1", app, st, err)
-	}
-	if img, err := workloadImage(ctx, workload, deployment); err != nil || !strings.HasSuffix(img, ":1.0.0") {
-		t.Errorf("revision 2 published during the maintenance: the workload cluster runs %q (%v), want version 1.0.0", img, err)
-	}
+	checkHeld(ctx, t, e, workload, app, rev1, deployment, "1.0.0")
 
-	if err := workload.Uncordon(ctx, node); err != nil {
-		t.Fatal(err)
-	}
-	uncordoned := time.Now()
-	if err := e.WaitKustomizations(ctx, []types.NamespacedName{app}, 90*time.Second, applied(rev2)); err != nil {
-		t.Fatalf("revision 2 not applied to the workload cluster after the uncordon: %v", err)
-	}
-	t.Logf("%s resumed and revision 2 applied %.1fs after the uncordon (poll 30s, settle 3s)", app, time.Since(uncordoned).Seconds())
-	if err := waitWorkloadRollout(ctx, workload, deployment, "1.1.0"); err != nil {
-		t.Errorf("the workload cluster after the maintenance: %v", err)
-	}
+	uncordonUntilApplied(ctx, t, e, workload, node, app, rev2, deployment, "1.1.0")
 	if err := guardReachable(ctx, e, identityGuard); err != nil {
 		t.Error(err)
 	}

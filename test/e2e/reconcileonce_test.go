@@ -326,9 +326,25 @@ func TestReconcileOnceThroughFlux(t *testing.T) {
 	stopWatch()
 
 	// The whole story of the app's Kustomization, as the watch saw it.
+	got := story(rec.Timeline(), app, rev1, rev2, rev3, rev4)
+	want := strings.Join([]string{
+		"suspended",            // the maintenance
+		"resumed", "suspended", // the failed release
+		"resumed", "applied rev3", "suspended", // the release
+		"resumed", "applied rev4", // the end of the maintenance
+	}, ", ")
+	if got != want {
+		t.Errorf("the app's Kustomization went through\n  %s\nwant\n  %s", got, want)
+	}
+}
+
+// story tells what the watch saw happen to one Kustomization: "suspended",
+// "resumed" and "applied revN", N the position of the applied revision
+// among revs, joined by commas.
+func story(timeline []recorder.Event, key types.NamespacedName, revs ...string) string {
 	var got []string
-	for _, ev := range rec.Timeline() {
-		if ev.Object != app.String() {
+	for _, ev := range timeline {
+		if ev.Object != key.String() {
 			continue
 		}
 		switch ev.Kind {
@@ -337,18 +353,10 @@ func TestReconcileOnceThroughFlux(t *testing.T) {
 		case recorder.KustomizationResumed:
 			got = append(got, "resumed")
 		case recorder.KustomizationApplied:
-			got = append(got, "applied "+revisionName(ev.Revision, rev1, rev2, rev3, rev4))
+			got = append(got, "applied "+revisionName(ev.Revision, revs...))
 		}
 	}
-	want := []string{
-		"suspended",            // the maintenance
-		"resumed", "suspended", // the failed release
-		"resumed", "applied rev3", "suspended", // the release
-		"resumed", "applied rev4", // the end of the maintenance
-	}
-	if strings.Join(got, ", ") != strings.Join(want, ", ") {
-		t.Errorf("the app's Kustomization went through\n  %s\nwant\n  %s", strings.Join(got, ", "), strings.Join(want, ", "))
-	}
+	return strings.Join(got, ", ")
 }
 
 // revisionName names a revision of the scenario "rev1".."rev3".
