@@ -13,6 +13,8 @@ import (
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/rego"
 	"github.com/open-policy-agent/opa/v1/topdown"
+
+	"github.com/fluxgate/fluxgate/policy/planeval"
 )
 
 // Finding is one result of one policy about one object.
@@ -97,6 +99,9 @@ type Engine struct {
 	enabled map[string][]*compiledPolicy
 	// queries caches prepared queries by phase and policy ids.
 	queries sync.Map
+	// interpreter makes the engine evaluate with OPA's interpreter
+	// instead of the plan evaluator, for tests that compare the two.
+	interpreter bool
 	// cache holds recent decisions (see cache.go).
 	cache        *decisionCache
 	hits, misses atomic.Int64
@@ -104,6 +109,12 @@ type Engine struct {
 
 // NewEngine checks cfg against set and returns an Engine for them.
 func NewEngine(set *Set, cfg *Config) (*Engine, error) {
+	return newEngine(set, cfg, false)
+}
+
+// newEngine is NewEngine, evaluating with OPA's interpreter when
+// interpreter is true.
+func newEngine(set *Set, cfg *Config, interpreter bool) (*Engine, error) {
 	if cfg == nil {
 		cfg = &Config{}
 	}
@@ -111,7 +122,7 @@ func NewEngine(set *Set, cfg *Config) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &Engine{set: set, cfg: cfg, resolved: res, params: make(map[string]*ast.Term, len(res)), enabled: map[string][]*compiledPolicy{}, cache: newDecisionCache()}
+	e := &Engine{set: set, cfg: cfg, interpreter: interpreter, resolved: res, params: make(map[string]*ast.Term, len(res)), enabled: map[string][]*compiledPolicy{}, cache: newDecisionCache()}
 	all := ast.NewObject()
 	for _, p := range set.policies {
 		id := p.meta.ID
@@ -243,7 +254,7 @@ func (e *Engine) groups(ps []*compiledPolicy) [][]*compiledPolicy {
 
 // query returns the prepared query of phase over ps, preparing it on first
 // use; nil when none of ps has rules of that phase.
-func (e *Engine) query(ctx context.Context, ph phase, ps []*compiledPolicy) (*rego.PreparedEvalQuery, error) {
+func (e *Engine) query(ctx context.Context, ph phase, ps []*compiledPolicy) (*preparedQuery, error) {
 	var key strings.Builder
 	key.WriteString(string(ph))
 	for _, p := range ps {
@@ -251,21 +262,42 @@ func (e *Engine) query(ctx context.Context, ph phase, ps []*compiledPolicy) (*re
 		key.WriteString(p.meta.ID)
 	}
 	if q, ok := e.queries.Load(key.String()); ok {
-		return q.(*rego.PreparedEvalQuery), nil
+		return q.(*preparedQuery), nil
 	}
 	text := validationQuery(ps)
 	if ph == phaseMutate {
 		text = mutationQuery(ps)
 	}
-	var pq *rego.PreparedEvalQuery
+	var pq *preparedQuery
 	if text != "" {
 		var err error
-		if pq, err = prepare(ctx, e.set.compiler, text); err != nil {
+		if pq, err = e.prepareQuery(ctx, text); err != nil {
 			return nil, fmt.Errorf("policies %s: %w", ids(ps), err)
 		}
 	}
 	q, _ := e.queries.LoadOrStore(key.String(), pq)
-	return q.(*rego.PreparedEvalQuery), nil
+	return q.(*preparedQuery), nil
+}
+
+// preparedQuery is one query, planned for the plan evaluator (see
+// planeval), or prepared for OPA's interpreter when OPA's planner cannot
+// plan it.
+type preparedQuery struct {
+	plan    *planeval.Program
+	topdown *rego.PreparedEvalQuery
+}
+
+func (e *Engine) prepareQuery(ctx context.Context, text string) (*preparedQuery, error) {
+	if !e.interpreter {
+		if plan, err := planeval.Prepare(ctx, e.set.compiler, text); err == nil {
+			return &preparedQuery{plan: plan}, nil
+		}
+	}
+	td, err := prepare(ctx, e.set.compiler, text)
+	if err != nil {
+		return nil, err
+	}
+	return &preparedQuery{topdown: td}, nil
 }
 
 func ids(ps []*compiledPolicy) string {
@@ -362,7 +394,30 @@ func (ev *evaluation) run(ctx context.Context, ph phase, ps []*compiledPolicy, r
 	if err != nil || q == nil {
 		return nil, err
 	}
-	rs, err := q.Eval(ctx, rego.EvalParsedInput(ev.input(request, ps)))
+	input := ev.input(request, ps)
+	if q.plan != nil {
+		first, err := q.plan.First(ctx, ast.NewTerm(input))
+		if err != nil {
+			return nil, ev.e.evalError(ph, ps, err)
+		}
+		vars := rego.Vars{}
+		if first != nil {
+			var convErr error
+			first.Foreach(func(k, v *ast.Term) {
+				name, _ := k.Value.(ast.String)
+				x, err := ast.JSON(v.Value)
+				if err != nil && convErr == nil {
+					convErr = fmt.Errorf("convert result %s: %w", name, err)
+				}
+				vars[string(name)] = x
+			})
+			if convErr != nil {
+				return nil, ev.e.evalError(ph, ps, convErr)
+			}
+		}
+		return vars, nil
+	}
+	rs, err := q.topdown.Eval(ctx, rego.EvalParsedInput(input))
 	if err != nil {
 		return nil, ev.e.evalError(ph, ps, err)
 	}

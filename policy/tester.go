@@ -47,6 +47,12 @@ func (r TestResult) String() string {
 // each with the given timeout. A module that does not parse or compile
 // makes it return a *CompileError and no results.
 func RunTests(ctx context.Context, modules []Module, timeout time.Duration) ([]TestResult, error) {
+	return runTests(ctx, modules, timeout, "")
+}
+
+// runTests runs the tests with OPA's interpreter (target "") or another
+// rego target, such as planeval.Target, the evaluator the engine uses.
+func runTests(ctx context.Context, modules []Module, timeout time.Duration, target string) ([]TestResult, error) {
 	parsed := make(map[string]*ast.Module, len(modules))
 	var problems []Problem
 	for _, m := range modules {
@@ -66,6 +72,9 @@ func RunTests(ctx context.Context, modules []Module, timeout time.Duration) ([]T
 		SetTimeout(timeout).
 		CapturePrintOutput(true).
 		RaiseBuiltinErrors(true)
+	if target != "" {
+		runner = runner.Target(target)
+	}
 	ch, err := runner.RunTests(ctx, nil)
 	if err != nil {
 		return nil, &CompileError{Problems: problemsFromOPA(err)}

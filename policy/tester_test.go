@@ -2,6 +2,7 @@ package policy
 
 import (
 	"context"
+	"github.com/fluxgate/fluxgate/policy/planeval"
 	"os"
 	"testing"
 	"time"
@@ -47,23 +48,29 @@ func TestRunTestsReportsBrokenModule(t *testing.T) {
 }
 
 // TestBuiltinRegoTests runs the unit tests of every built-in policy and
-// library, so `go test ./...` fails when a policy regresses.
+// library, so `go test ./...` fails when a policy regresses: once with
+// OPA's interpreter, as `fluxgate policy test` does, and once on the plan
+// evaluator the engine uses (planeval), so that both agree on every test.
 func TestBuiltinRegoTests(t *testing.T) {
 	mods, err := BuiltinModules()
 	if err != nil {
 		t.Fatal(err)
 	}
-	results, err := RunTests(context.Background(), mods, 30*time.Second)
-	if err != nil {
-		t.Fatal(err)
+	for _, target := range []string{"", planeval.Target} {
+		t.Run("target="+target, func(t *testing.T) {
+			results, err := runTests(context.Background(), mods, 30*time.Second, target)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(results) == 0 {
+				t.Fatal("the built-in policies have no Rego tests")
+			}
+			for _, r := range results {
+				if !r.Pass {
+					t.Errorf("%s\n%s", r, r.Output)
+				}
+			}
+			t.Logf("%d Rego tests", len(results))
+		})
 	}
-	if len(results) == 0 {
-		t.Fatal("the built-in policies have no Rego tests")
-	}
-	for _, r := range results {
-		if !r.Pass {
-			t.Errorf("%s\n%s", r, r.Output)
-		}
-	}
-	t.Logf("%d Rego tests", len(results))
 }
