@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/json"
-	"hash"
 	"math"
 	"slices"
 	"strconv"
@@ -109,8 +108,8 @@ func rawKeyOf(ph string, r *RawInput) (cacheKey, bool) {
 // requestKey hashes everything of in that policies see, the objects
 // written by objects.
 func requestKey(ph string, in *Input, objects func(*canonical)) (cacheKey, bool) {
-	h := sha256.New()
-	w := canonical{h: h}
+	w := newCanonical()
+	defer w.release()
 	r := &in.Request
 	w.str(ph)
 	w.str(string(r.Operation))
@@ -126,7 +125,7 @@ func requestKey(ph string, in *Input, objects func(*canonical)) (cacheKey, bool)
 	}
 	w.bool(r.DryRun)
 	w.bool(in.Complete)
-	objects(&w)
+	objects(w)
 	w.bool(in.Maintenance.Active)
 	w.int(int64(len(in.Maintenance.Guards)))
 	for _, g := range in.Maintenance.Guards {
@@ -143,33 +142,48 @@ func requestKey(ph string, in *Input, objects func(*canonical)) (cacheKey, bool)
 		w.str(rel.Namespace)
 		w.str(rel.Name)
 	}
-	in.Related.writeKey(&w, r.Kind.Kind, r.Name)
-	var key cacheKey
+	in.Related.writeKey(w, r.Kind.Kind, r.Name)
 	if w.unknown {
-		return key, false
+		return cacheKey{}, false
 	}
-	h.Sum(key[:0])
-	return key, true
+	return w.sum(), true
 }
 
-// canonical writes JSON-shaped values to a hash with a type tag and a
-// length before each, and object keys in sorted order, so that two values
-// hash alike only when Rego would see the same document.
+// canonical writes JSON-shaped values with a type tag and a length
+// before each, and object keys in sorted order, so that two values hash
+// alike only when Rego would see the same document. It writes to a
+// buffer hashed once at the end: a request's encoding is a few kilobytes
+// of small writes, each of which would cost a call into the hash.
 type canonical struct {
-	h       hash.Hash
-	buf     [9]byte
+	buf     []byte
+	keys    []string // scratch for sorting one object's keys at a time
 	unknown bool
 }
 
-func (w *canonical) tag(t byte, n uint64) {
-	w.buf[0] = t
-	binary.LittleEndian.PutUint64(w.buf[1:], n)
-	w.h.Write(w.buf[:])
+var canonicals = sync.Pool{New: func() any { return &canonical{buf: make([]byte, 0, 8192)} }}
+
+func newCanonical() *canonical { return canonicals.Get().(*canonical) }
+
+// release pools w, unless a huge object grew its buffer.
+func (w *canonical) release() {
+	if cap(w.buf) > 1<<20 {
+		return
+	}
+	w.buf, w.keys, w.unknown = w.buf[:0], w.keys[:0], false
+	canonicals.Put(w)
 }
+
+func (w *canonical) sum() cacheKey { return sha256.Sum256(w.buf) }
+
+func (w *canonical) tag(t byte, n uint64) {
+	w.buf = binary.LittleEndian.AppendUint64(append(w.buf, t), n)
+}
+
+func (w *canonical) raw(b []byte) { w.buf = append(w.buf, b...) }
 
 func (w *canonical) str(s string) {
 	w.tag('s', uint64(len(s)))
-	w.h.Write([]byte(s))
+	w.buf = append(w.buf, s...)
 }
 
 func (w *canonical) int(n int64) { w.tag('i', uint64(n)) }
@@ -177,7 +191,7 @@ func (w *canonical) int(n int64) { w.tag('i', uint64(n)) }
 // bytes hashes raw JSON as it is.
 func (w *canonical) bytes(b []byte) {
 	w.tag('b', uint64(len(b)))
-	w.h.Write(b)
+	w.buf = append(w.buf, b...)
 }
 
 func (w *canonical) bool(b bool) {
@@ -197,16 +211,19 @@ func (w *canonical) value(v any) {
 			w.tag('n', 0)
 			return
 		}
-		keys := make([]string, 0, len(v))
+		// The keys of nested objects are sorted above these in w.keys.
+		base := len(w.keys)
 		for k := range v {
-			keys = append(keys, k)
+			w.keys = append(w.keys, k)
 		}
-		slices.Sort(keys)
-		w.tag('o', uint64(len(keys)))
-		for _, k := range keys {
+		slices.Sort(w.keys[base:])
+		w.tag('o', uint64(len(v)))
+		for i := base; i < base+len(v); i++ {
+			k := w.keys[i]
 			w.str(k)
 			w.value(v[k])
 		}
+		w.keys = w.keys[:base]
 	case []any:
 		w.tag('a', uint64(len(v)))
 		for _, e := range v {
@@ -233,16 +250,14 @@ func (w *canonical) value(v any) {
 // written differently (1, 1.0, float64 1) only misses the cache.
 func (w *canonical) number(s string) {
 	w.tag('N', uint64(len(s)))
-	w.h.Write([]byte(s))
+	w.buf = append(w.buf, s...)
 }
 
 // hashOf returns the canonical hash of one object, and false when its
 // shape is unknown to the encoding.
 func hashOf(obj map[string]any) (cacheKey, bool) {
-	h := sha256.New()
-	w := canonical{h: h}
+	w := newCanonical()
+	defer w.release()
 	w.value(obj)
-	var key cacheKey
-	h.Sum(key[:0])
-	return key, !w.unknown
+	return w.sum(), !w.unknown
 }

@@ -143,7 +143,7 @@ func (r *Related) writeKey(w *canonical, kind, name string) {
 					return
 				}
 				w.tag('r', 0)
-				w.h.Write(it.hash[:])
+				w.raw(it.hash[:])
 			}
 		}
 		w.tag('e', 0)

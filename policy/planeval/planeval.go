@@ -25,6 +25,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/ir"
@@ -55,6 +56,8 @@ type Program struct {
 	files     []string
 	nfuncs    int
 	emptyData *ast.Term
+	// evaluators pools evaluation state (see evaluator).
+	evaluators sync.Pool
 }
 
 type function struct {
@@ -137,6 +140,7 @@ func newProgram(pol *ir.Policy, extra map[string]*topdown.Builtin) (*Program, er
 			p.builtins[b.Name] = impl
 		}
 	}
+	p.evaluators.New = p.newEvaluator
 	p.planSize = blocksSize(p.plan.Blocks, 2)
 	if pol.Funcs != nil {
 		for i, fn := range pol.Funcs.Funcs {
@@ -301,9 +305,11 @@ func (p *Program) Eval(ctx context.Context, ectx *rego.EvalContext, _ ast.Value)
 // Results evaluates the query on input (nil: undefined) and returns its
 // result set: one object per solution, binding the query's variables.
 func (p *Program) Results(ctx context.Context, input *ast.Term) (ast.Set, error) {
-	ev := &evaluator{p: p, ctx: ctx, results: ast.NewSet()}
+	ev := p.evaluators.Get().(*evaluator)
+	defer p.release(ev)
+	ev.ctx, ev.results = ctx, ast.NewSet()
 	ev.bctx = topdown.BuiltinContext{Context: ctx, Metrics: noMetrics, Cache: builtins.Cache{}}
-	locals := make([]*ast.Term, p.planSize)
+	locals := ev.frame(p.planSize)
 	locals[ir.Input] = input
 	locals[ir.Data] = p.emptyData
 	for _, b := range p.plan.Blocks {
@@ -312,6 +318,32 @@ func (p *Program) Results(ctx context.Context, input *ast.Term) (ast.Set, error)
 		}
 	}
 	return ev.results, nil
+}
+
+// release clears what an evaluation left in ev, so that it holds no
+// request's values while pooled, and pools it.
+func (p *Program) release(ev *evaluator) {
+	clear(ev.stack[:min(ev.top, len(ev.stack))])
+	ev.top = 0
+	for i := range ev.memo {
+		clear(ev.memo[i].values)
+		clear(ev.memo[i].known)
+	}
+	ev.memo = ev.memo[:1]
+	ev.ctx, ev.results, ev.bctx, ev.out = nil, nil, topdown.BuiltinContext{}, nil
+	ev.steps = 0
+	p.evaluators.Put(ev)
+}
+
+func (p *Program) newEvaluator() any {
+	ev := &evaluator{p: p, stack: make([]*ast.Term, 256)}
+	ev.memo = []memoScope{p.newMemoScope()}
+	ev.emit = ev.setOut
+	return ev
+}
+
+func (p *Program) newMemoScope() memoScope {
+	return memoScope{values: make([]*ast.Term, p.nfuncs), known: make([]bool, p.nfuncs)}
 }
 
 // First evaluates the query on input and returns the variables of its
@@ -331,19 +363,48 @@ func (p *Program) First(ctx context.Context, input *ast.Term) (ast.Object, error
 
 var noMetrics = metrics.NoOp()
 
-// evaluator is one evaluation's state.
+// evaluator is one evaluation's state. Evaluators are pooled per Program:
+// their stack of local slots and their memo tables are reused.
 type evaluator struct {
 	p       *Program
 	ctx     context.Context
 	bctx    topdown.BuiltinContext
 	results ast.Set
+	// stack holds the local slots of the functions being evaluated, top
+	// the first free slot.
+	stack []*ast.Term
+	top   int
 	// memo holds the values of the rules (functions of input and data
 	// only) evaluated so far, one scope per enclosing with.
-	memo  []map[int]memoized
+	memo []memoScope
+	// out receives a built-in's result through emit.
+	out   *ast.Term
+	emit  func(*ast.Term) error
 	steps int
 }
 
-type memoized struct{ value *ast.Term }
+type memoScope struct {
+	values []*ast.Term
+	known  []bool
+}
+
+func (ev *evaluator) setOut(t *ast.Term) error {
+	ev.out = t
+	return nil
+}
+
+// frame returns size fresh local slots on the stack; pop them with
+// ev.top -= size once done, after clearing them.
+func (ev *evaluator) frame(size int) []*ast.Term {
+	if ev.top+size > len(ev.stack) {
+		// The frames below keep the old array: slices of it stay valid,
+		// and their slots in the new one stay unused until they are popped.
+		ev.stack = make([]*ast.Term, max(2*len(ev.stack), ev.top+size))
+	}
+	f := ev.stack[ev.top : ev.top+size : ev.top+size]
+	ev.top += size
+	return f
+}
 
 // returned is the block result that carries a ReturnLocalStmt up to its
 // function; other results are -1 (the block ran to its end) or the number
@@ -592,8 +653,18 @@ func (ev *evaluator) with(locals []*ast.Term, s *ir.WithStmt) (int, error) {
 		}
 		locals[s.Local] = upsert(saved, path, value)
 	}
-	ev.memo = append(ev.memo, nil)
+	if len(ev.memo) == cap(ev.memo) {
+		ev.memo = append(ev.memo, ev.p.newMemoScope())
+	} else {
+		ev.memo = ev.memo[:len(ev.memo)+1]
+		if ev.memo[len(ev.memo)-1].values == nil {
+			ev.memo[len(ev.memo)-1] = ev.p.newMemoScope()
+		}
+	}
 	br, err := ev.block(locals, s.Block)
+	top := &ev.memo[len(ev.memo)-1]
+	clear(top.values)
+	clear(top.known)
 	ev.memo = ev.memo[:len(ev.memo)-1]
 	locals[s.Local] = saved
 	switch {
@@ -632,26 +703,30 @@ func upsert(doc *ast.Term, path []*ast.Term, value *ast.Term) *ast.Term {
 // call runs a planned function or a built-in; nil when undefined.
 func (ev *evaluator) call(locals []*ast.Term, s *ir.CallStmt) (*ast.Term, error) {
 	if f, ok := ev.p.funcs[s.Func]; ok {
-		args := make([]*ast.Term, len(s.Args))
-		for i, a := range s.Args {
-			args[i] = ev.operand(locals, a)
+		if f.memo {
+			if v, ok := ev.memoGet(f.index); ok {
+				return v, nil
+			}
 		}
-		return ev.function(f, args)
+		frame := ev.frame(f.size)
+		for i, a := range s.Args {
+			if i < len(f.params) {
+				frame[f.params[i]] = ev.operand(locals, a)
+			}
+		}
+		return ev.run(f, frame)
 	}
 	impl := ev.p.builtins[s.Func]
-	args := make([]*ast.Term, len(s.Args))
+	args := ev.frame(len(s.Args))
+	defer ev.pop(args)
 	for i, a := range s.Args {
 		args[i] = ev.operand(locals, a)
 		if args[i] == nil {
 			return nil, nil
 		}
 	}
-	var out *ast.Term
-	err := impl(ev.bctx, args, func(t *ast.Term) error {
-		out = t
-		return nil
-	})
-	if err != nil {
+	ev.out = nil
+	if err := impl(ev.bctx, args, ev.emit); err != nil {
 		// As OPA evaluates with strict built-in errors off: a built-in's
 		// error makes its expression undefined, unless it halts.
 		var halt topdown.Halt
@@ -660,26 +735,24 @@ func (ev *evaluator) call(locals []*ast.Term, s *ir.CallStmt) (*ast.Term, error)
 		}
 		return nil, nil
 	}
-	return out, nil
+	return ev.out, nil
 }
 
-func (ev *evaluator) function(f *function, args []*ast.Term) (*ast.Term, error) {
-	if f.memo {
-		if v, ok := ev.memoGet(f.index); ok {
-			return v, nil
-		}
-	}
+// pop frees the top frame f.
+func (ev *evaluator) pop(f []*ast.Term) {
+	clear(f)
+	ev.top -= len(f)
+}
+
+// run evaluates function f with its parameters set in frame, the top
+// frame of the stack, and pops it.
+func (ev *evaluator) run(f *function, frame []*ast.Term) (*ast.Term, error) {
+	defer ev.pop(frame)
 	if err := ev.tick(); err != nil {
 		return nil, err
 	}
-	locals := make([]*ast.Term, f.size)
-	for i, l := range f.params {
-		if i < len(args) {
-			locals[l] = args[i]
-		}
-	}
 	for _, b := range f.fn.Blocks {
-		br, err := ev.block(locals, b)
+		br, err := ev.block(frame, b)
 		if err != nil {
 			return nil, err
 		}
@@ -687,7 +760,7 @@ func (ev *evaluator) function(f *function, args []*ast.Term) (*ast.Term, error) 
 			break
 		}
 	}
-	v := locals[f.fn.Return]
+	v := frame[f.fn.Return]
 	if f.memo {
 		ev.memoPut(f.index, v)
 	}
@@ -708,31 +781,29 @@ func (ev *evaluator) callDynamic(locals []*ast.Term, s *ir.CallDynamicStmt) (*as
 	if !ok {
 		return nil, false, nil
 	}
-	args := make([]*ast.Term, len(s.Args))
-	for i, l := range s.Args {
-		args[i] = locals[l]
+	if f.memo {
+		if v, ok := ev.memoGet(f.index); ok {
+			return v, true, nil
+		}
 	}
-	v, err := ev.function(f, args)
+	frame := ev.frame(f.size)
+	for i, l := range s.Args {
+		if i < len(f.params) {
+			frame[f.params[i]] = locals[l]
+		}
+	}
+	v, err := ev.run(f, frame)
 	return v, true, err
 }
 
 func (ev *evaluator) memoGet(i int) (*ast.Term, bool) {
-	if len(ev.memo) == 0 || ev.memo[len(ev.memo)-1] == nil {
-		return nil, false
-	}
-	m, ok := ev.memo[len(ev.memo)-1][i]
-	return m.value, ok
+	m := &ev.memo[len(ev.memo)-1]
+	return m.values[i], m.known[i]
 }
 
 func (ev *evaluator) memoPut(i int, v *ast.Term) {
-	if len(ev.memo) == 0 {
-		ev.memo = append(ev.memo, nil)
-	}
-	top := &ev.memo[len(ev.memo)-1]
-	if *top == nil {
-		*top = make(map[int]memoized, 16)
-	}
-	(*top)[i] = memoized{value: v}
+	m := &ev.memo[len(ev.memo)-1]
+	m.values[i], m.known[i] = v, true
 }
 
 // tick checks for cancellation now and then, as OPA's interpreter does.
