@@ -318,6 +318,10 @@ type evaluation struct {
 	related     *ast.Term
 	context     *ast.Term
 	maintenance *ast.Term
+	// request is input.request as the last query saw it, while the
+	// object has not changed since: the next query reuses what that
+	// query's reads converted.
+	request ast.Object
 }
 
 // begin decides whether the request is evaluated at all and, if so, which
@@ -370,9 +374,10 @@ func kindName(k string) string {
 // input is the whole input of one query over ps: their parameters are in
 // input.fluxgate_parameters, or, for a set that reads input.parameters
 // outside its policies, in input.parameters of a one-policy query. It is a
-// lazy object (see Request.native): it belongs to one query at a time, as
-// OPA caches the fields it converts without a lock.
-func (ev *evaluation) input(request map[string]any, ps []*compiledPolicy) ast.Value {
+// lazy object (see Request.native), and so is request: they belong to one
+// evaluation, whose queries run one after another, as OPA caches the
+// fields it converts without a lock.
+func (ev *evaluation) input(request ast.Object, ps []*compiledPolicy) ast.Value {
 	in := map[string]any{
 		"request":     request,
 		"related":     ev.related.Value,
@@ -389,7 +394,7 @@ func (ev *evaluation) input(request map[string]any, ps []*compiledPolicy) ast.Va
 
 // run evaluates the query of phase over ps and returns its one result's
 // bindings; nil when ps has no rules of that phase.
-func (ev *evaluation) run(ctx context.Context, ph phase, ps []*compiledPolicy, request map[string]any) (rego.Vars, error) {
+func (ev *evaluation) run(ctx context.Context, ph phase, ps []*compiledPolicy, request ast.Object) (rego.Vars, error) {
 	q, err := ev.e.query(ctx, ph, ps)
 	if err != nil || q == nil {
 		return nil, err
@@ -455,7 +460,8 @@ func (ev *evaluation) mutate(ctx context.Context, d *Decision) error {
 		}
 	}
 	for len(pending) > 0 {
-		request := ev.in.Request.native(current)
+		request := ast.LazyObject(ev.in.Request.native(current))
+		ev.request = request
 		applied := -1
 		for _, g := range ev.e.groups(pending) {
 			vars, err := ev.run(ctx, phaseMutate, g, request)
@@ -475,6 +481,7 @@ func (ev *evaluation) mutate(ctx context.Context, d *Decision) error {
 					return fmt.Errorf("policy %s: %w", p.meta.ID, err)
 				}
 				current = next
+				ev.request = nil
 				d.Patch = append(d.Patch, ops...)
 				d.Findings = append(d.Findings, Finding{Policy: p.meta.ID, Action: ActionMutate, Message: describePatch(ops), Patch: ops})
 				applied = slices.Index(pending, p)
@@ -499,7 +506,10 @@ func (ev *evaluation) mutate(ctx context.Context, d *Decision) error {
 
 func (ev *evaluation) validate(ctx context.Context, d *Decision) error {
 	d.Findings = append(d.Findings, ev.exempt.findings...)
-	request := ev.in.Request.native(ev.object)
+	request := ev.request
+	if request == nil {
+		request = ast.LazyObject(ev.in.Request.native(ev.object))
+	}
 	for _, g := range ev.e.groups(ev.policies) {
 		vars, err := ev.run(ctx, phaseValidate, g, request)
 		if err != nil {
