@@ -94,6 +94,9 @@ type Engine struct {
 	// input.fluxgate_parameters.
 	params    map[string]*ast.Term
 	allParams *ast.Term
+	// nativeParams holds every policy's parameters by id, as the plan
+	// evaluator reads input.fluxgate_parameters.
+	nativeParams map[string]any
 	// enabled lists, per kind, the policies whose action is not off, in
 	// id order.
 	enabled map[string][]*compiledPolicy
@@ -124,8 +127,10 @@ func newEngine(set *Set, cfg *Config, interpreter bool) (*Engine, error) {
 	}
 	e := &Engine{set: set, cfg: cfg, interpreter: interpreter, resolved: res, params: make(map[string]*ast.Term, len(res)), enabled: map[string][]*compiledPolicy{}, cache: newDecisionCache()}
 	all := ast.NewObject()
+	e.nativeParams = make(map[string]any, len(set.policies))
 	for _, p := range set.policies {
 		id := p.meta.ID
+		e.nativeParams[id] = res[id].params
 		v, err := ast.InterfaceToValue(res[id].params)
 		if err != nil {
 			return nil, fmt.Errorf("policy %s: parameters: %w", id, err)
@@ -315,13 +320,17 @@ type evaluation struct {
 	object      map[string]any
 	policies    []*compiledPolicy
 	exempt      exemptions
+	// shared holds the parts of the plan evaluator's input every query
+	// of the request shares.
+	shared map[string]any
+	// related, context and maintenance are those parts as Rego values,
+	// for queries OPA's interpreter evaluates.
 	related     *ast.Term
 	context     *ast.Term
 	maintenance *ast.Term
 	// request is input.request as the last query saw it, while the
-	// object has not changed since: the next query reuses what that
-	// query's reads converted.
-	request ast.Object
+	// object has not changed since.
+	request *rendered
 }
 
 // begin decides whether the request is evaluated at all and, if so, which
@@ -351,15 +360,32 @@ func (e *Engine) begin(in *Input) (*evaluation, *Decision) {
 	return ev, d
 }
 
-// prepare converts what every query of the request shares.
+// prepare renders what every query of the request shares, for the plan
+// evaluator; the Rego values OPA's interpreter needs are converted only
+// for a query that runs on it (see terms).
 func (ev *evaluation) prepare() error {
 	in := ev.in
-	ev.related = in.Related.term(in.Request.Kind.Kind, in.Request.Name)
-	ev.context = ast.ObjectTerm(ast.Item(ast.StringTerm("complete"), ast.BooleanTerm(in.Complete)))
+	ev.shared = map[string]any{
+		"related":     in.Related.native(in.Request.Kind.Kind, in.Request.Name),
+		"context":     map[string]any{"complete": in.Complete},
+		"maintenance": in.Maintenance.native(),
+	}
+	return nil
+}
+
+// terms converts what every query of the request shares for OPA's
+// interpreter, once.
+func (ev *evaluation) terms() error {
+	if ev.related != nil {
+		return nil
+	}
+	in := ev.in
 	maint, err := in.Maintenance.toTerm()
 	if err != nil {
 		return err
 	}
+	ev.related = in.Related.term(in.Request.Kind.Kind, in.Request.Name)
+	ev.context = ast.ObjectTerm(ast.Item(ast.StringTerm("complete"), ast.BooleanTerm(in.Complete)))
 	ev.maintenance = maint
 	return nil
 }
@@ -371,13 +397,33 @@ func kindName(k string) string {
 	return k
 }
 
-// input is the whole input of one query over ps: their parameters are in
-// input.fluxgate_parameters, or, for a set that reads input.parameters
-// outside its policies, in input.parameters of a one-policy query. It is a
-// lazy object (see Request.native), and so is request: they belong to one
-// evaluation, whose queries run one after another, as OPA caches the
-// fields it converts without a lock.
-func (ev *evaluation) input(request ast.Object, ps []*compiledPolicy) ast.Value {
+// input is the whole input of one query over ps, for the plan evaluator:
+// their parameters are in input.fluxgate_parameters, or, for a set that
+// reads input.parameters outside its policies, in input.parameters of a
+// one-policy query. The evaluator reads it as it is, never converting or
+// modifying it.
+func (ev *evaluation) input(request map[string]any, ps []*compiledPolicy) map[string]any {
+	in := make(map[string]any, len(ev.shared)+2)
+	for k, v := range ev.shared {
+		in[k] = v
+	}
+	in["request"] = request
+	if ev.e.set.parametersInInput {
+		in["parameters"] = ev.e.resolved[ps[0].meta.ID].params
+	} else {
+		in[parametersKey] = ev.e.nativeParams
+	}
+	return in
+}
+
+// lazyInput is input for OPA's interpreter: a lazy object (see
+// Request.native), as request is: they belong to one evaluation, whose
+// queries run one after another, as OPA caches the fields it converts
+// without a lock.
+func (ev *evaluation) lazyInput(request ast.Object, ps []*compiledPolicy) (ast.Value, error) {
+	if err := ev.terms(); err != nil {
+		return nil, err
+	}
 	in := map[string]any{
 		"request":     request,
 		"related":     ev.related.Value,
@@ -389,38 +435,32 @@ func (ev *evaluation) input(request ast.Object, ps []*compiledPolicy) ast.Value 
 	} else {
 		in[parametersKey] = ev.e.allParams.Value
 	}
-	return ast.LazyObject(in)
+	return ast.LazyObject(in), nil
 }
 
 // run evaluates the query of phase over ps and returns its one result's
 // bindings; nil when ps has no rules of that phase.
-func (ev *evaluation) run(ctx context.Context, ph phase, ps []*compiledPolicy, request ast.Object) (rego.Vars, error) {
+func (ev *evaluation) run(ctx context.Context, ph phase, ps []*compiledPolicy, request *rendered) (rego.Vars, error) {
 	q, err := ev.e.query(ctx, ph, ps)
 	if err != nil || q == nil {
 		return nil, err
 	}
-	input := ev.input(request, ps)
 	if q.plan != nil {
-		first, err := q.plan.First(ctx, ast.NewTerm(input))
+		vars, err := q.plan.First(ctx, ev.input(request.native, ps))
 		if err != nil {
 			return nil, ev.e.evalError(ph, ps, err)
 		}
-		vars := rego.Vars{}
-		if first != nil {
-			var convErr error
-			first.Foreach(func(k, v *ast.Term) {
-				name, _ := k.Value.(ast.String)
-				x, err := ast.JSON(v.Value)
-				if err != nil && convErr == nil {
-					convErr = fmt.Errorf("convert result %s: %w", name, err)
-				}
-				vars[string(name)] = x
-			})
-			if convErr != nil {
-				return nil, ev.e.evalError(ph, ps, convErr)
-			}
+		if vars == nil {
+			vars = rego.Vars{}
 		}
 		return vars, nil
+	}
+	if request.lazy == nil {
+		request.lazy = ast.LazyObject(request.native)
+	}
+	input, err := ev.lazyInput(request.lazy, ps)
+	if err != nil {
+		return nil, err
 	}
 	rs, err := q.topdown.Eval(ctx, rego.EvalParsedInput(input))
 	if err != nil {
@@ -430,6 +470,15 @@ func (ev *evaluation) run(ctx context.Context, ph phase, ps []*compiledPolicy, r
 		return rego.Vars{}, nil
 	}
 	return rs[0].Bindings, nil
+}
+
+// rendered is input.request for one state of the object: the Go values
+// the plan evaluator reads, and the lazy object OPA's interpreter reads,
+// made on first use and kept while the object does not change, so that
+// the next query reuses what the previous one converted.
+type rendered struct {
+	native map[string]any
+	lazy   ast.Object
 }
 
 // evalError names the policy whose rule failed when the error locates it,
@@ -460,7 +509,7 @@ func (ev *evaluation) mutate(ctx context.Context, d *Decision) error {
 		}
 	}
 	for len(pending) > 0 {
-		request := ast.LazyObject(ev.in.Request.native(current))
+		request := &rendered{native: ev.in.Request.native(current)}
 		ev.request = request
 		applied := -1
 		for _, g := range ev.e.groups(pending) {
@@ -508,7 +557,7 @@ func (ev *evaluation) validate(ctx context.Context, d *Decision) error {
 	d.Findings = append(d.Findings, ev.exempt.findings...)
 	request := ev.request
 	if request == nil {
-		request = ast.LazyObject(ev.in.Request.native(ev.object))
+		request = &rendered{native: ev.in.Request.native(ev.object)}
 	}
 	for _, g := range ev.e.groups(ev.policies) {
 		vars, err := ev.run(ctx, phaseValidate, g, request)

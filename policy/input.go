@@ -129,6 +129,24 @@ func (r *Related) term(kind, name string) *ast.Term {
 	return ast.NewTerm(obj)
 }
 
+// native renders input.related as term does, as the Go values the plan
+// evaluator reads.
+func (r *Related) native(kind, name string) map[string]any {
+	out := make(map[string]any, len(relatedKeys))
+	for _, key := range relatedKeys {
+		list := []any{}
+		if r != nil {
+			for _, it := range r.lists[key] {
+				if it.kind != kind || it.name != name {
+					list = append(list, it.object)
+				}
+			}
+		}
+		out[key] = list
+	}
+	return out
+}
+
 // writeKey adds to a decision cache key what term(kind, name) renders.
 func (r *Related) writeKey(w *canonical, kind, name string) {
 	for _, key := range relatedKeys {
@@ -259,6 +277,15 @@ type MaintenanceGuard struct {
 }
 
 func (m *Maintenance) toTerm() (*ast.Term, error) {
+	v, err := ast.InterfaceToValue(m.native())
+	if err != nil {
+		return nil, fmt.Errorf("convert maintenance state to Rego input: %w", err)
+	}
+	return ast.NewTerm(v), nil
+}
+
+// native renders the state as input.maintenance.
+func (m *Maintenance) native() map[string]any {
 	guards := make([]any, 0, len(m.Guards))
 	for _, g := range m.Guards {
 		signals := make([]any, len(g.Signals))
@@ -271,9 +298,5 @@ func (m *Maintenance) toTerm() (*ast.Term, error) {
 	for _, r := range m.Releases {
 		releases = append(releases, map[string]any{"kind": r.Kind, "namespace": r.Namespace, "name": r.Name})
 	}
-	v, err := ast.InterfaceToValue(map[string]any{"active": m.Active, "guards": guards, "releases": releases})
-	if err != nil {
-		return nil, fmt.Errorf("convert maintenance state to Rego input: %w", err)
-	}
-	return ast.NewTerm(v), nil
+	return map[string]any{"active": m.Active, "guards": guards, "releases": releases}
 }

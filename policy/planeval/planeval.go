@@ -24,6 +24,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -46,18 +49,24 @@ func init() {
 // Program is a planned query, ready to evaluate. It is immutable and safe
 // for concurrent use.
 type Program struct {
-	plan      *ir.Plan
-	planSize  int
-	funcs     map[string]*function
-	byPath    map[string]*function
-	strings   []*ast.Term
-	numbers   []*ast.Term
-	builtins  map[string]topdown.BuiltinFunc
-	files     []string
-	nfuncs    int
-	emptyData *ast.Term
+	plan     *ir.Plan
+	planSize int
+	funcs    map[string]*function
+	byPath   map[string]*function
+	strings  []any
+	numbers  []any
+	builtins map[string]*builtin
+	files    []string
+	nfuncs   int
+	// calls resolves each call statement of the plan to its callee.
+	calls map[*ir.CallStmt]callee
 	// evaluators pools evaluation state (see evaluator).
 	evaluators sync.Pool
+}
+
+type callee struct {
+	fn      *function
+	builtin *builtin
 }
 
 type function struct {
@@ -115,32 +124,23 @@ func newProgram(pol *ir.Policy, extra map[string]*topdown.Builtin) (*Program, er
 		return nil, errors.New("want exactly one plan")
 	}
 	p := &Program{
-		plan:      pol.Plans.Plans[0],
-		funcs:     map[string]*function{},
-		byPath:    map[string]*function{},
-		builtins:  map[string]topdown.BuiltinFunc{},
-		emptyData: ast.NewTerm(ast.NewObject()),
+		plan:     pol.Plans.Plans[0],
+		funcs:    map[string]*function{},
+		byPath:   map[string]*function{},
+		builtins: map[string]*builtin{},
+		calls:    map[*ir.CallStmt]callee{},
 	}
+	p.evaluators.New = p.newEvaluator
 	if pol.Static != nil {
 		for _, s := range pol.Static.Strings {
-			p.strings = append(p.strings, ast.StringTerm(s.Value))
-			p.numbers = append(p.numbers, ast.NewTerm(ast.Number(s.Value)))
+			p.strings = append(p.strings, s.Value)
+			n, _ := strconv.ParseFloat(s.Value, 64)
+			p.numbers = append(p.numbers, n)
 		}
 		for _, f := range pol.Static.Files {
 			p.files = append(p.files, f.Value)
 		}
-		for _, b := range pol.Static.BuiltinFuncs {
-			impl := topdown.GetBuiltin(b.Name)
-			if x, ok := extra[b.Name]; ok && x != nil && x.Func != nil {
-				impl = x.Func
-			}
-			if impl == nil {
-				return nil, fmt.Errorf("built-in %s has no implementation", b.Name)
-			}
-			p.builtins[b.Name] = impl
-		}
 	}
-	p.evaluators.New = p.newEvaluator
 	p.planSize = blocksSize(p.plan.Blocks, 2)
 	if pol.Funcs != nil {
 		for i, fn := range pol.Funcs.Funcs {
@@ -156,21 +156,31 @@ func newProgram(pol *ir.Policy, extra map[string]*topdown.Builtin) (*Program, er
 		}
 		p.nfuncs = len(pol.Funcs.Funcs)
 	}
-	// Every call must resolve now, not at the first request that takes
-	// that branch.
+	// Every call resolves now, not at the first request that takes its
+	// branch.
 	var missing error
 	_ = ir.Walk(visitor(func(x any) {
-		if c, ok := x.(*ir.CallStmt); ok && missing == nil {
-			if _, ok := p.funcs[c.Func]; !ok {
-				if _, ok := p.builtins[c.Func]; !ok {
-					if impl := topdown.GetBuiltin(c.Func); impl != nil {
-						p.builtins[c.Func] = impl
-					} else {
-						missing = fmt.Errorf("call to unknown function %s", c.Func)
-					}
-				}
-			}
+		c, ok := x.(*ir.CallStmt)
+		if !ok || missing != nil {
+			return
 		}
+		if f, ok := p.funcs[c.Func]; ok {
+			p.calls[c] = callee{fn: f}
+			return
+		}
+		b, ok := p.builtins[c.Func]
+		if !ok {
+			b = &builtin{name: c.Func, native: native(c.Func), opa: topdown.GetBuiltin(c.Func)}
+			if x, ok := extra[c.Func]; ok && x != nil && x.Func != nil {
+				b.opa = x.Func
+			}
+			if b.native == nil && b.opa == nil {
+				missing = fmt.Errorf("call to unknown function %s", c.Func)
+				return
+			}
+			p.builtins[c.Func] = b
+		}
+		p.calls[c] = callee{builtin: b}
 	}), pol)
 	return p, missing
 }
@@ -289,36 +299,65 @@ func blocksSize(blocks []*ir.Block, min int) int {
 // Eval implements rego.TargetPluginEval, for rego.PreparedEvalQuery and
 // OPA's test runner: the result set of the query on ectx's input.
 func (p *Program) Eval(ctx context.Context, ectx *rego.EvalContext, _ ast.Value) (ast.Value, error) {
-	var input *ast.Term
+	var input any
 	if v := ectx.ParsedInput(); v != nil {
-		input = ast.NewTerm(v)
+		input = fromAST(v)
 	} else if raw := ectx.RawInput(); raw != nil {
 		v, err := ast.InterfaceToValue(*raw)
 		if err != nil {
 			return nil, fmt.Errorf("convert input: %w", err)
 		}
-		input = ast.NewTerm(v)
+		input = fromAST(v)
 	}
-	return p.Results(ctx, input)
+	results, err := p.results(ctx, input)
+	if err != nil {
+		return nil, err
+	}
+	out := ast.NewSet()
+	for _, r := range results {
+		out.Add(ast.NewTerm(toAST(r)))
+	}
+	return out, nil
 }
 
-// Results evaluates the query on input (nil: undefined) and returns its
-// result set: one object per solution, binding the query's variables.
-func (p *Program) Results(ctx context.Context, input *ast.Term) (ast.Set, error) {
+// First evaluates the query on input, a value as encoding/json decodes
+// it (containers as map[string]any and []any; numbers of any Go number
+// type), which the evaluation reads but never modifies. It returns the
+// variables of the query's first solution, as encoding/json would decode
+// them (sets as arrays, in Rego's order), or nil when the query has no
+// solution.
+func (p *Program) First(ctx context.Context, input any) (map[string]any, error) {
+	results, err := p.results(ctx, norm(input))
+	if err != nil || len(results) == 0 {
+		return nil, err
+	}
+	first, err := toJSON(results[0])
+	if err != nil {
+		return nil, err
+	}
+	vars, _ := first.(map[string]any)
+	return vars, nil
+}
+
+// results evaluates the query on input (nil: undefined).
+func (p *Program) results(ctx context.Context, input any) ([]any, error) {
 	ev := p.evaluators.Get().(*evaluator)
 	defer p.release(ev)
-	ev.ctx, ev.results = ctx, ast.NewSet()
+	ev.ctx = ctx
 	ev.bctx = topdown.BuiltinContext{Context: ctx, Metrics: noMetrics, Cache: builtins.Cache{}}
 	locals := ev.frame(p.planSize)
 	locals[ir.Input] = input
-	locals[ir.Data] = p.emptyData
+	locals[ir.Data] = emptyData
 	for _, b := range p.plan.Blocks {
 		if _, err := ev.block(locals, b); err != nil {
 			return nil, err
 		}
 	}
-	return ev.results, nil
+	return ev.results.elems, nil
 }
+
+// emptyData is data: fluxgate loads no base documents.
+var emptyData = map[string]any{}
 
 // release clears what an evaluation left in ev, so that it holds no
 // request's values while pooled, and pools it.
@@ -330,35 +369,19 @@ func (p *Program) release(ev *evaluator) {
 		clear(ev.memo[i].known)
 	}
 	ev.memo = ev.memo[:1]
-	ev.ctx, ev.results, ev.bctx, ev.out = nil, nil, topdown.BuiltinContext{}, nil
+	ev.ctx, ev.bctx, ev.results = nil, topdown.BuiltinContext{}, set{}
 	ev.steps = 0
 	p.evaluators.Put(ev)
 }
 
 func (p *Program) newEvaluator() any {
-	ev := &evaluator{p: p, stack: make([]*ast.Term, 256)}
+	ev := &evaluator{p: p, stack: make([]any, 256)}
 	ev.memo = []memoScope{p.newMemoScope()}
-	ev.emit = ev.setOut
 	return ev
 }
 
 func (p *Program) newMemoScope() memoScope {
-	return memoScope{values: make([]*ast.Term, p.nfuncs), known: make([]bool, p.nfuncs)}
-}
-
-// First evaluates the query on input and returns the variables of its
-// first solution, nil when it has none.
-func (p *Program) First(ctx context.Context, input *ast.Term) (ast.Object, error) {
-	rs, err := p.Results(ctx, input)
-	if err != nil || rs.Len() == 0 {
-		return nil, err
-	}
-	var first ast.Object
-	rs.Until(func(t *ast.Term) bool {
-		first, _ = t.Value.(ast.Object)
-		return true
-	})
-	return first, nil
+	return memoScope{values: make([]any, p.nfuncs), known: make([]bool, p.nfuncs)}
 }
 
 var noMetrics = metrics.NoOp()
@@ -369,41 +392,38 @@ type evaluator struct {
 	p       *Program
 	ctx     context.Context
 	bctx    topdown.BuiltinContext
-	results ast.Set
+	results set
 	// stack holds the local slots of the functions being evaluated, top
 	// the first free slot.
-	stack []*ast.Term
+	stack []any
 	top   int
 	// memo holds the values of the rules (functions of input and data
 	// only) evaluated so far, one scope per enclosing with.
-	memo []memoScope
-	// out receives a built-in's result through emit.
-	out   *ast.Term
-	emit  func(*ast.Term) error
+	memo  []memoScope
 	steps int
 }
 
 type memoScope struct {
-	values []*ast.Term
+	values []any
 	known  []bool
 }
 
-func (ev *evaluator) setOut(t *ast.Term) error {
-	ev.out = t
-	return nil
-}
-
-// frame returns size fresh local slots on the stack; pop them with
-// ev.top -= size once done, after clearing them.
-func (ev *evaluator) frame(size int) []*ast.Term {
+// frame returns size fresh local slots on the stack; pop frees them.
+func (ev *evaluator) frame(size int) []any {
 	if ev.top+size > len(ev.stack) {
 		// The frames below keep the old array: slices of it stay valid,
 		// and their slots in the new one stay unused until they are popped.
-		ev.stack = make([]*ast.Term, max(2*len(ev.stack), ev.top+size))
+		ev.stack = make([]any, max(2*len(ev.stack), ev.top+size))
 	}
 	f := ev.stack[ev.top : ev.top+size : ev.top+size]
 	ev.top += size
 	return f
+}
+
+// pop frees the top frame f.
+func (ev *evaluator) pop(f []any) {
+	clear(f)
+	ev.top -= len(f)
 }
 
 // returned is the block result that carries a ReturnLocalStmt up to its
@@ -414,7 +434,7 @@ const returned = 1 << 30
 // block runs b's statements on locals. It returns -1 when the block ran to
 // its end, returned after a ReturnLocalStmt, or n ≥ 0 when control leaves
 // it towards the n-th enclosing label (0: the end of this block).
-func (ev *evaluator) block(locals []*ast.Term, b *ir.Block) (int, error) {
+func (ev *evaluator) block(locals []any, b *ir.Block) (int, error) {
 	for _, s := range b.Stmts {
 		switch s := s.(type) {
 		case *ir.DotStmt:
@@ -422,8 +442,8 @@ func (ev *evaluator) block(locals []*ast.Term, b *ir.Block) (int, error) {
 			if src == nil {
 				return 0, nil
 			}
-			v := dot(src, ev.operand(locals, s.Key))
-			if v == nil {
+			v, ok := dotValue(src, ev.operand(locals, s.Key))
+			if !ok {
 				return 0, nil
 			}
 			locals[s.Target] = v
@@ -431,7 +451,7 @@ func (ev *evaluator) block(locals []*ast.Term, b *ir.Block) (int, error) {
 			locals[s.Target] = ev.operand(locals, s.Source)
 		case *ir.AssignVarOnceStmt:
 			v := ev.operand(locals, s.Source)
-			if cur := locals[s.Target]; cur != nil && ast.Compare(cur.Value, v.Value) != 0 {
+			if cur := locals[s.Target]; cur != nil && !equal(cur, v) {
 				return 0, ev.conflict(s.Location, "complete rules must not produce multiple outputs")
 			}
 			locals[s.Target] = v
@@ -446,12 +466,12 @@ func (ev *evaluator) block(locals []*ast.Term, b *ir.Block) (int, error) {
 			locals[s.Result] = v
 		case *ir.NotEqualStmt:
 			a, b := ev.operand(locals, s.A), ev.operand(locals, s.B)
-			if a == nil || b == nil || ast.Compare(a.Value, b.Value) == 0 {
+			if a == nil || b == nil || equal(a, b) {
 				return 0, nil
 			}
 		case *ir.EqualStmt:
 			a, b := ev.operand(locals, s.A), ev.operand(locals, s.B)
-			if a == nil || b == nil || ast.Compare(a.Value, b.Value) != 0 {
+			if a == nil || b == nil || !equal(a, b) {
 				return 0, nil
 			}
 		case *ir.IsDefinedStmt:
@@ -501,76 +521,73 @@ func (ev *evaluator) block(locals []*ast.Term, b *ir.Block) (int, error) {
 				return br - 1, nil
 			}
 		case *ir.ArrayAppendStmt:
-			arr, ok := locals[s.Array].Value.(*ast.Array)
+			arr, ok := locals[s.Array].([]any)
 			if !ok {
-				return 0, fmt.Errorf("array append to %T", locals[s.Array].Value)
+				return 0, fmt.Errorf("array append to %T", locals[s.Array])
 			}
-			locals[s.Array] = ast.NewTerm(arr.Append(ev.operand(locals, s.Value)))
+			locals[s.Array] = append(arr, ev.operand(locals, s.Value))
 		case *ir.SetAddStmt:
-			set, ok := locals[s.Set].Value.(ast.Set)
+			st, ok := locals[s.Set].(*set)
 			if !ok {
-				return 0, fmt.Errorf("set add to %T", locals[s.Set].Value)
+				return 0, fmt.Errorf("set add to %T", locals[s.Set])
 			}
-			set.Add(ev.operand(locals, s.Value))
+			st.add(ev.operand(locals, s.Value))
 		case *ir.ObjectInsertStmt:
-			obj, ok := locals[s.Object].Value.(ast.Object)
+			obj, ok := locals[s.Object].(*object)
 			if !ok {
-				return 0, fmt.Errorf("object insert into %T", locals[s.Object].Value)
+				return 0, fmt.Errorf("object insert into %T", locals[s.Object])
 			}
-			obj.Insert(ev.operand(locals, s.Key), ev.operand(locals, s.Value))
+			obj.insert(ev.operand(locals, s.Key), ev.operand(locals, s.Value))
 		case *ir.ObjectInsertOnceStmt:
-			obj, ok := locals[s.Object].Value.(ast.Object)
+			obj, ok := locals[s.Object].(*object)
 			if !ok {
-				return 0, fmt.Errorf("object insert into %T", locals[s.Object].Value)
+				return 0, fmt.Errorf("object insert into %T", locals[s.Object])
 			}
 			k, v := ev.operand(locals, s.Key), ev.operand(locals, s.Value)
-			if cur := obj.Get(k); cur != nil && ast.Compare(cur.Value, v.Value) != 0 {
+			if cur, ok := obj.get(k); ok && !equal(cur, v) {
 				return 0, ev.conflict(s.Location, "object keys must be unique")
 			}
-			obj.Insert(k, v)
+			obj.insert(k, v)
 		case *ir.ObjectMergeStmt:
-			a, aok := locals[s.A].Value.(ast.Object)
-			b, bok := locals[s.B].Value.(ast.Object)
-			if !aok || !bok {
-				return 0, nil
-			}
-			merged, ok := a.Merge(b)
+			merged, ok := mergeObjects(locals[s.A], locals[s.B])
 			if !ok {
 				return 0, nil
 			}
-			locals[s.Target] = ast.NewTerm(merged)
+			locals[s.Target] = merged
 		case *ir.MakeArrayStmt:
-			locals[s.Target] = ast.NewTerm(ast.NewArrayWithCapacity(int(s.Capacity)))
+			locals[s.Target] = make([]any, 0, s.Capacity)
 		case *ir.MakeObjectStmt:
-			locals[s.Target] = ast.NewTerm(ast.NewObject())
+			locals[s.Target] = newObject()
 		case *ir.MakeSetStmt:
-			locals[s.Target] = ast.NewTerm(ast.NewSet())
+			locals[s.Target] = &set{}
 		case *ir.MakeNullStmt:
-			locals[s.Target] = ast.NullTerm()
+			locals[s.Target] = null{}
 		case *ir.MakeNumberIntStmt:
-			locals[s.Target] = ast.InternedTerm(int(s.Value))
+			locals[s.Target] = float64(s.Value)
 		case *ir.MakeNumberRefStmt:
 			locals[s.Target] = ev.p.numbers[s.Index]
 		case *ir.AssignIntStmt:
-			locals[s.Target] = ast.InternedTerm(int(s.Value))
+			locals[s.Target] = float64(s.Value)
 		case *ir.IsArrayStmt:
-			if v := ev.operand(locals, s.Source); v == nil || !isArray(v) {
+			if _, ok := ev.operand(locals, s.Source).([]any); !ok {
 				return 0, nil
 			}
 		case *ir.IsObjectStmt:
-			if v := ev.operand(locals, s.Source); v == nil || !isObject(v) {
+			switch ev.operand(locals, s.Source).(type) {
+			case map[string]any, *object:
+			default:
 				return 0, nil
 			}
 		case *ir.IsSetStmt:
-			if v := ev.operand(locals, s.Source); v == nil || !isSet(v) {
+			if _, ok := ev.operand(locals, s.Source).(*set); !ok {
 				return 0, nil
 			}
 		case *ir.LenStmt:
-			n, ok := length(ev.operand(locals, s.Source))
+			n, ok, _ := count([]any{ev.operand(locals, s.Source)})
 			if !ok {
 				return 0, nil
 			}
-			locals[s.Target] = ast.InternedTerm(n)
+			locals[s.Target] = n
 		case *ir.WithStmt:
 			br, err := ev.with(locals, s)
 			if err != nil || br >= 0 {
@@ -586,7 +603,7 @@ func (ev *evaluator) block(locals []*ast.Term, b *ir.Block) (int, error) {
 			}
 			locals[s.Result] = v
 		case *ir.ResultSetAddStmt:
-			ev.results.Add(locals[s.Value])
+			ev.results.add(locals[s.Value])
 		case *ir.NopStmt:
 		default:
 			return 0, fmt.Errorf("statement %T is not supported", s)
@@ -599,7 +616,7 @@ func (ev *evaluator) block(locals []*ast.Term, b *ir.Block) (int, error) {
 // enclosing block goes on after it. As in Wasm, the block sits in a loop
 // inside a block: a break of 0 goes to the next element, of 1 past the
 // scan.
-func (ev *evaluator) scan(locals []*ast.Term, s *ir.ScanStmt) (int, error) {
+func (ev *evaluator) scan(locals []any, s *ir.ScanStmt) (int, error) {
 	src := locals[s.Source]
 	if src == nil {
 		return -1, nil
@@ -607,24 +624,43 @@ func (ev *evaluator) scan(locals []*ast.Term, s *ir.ScanStmt) (int, error) {
 	if err := ev.tick(); err != nil {
 		return 0, err
 	}
-	var br int
+	br := -1
 	var err error
-	step := func(k, v *ast.Term) bool {
+	step := func(k, v any) bool {
 		locals[s.Key], locals[s.Value] = k, v
 		br, err = ev.block(locals, s.Block)
-		return err != nil || br >= 1
+		return err != nil || (br >= 1)
 	}
-	switch c := src.Value.(type) {
-	case *ast.Array:
-		for i := range c.Len() {
-			if step(ast.InternedTerm(i), c.Elem(i)) {
+	switch c := src.(type) {
+	case []any:
+		for i, e := range c {
+			if step(float64(i), norm(e)) {
 				break
 			}
 		}
-	case ast.Object:
-		c.Until(func(k, v *ast.Term) bool { return step(k, v) })
-	case ast.Set:
-		c.Until(func(x *ast.Term) bool { return step(x, x) })
+	case map[string]any:
+		keys := make([]string, 0, len(c))
+		for k := range c {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		for _, k := range keys {
+			if step(k, norm(c[k])) {
+				break
+			}
+		}
+	case *object:
+		for _, i := range c.order() {
+			if step(c.keys[i], c.vals[i]) {
+				break
+			}
+		}
+	case *set:
+		for _, e := range slices.Clone(c.ordered()) {
+			if step(e, e) {
+				break
+			}
+		}
 	default:
 		return -1, nil
 	}
@@ -641,15 +677,15 @@ func (ev *evaluator) scan(locals []*ast.Term, s *ir.ScanStmt) (int, error) {
 
 // with runs the statement's block with its local changed; -1 when the
 // block held.
-func (ev *evaluator) with(locals []*ast.Term, s *ir.WithStmt) (int, error) {
+func (ev *evaluator) with(locals []any, s *ir.WithStmt) (int, error) {
 	saved := locals[s.Local]
 	value := ev.operand(locals, s.Value)
 	if len(s.Path) == 0 {
 		locals[s.Local] = value
 	} else {
-		path := make([]*ast.Term, len(s.Path))
+		path := make([]string, len(s.Path))
 		for i, idx := range s.Path {
-			path[i] = ev.p.strings[idx]
+			path[i] = ev.p.strings[idx].(string)
 		}
 		locals[s.Local] = upsert(saved, path, value)
 	}
@@ -681,28 +717,59 @@ func (ev *evaluator) with(locals []*ast.Term, s *ir.WithStmt) (int, error) {
 }
 
 // upsert returns a copy of doc (an object, or a new one) with value at
-// path, copying each object along the path.
-func upsert(doc *ast.Term, path []*ast.Term, value *ast.Term) *ast.Term {
-	var obj ast.Object
-	if doc != nil {
-		if o, ok := doc.Value.(ast.Object); ok {
-			obj = o.Copy()
+// path, copying each object along the path; doc is left as it was.
+func upsert(doc any, path []string, value any) any {
+	out := map[string]any{}
+	switch d := doc.(type) {
+	case map[string]any:
+		for k, v := range d {
+			out[k] = v
 		}
-	}
-	if obj == nil {
-		obj = ast.NewObject()
+	case *object:
+		o := newObject()
+		for i, k := range d.keys {
+			o.insert(k, d.vals[i])
+		}
+		if len(path) == 1 {
+			o.insert(path[0], value)
+		} else {
+			cur, _ := o.get(path[0])
+			o.insert(path[0], upsert(cur, path[1:], value))
+		}
+		return o
 	}
 	if len(path) == 1 {
-		obj.Insert(path[0], value)
+		out[path[0]] = value
 	} else {
-		obj.Insert(path[0], upsert(obj.Get(path[0]), path[1:], value))
+		out[path[0]] = upsert(out[path[0]], path[1:], value)
 	}
-	return ast.NewTerm(obj)
+	return out
+}
+
+// mergeObjects merges b into a as OPA's ast.Object.Merge does; false when
+// they do not merge.
+func mergeObjects(a, b any) (any, bool) {
+	switch a.(type) {
+	case map[string]any, *object:
+	default:
+		return nil, false
+	}
+	switch b.(type) {
+	case map[string]any, *object:
+	default:
+		return nil, false
+	}
+	merged, ok := toAST(a).(ast.Object).Merge(toAST(b).(ast.Object))
+	if !ok {
+		return nil, false
+	}
+	return fromAST(merged), true
 }
 
 // call runs a planned function or a built-in; nil when undefined.
-func (ev *evaluator) call(locals []*ast.Term, s *ir.CallStmt) (*ast.Term, error) {
-	if f, ok := ev.p.funcs[s.Func]; ok {
+func (ev *evaluator) call(locals []any, s *ir.CallStmt) (any, error) {
+	c := ev.p.calls[s]
+	if f := c.fn; f != nil {
 		if f.memo {
 			if v, ok := ev.memoGet(f.index); ok {
 				return v, nil
@@ -716,7 +783,6 @@ func (ev *evaluator) call(locals []*ast.Term, s *ir.CallStmt) (*ast.Term, error)
 		}
 		return ev.run(f, frame)
 	}
-	impl := ev.p.builtins[s.Func]
 	args := ev.frame(len(s.Args))
 	defer ev.pop(args)
 	for i, a := range s.Args {
@@ -725,28 +791,12 @@ func (ev *evaluator) call(locals []*ast.Term, s *ir.CallStmt) (*ast.Term, error)
 			return nil, nil
 		}
 	}
-	ev.out = nil
-	if err := impl(ev.bctx, args, ev.emit); err != nil {
-		// As OPA evaluates with strict built-in errors off: a built-in's
-		// error makes its expression undefined, unless it halts.
-		var halt topdown.Halt
-		if errors.As(err, &halt) {
-			return nil, fmt.Errorf("%s: %w", s.Func, err)
-		}
-		return nil, nil
-	}
-	return ev.out, nil
-}
-
-// pop frees the top frame f.
-func (ev *evaluator) pop(f []*ast.Term) {
-	clear(f)
-	ev.top -= len(f)
+	return c.builtin.call(ev, args)
 }
 
 // run evaluates function f with its parameters set in frame, the top
 // frame of the stack, and pops it.
-func (ev *evaluator) run(f *function, frame []*ast.Term) (*ast.Term, error) {
+func (ev *evaluator) run(f *function, frame []any) (any, error) {
 	defer ev.pop(frame)
 	if err := ev.tick(); err != nil {
 		return nil, err
@@ -767,15 +817,14 @@ func (ev *evaluator) run(f *function, frame []*ast.Term) (*ast.Term, error) {
 	return v, nil
 }
 
-func (ev *evaluator) callDynamic(locals []*ast.Term, s *ir.CallDynamicStmt) (*ast.Term, bool, error) {
+func (ev *evaluator) callDynamic(locals []any, s *ir.CallDynamicStmt) (any, bool, error) {
 	parts := make([]string, len(s.Path))
 	for i, o := range s.Path {
-		t := ev.operand(locals, o)
-		str, ok := t.Value.(ast.String)
+		str, ok := ev.operand(locals, o).(string)
 		if !ok {
 			return nil, false, nil
 		}
-		parts[i] = string(str)
+		parts[i] = str
 	}
 	f, ok := ev.p.byPath[strings.Join(parts, "/")]
 	if !ok {
@@ -796,12 +845,12 @@ func (ev *evaluator) callDynamic(locals []*ast.Term, s *ir.CallDynamicStmt) (*as
 	return v, true, err
 }
 
-func (ev *evaluator) memoGet(i int) (*ast.Term, bool) {
+func (ev *evaluator) memoGet(i int) (any, bool) {
 	m := &ev.memo[len(ev.memo)-1]
 	return m.values[i], m.known[i]
 }
 
-func (ev *evaluator) memoPut(i int, v *ast.Term) {
+func (ev *evaluator) memoPut(i int, v any) {
 	m := &ev.memo[len(ev.memo)-1]
 	m.values[i], m.known[i] = v, true
 }
@@ -825,61 +874,46 @@ func (ev *evaluator) conflict(loc ir.Location, msg string) error {
 	return e
 }
 
-func (ev *evaluator) operand(locals []*ast.Term, o ir.Operand) *ast.Term {
+func (ev *evaluator) operand(locals []any, o ir.Operand) any {
 	switch v := o.Value.(type) {
 	case ir.Local:
 		return locals[v]
 	case ir.StringIndex:
 		return ev.p.strings[v]
 	case ir.Bool:
-		return ast.InternedTerm(bool(v))
+		return bool(v)
 	}
 	return nil
 }
 
-// dot is src[key], nil when undefined.
-func dot(src, key *ast.Term) *ast.Term {
+// dotValue is src[key]; false when undefined.
+func dotValue(src, key any) (any, bool) {
 	if key == nil {
-		return nil
+		return nil, false
 	}
-	switch c := src.Value.(type) {
-	case ast.Object:
-		return c.Get(key)
-	case *ast.Array:
-		n, ok := key.Value.(ast.Number)
+	switch c := src.(type) {
+	case map[string]any:
+		k, ok := key.(string)
 		if !ok {
-			return nil
+			return nil, false
 		}
-		i, ok := n.Int()
-		if !ok || i < 0 || i >= c.Len() {
-			return nil
+		v, ok := c[k]
+		if !ok {
+			return nil, false
 		}
-		return c.Elem(i)
-	case ast.Set:
-		if c.Contains(key) {
-			return key
+		return norm(v), true
+	case *object:
+		return c.get(key)
+	case []any:
+		f, ok := key.(float64)
+		if !ok || f != math.Trunc(f) || f < 0 || f >= float64(len(c)) {
+			return nil, false
+		}
+		return norm(c[int(f)]), true
+	case *set:
+		if c.contains(key) {
+			return key, true
 		}
 	}
-	return nil
-}
-
-func isArray(t *ast.Term) bool  { _, ok := t.Value.(*ast.Array); return ok }
-func isObject(t *ast.Term) bool { _, ok := t.Value.(ast.Object); return ok }
-func isSet(t *ast.Term) bool    { _, ok := t.Value.(ast.Set); return ok }
-
-func length(t *ast.Term) (int, bool) {
-	if t == nil {
-		return 0, false
-	}
-	switch c := t.Value.(type) {
-	case *ast.Array:
-		return c.Len(), true
-	case ast.Object:
-		return c.Len(), true
-	case ast.Set:
-		return c.Len(), true
-	case ast.String:
-		return len([]rune(string(c))), true
-	}
-	return 0, false
+	return nil, false
 }

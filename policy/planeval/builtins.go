@@ -1,0 +1,349 @@
+package planeval
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"sync"
+	"unicode/utf8"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/topdown"
+)
+
+// Native is a built-in implemented on this package's values: it returns
+// the result and true, or false for undefined. Natives answer the calls
+// a review makes most (type checks, membership, comparisons, integer
+// arithmetic) without converting their operands to Rego values; every
+// other call, and every case a native does not take on (non-integral
+// arithmetic, for one), goes to OPA's implementation.
+type Native func(args []any) (any, bool, error)
+
+// errDelegate makes a native hand the call to OPA's implementation.
+var errDelegate = errors.New("delegate to OPA's built-in")
+
+var (
+	nativesMu sync.RWMutex
+	natives   = map[string]Native{
+		"is_object":         isType(func(x any) bool { _, m := x.(map[string]any); _, o := x.(*object); return m || o }),
+		"is_string":         isType(func(x any) bool { _, ok := x.(string); return ok }),
+		"is_array":          isType(func(x any) bool { _, ok := x.([]any); return ok }),
+		"is_number":         isType(func(x any) bool { _, ok := x.(float64); return ok }),
+		"is_boolean":        isType(func(x any) bool { _, ok := x.(bool); return ok }),
+		"is_null":           isType(func(x any) bool { _, ok := x.(null); return ok }),
+		"is_set":            isType(func(x any) bool { _, ok := x.(*set); return ok }),
+		"internal.member_2": member2,
+		"internal.member_3": member3,
+		"object.get":        objectGet,
+		"count":             count,
+		"equal":             comparison(func(c int) bool { return c == 0 }),
+		"neq":               comparison(func(c int) bool { return c != 0 }),
+		"gt":                comparison(func(c int) bool { return c > 0 }),
+		"gte":               comparison(func(c int) bool { return c >= 0 }),
+		"lt":                comparison(func(c int) bool { return c < 0 }),
+		"lte":               comparison(func(c int) bool { return c <= 0 }),
+		"plus":              arithmetic(func(a, b float64) float64 { return a + b }),
+		"minus":             minus,
+		"mul":               arithmetic(func(a, b float64) float64 { return a * b }),
+		"div":               div,
+		"floor":             rounding(math.Floor),
+		"ceil":              rounding(math.Ceil),
+		"abs":               rounding(math.Abs),
+		"max":               extreme(1),
+		"min":               extreme(-1),
+		"sum":               sum,
+	}
+)
+
+// RegisterNative adds a native implementation of the built-in name, used
+// instead of its OPA implementation; the OPA one must exist too, for
+// OPA's interpreter.
+func RegisterNative(name string, f Native) {
+	nativesMu.Lock()
+	defer nativesMu.Unlock()
+	natives[name] = f
+}
+
+func native(name string) Native {
+	nativesMu.RLock()
+	defer nativesMu.RUnlock()
+	return natives[name]
+}
+
+// builtin is one built-in a plan calls.
+type builtin struct {
+	name   string
+	native Native
+	opa    topdown.BuiltinFunc
+}
+
+// call evaluates the built-in; a nil result is undefined.
+func (b *builtin) call(ev *evaluator, args []any) (any, error) {
+	if b.native != nil {
+		v, ok, err := b.native(args)
+		switch {
+		case err == nil && ok:
+			return v, nil
+		case err == nil:
+			return nil, nil
+		case !errors.Is(err, errDelegate):
+			// As OPA evaluates with strict built-in errors off.
+			return nil, nil
+		}
+	}
+	if b.opa == nil {
+		return nil, fmt.Errorf("built-in %s has no implementation", b.name)
+	}
+	terms := make([]*ast.Term, len(args))
+	for i, a := range args {
+		terms[i] = ast.NewTerm(toAST(a))
+	}
+	var out *ast.Term
+	err := b.opa(ev.bctx, terms, func(t *ast.Term) error {
+		out = t
+		return nil
+	})
+	if err != nil {
+		// As OPA evaluates with strict built-in errors off: a built-in's
+		// error makes its expression undefined, unless it halts.
+		var halt topdown.Halt
+		if errors.As(err, &halt) {
+			return nil, fmt.Errorf("%s: %w", b.name, err)
+		}
+		return nil, nil
+	}
+	if out == nil {
+		return nil, nil
+	}
+	return fromAST(out.Value), nil
+}
+
+func isType(f func(any) bool) Native {
+	return func(args []any) (any, bool, error) {
+		if len(args) != 1 {
+			return nil, false, errDelegate
+		}
+		return f(args[0]), true, nil
+	}
+}
+
+func member2(args []any) (any, bool, error) {
+	if len(args) != 2 {
+		return nil, false, errDelegate
+	}
+	x := args[0]
+	switch c := args[1].(type) {
+	case []any:
+		for _, e := range c {
+			if equal(e, x) {
+				return true, true, nil
+			}
+		}
+	case *set:
+		return c.contains(x), true, nil
+	case map[string]any:
+		for _, e := range c {
+			if equal(e, x) {
+				return true, true, nil
+			}
+		}
+	case *object:
+		for _, e := range c.vals {
+			if equal(e, x) {
+				return true, true, nil
+			}
+		}
+	}
+	return false, true, nil
+}
+
+func member3(args []any) (any, bool, error) {
+	if len(args) != 3 {
+		return nil, false, errDelegate
+	}
+	v, ok := dotValue(args[2], args[0])
+	if !ok {
+		return false, true, nil
+	}
+	if _, isSet := args[2].(*set); isSet {
+		return false, true, nil
+	}
+	return equal(v, args[1]), true, nil
+}
+
+func objectGet(args []any) (any, bool, error) {
+	if len(args) != 3 {
+		return nil, false, errDelegate
+	}
+	obj, key, def := args[0], args[1], args[2]
+	switch obj.(type) {
+	case map[string]any, *object:
+	default:
+		return nil, false, errDelegate // OPA's type error
+	}
+	path, isPath := key.([]any)
+	if !isPath {
+		if v, ok := dotValue(obj, key); ok {
+			return v, true, nil
+		}
+		return def, true, nil
+	}
+	cur := obj
+	for _, k := range path {
+		v, ok := dotValue(cur, k)
+		if !ok {
+			return def, true, nil
+		}
+		cur = v
+	}
+	return cur, true, nil
+}
+
+func count(args []any) (any, bool, error) {
+	if len(args) != 1 {
+		return nil, false, errDelegate
+	}
+	switch c := args[0].(type) {
+	case []any:
+		return float64(len(c)), true, nil
+	case map[string]any:
+		return float64(len(c)), true, nil
+	case *object:
+		return float64(len(c.keys)), true, nil
+	case *set:
+		return float64(len(c.elems)), true, nil
+	case string:
+		return float64(utf8.RuneCountInString(c)), true, nil
+	}
+	return nil, false, errDelegate
+}
+
+func comparison(holds func(int) bool) Native {
+	return func(args []any) (any, bool, error) {
+		if len(args) != 2 {
+			return nil, false, errDelegate
+		}
+		return holds(compare(args[0], args[1])), true, nil
+	}
+}
+
+// exact reports whether f is an integer that float64 holds exactly, so
+// that integer arithmetic on it is Rego's.
+func exact(f float64) bool { return f == math.Trunc(f) && math.Abs(f) <= 1<<53 }
+
+func numbers(args []any) (a, b float64, ok bool) {
+	if len(args) != 2 {
+		return 0, 0, false
+	}
+	a, aok := args[0].(float64)
+	b, bok := args[1].(float64)
+	return a, b, aok && bok && exact(a) && exact(b)
+}
+
+func arithmetic(op func(a, b float64) float64) Native {
+	return func(args []any) (any, bool, error) {
+		a, b, ok := numbers(args)
+		if !ok {
+			return nil, false, errDelegate
+		}
+		r := op(a, b)
+		if !exact(r) {
+			return nil, false, errDelegate
+		}
+		return r, true, nil
+	}
+}
+
+func minus(args []any) (any, bool, error) {
+	if len(args) == 2 {
+		if a, ok := args[0].(*set); ok {
+			if b, ok := args[1].(*set); ok {
+				out := &set{}
+				for _, e := range a.elems {
+					if !b.contains(e) {
+						out.add(e)
+					}
+				}
+				return out, true, nil
+			}
+		}
+	}
+	return arithmetic(func(a, b float64) float64 { return a - b })(args)
+}
+
+func div(args []any) (any, bool, error) {
+	a, b, ok := numbers(args)
+	if !ok || b == 0 || math.Mod(a, b) != 0 {
+		return nil, false, errDelegate
+	}
+	return a / b, true, nil
+}
+
+func rounding(f func(float64) float64) Native {
+	return func(args []any) (any, bool, error) {
+		if len(args) != 1 {
+			return nil, false, errDelegate
+		}
+		x, ok := args[0].(float64)
+		if !ok || !exact(f(x)) {
+			return nil, false, errDelegate
+		}
+		return f(x), true, nil
+	}
+}
+
+func elements(x any) ([]any, bool) {
+	switch c := x.(type) {
+	case []any:
+		return c, true
+	case *set:
+		return c.ordered(), true
+	}
+	return nil, false
+}
+
+// extreme is max (sign 1) or min (sign -1): undefined on an empty
+// collection.
+func extreme(sign int) Native {
+	return func(args []any) (any, bool, error) {
+		if len(args) != 1 {
+			return nil, false, errDelegate
+		}
+		elems, ok := elements(args[0])
+		if !ok {
+			return nil, false, errDelegate
+		}
+		if len(elems) == 0 {
+			return nil, false, nil
+		}
+		best := norm(elems[0])
+		for _, e := range elems[1:] {
+			if compare(e, best)*sign > 0 {
+				best = norm(e)
+			}
+		}
+		return best, true, nil
+	}
+}
+
+func sum(args []any) (any, bool, error) {
+	if len(args) != 1 {
+		return nil, false, errDelegate
+	}
+	elems, ok := elements(args[0])
+	if !ok {
+		return nil, false, errDelegate
+	}
+	var total float64
+	for _, e := range elems {
+		f, ok := norm(e).(float64)
+		if !ok || !exact(f) {
+			return nil, false, errDelegate
+		}
+		total += f
+	}
+	if !exact(total) {
+		return nil, false, errDelegate
+	}
+	return total, true, nil
+}

@@ -1,0 +1,557 @@
+package planeval
+
+import (
+	"cmp"
+	"encoding/json"
+	"fmt"
+	"hash/maphash"
+	"math"
+	"slices"
+	"strconv"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+)
+
+// Values are Go values, so that an object decoded from JSON is evaluated
+// as it is, never converted:
+//
+//   - null is null{} (a nil inside an input container reads as null; a
+//     nil local is undefined);
+//   - booleans are bool, strings string;
+//   - numbers are float64, as JSON decoding makes them (other Go number
+//     types in the input read as float64);
+//   - arrays are []any, objects map[string]any (from the input) or
+//     *object (built by the plan, any keys), sets *set.
+//
+// The containers of the input are never modified. Elements of input
+// containers are normalized when they are read (see norm).
+type null struct{}
+
+// object is an object the plan builds: insertion ordered, iterated in
+// Rego's order of its keys.
+type object struct {
+	keys, vals []any
+	index      map[string]int // string keys, once the object has several
+}
+
+// set is a set the plan builds, iterated in Rego's order.
+type set struct {
+	elems  []any
+	sorted bool
+	index  map[uint64][]int // by hash, once the set has several elements
+}
+
+const indexFrom = 8
+
+func newObject() *object { return &object{} }
+
+func (o *object) get(k any) (any, bool) {
+	if s, ok := k.(string); ok && o.index != nil {
+		i, ok := o.index[s]
+		if !ok {
+			return nil, false
+		}
+		return o.vals[i], true
+	}
+	for i, x := range o.keys {
+		if equal(x, k) {
+			return o.vals[i], true
+		}
+	}
+	return nil, false
+}
+
+func (o *object) insert(k, v any) {
+	if s, ok := k.(string); ok && o.index != nil {
+		if i, ok := o.index[s]; ok {
+			o.vals[i] = v
+			return
+		}
+	} else {
+		for i, x := range o.keys {
+			if equal(x, k) {
+				o.vals[i] = v
+				return
+			}
+		}
+	}
+	o.keys = append(o.keys, k)
+	o.vals = append(o.vals, v)
+	if len(o.keys) == indexFrom && o.index == nil {
+		o.index = make(map[string]int, 2*indexFrom)
+		for i, x := range o.keys {
+			if s, ok := x.(string); ok {
+				o.index[s] = i
+			}
+		}
+	} else if o.index != nil {
+		if s, ok := k.(string); ok {
+			o.index[s] = len(o.keys) - 1
+		}
+	}
+}
+
+// order returns the indexes of o's keys in Rego's order.
+func (o *object) order() []int {
+	idx := make([]int, len(o.keys))
+	for i := range idx {
+		idx[i] = i
+	}
+	slices.SortFunc(idx, func(a, b int) int { return compare(o.keys[a], o.keys[b]) })
+	return idx
+}
+
+func (s *set) contains(x any) bool {
+	if s.index != nil {
+		for _, i := range s.index[hashOf(x)] {
+			if equal(s.elems[i], x) {
+				return true
+			}
+		}
+		return false
+	}
+	for _, e := range s.elems {
+		if equal(e, x) {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *set) add(x any) {
+	if s.contains(x) {
+		return
+	}
+	s.elems = append(s.elems, x)
+	s.sorted = false
+	switch {
+	case s.index != nil:
+		h := hashOf(x)
+		s.index[h] = append(s.index[h], len(s.elems)-1)
+	case len(s.elems) == indexFrom:
+		s.index = make(map[uint64][]int, 2*indexFrom)
+		for i, e := range s.elems {
+			h := hashOf(e)
+			s.index[h] = append(s.index[h], i)
+		}
+	}
+}
+
+// ordered returns the elements in Rego's order.
+func (s *set) ordered() []any {
+	if !s.sorted {
+		slices.SortFunc(s.elems, compare)
+		s.sorted = true
+		if s.index != nil {
+			clear(s.index)
+			for i, e := range s.elems {
+				h := hashOf(e)
+				s.index[h] = append(s.index[h], i)
+			}
+		}
+	}
+	return s.elems
+}
+
+// norm turns a value read from an input container into the model's.
+func norm(x any) any {
+	switch v := x.(type) {
+	case nil:
+		return null{}
+	case float64, string, bool, map[string]any, []any, null, *object, *set:
+		return x
+	case int:
+		return float64(v)
+	case int64:
+		return float64(v)
+	case int32:
+		return float64(v)
+	case uint64:
+		return float64(v)
+	case uint32:
+		return float64(v)
+	case float32:
+		return float64(v)
+	case json.Number:
+		f, err := v.Float64()
+		if err != nil {
+			return string(v)
+		}
+		return f
+	case ast.Value:
+		return fromAST(v)
+	case *ast.Term:
+		return fromAST(v.Value)
+	}
+	return x
+}
+
+// rank is a value's place in Rego's order of types.
+func rank(x any) int {
+	switch x.(type) {
+	case null:
+		return 0
+	case bool:
+		return 1
+	case float64:
+		return 2
+	case string:
+		return 3
+	case []any:
+		return 7
+	case map[string]any, *object:
+		return 8
+	case *set:
+		return 9
+	}
+	return 100
+}
+
+// compare orders values as OPA does (ast.Compare).
+func compare(a, b any) int {
+	a, b = norm(a), norm(b)
+	ra, rb := rank(a), rank(b)
+	if ra != rb {
+		return cmp.Compare(ra, rb)
+	}
+	switch a := a.(type) {
+	case null:
+		return 0
+	case bool:
+		bb := b.(bool)
+		switch {
+		case a == bb:
+			return 0
+		case !a:
+			return -1
+		}
+		return 1
+	case float64:
+		return cmp.Compare(a, b.(float64))
+	case string:
+		return cmp.Compare(a, b.(string))
+	case []any:
+		return slices.CompareFunc(a, b.([]any), compare)
+	case *set:
+		return slices.CompareFunc(a.ordered(), b.(*set).ordered(), compare)
+	case map[string]any, *object:
+		ka, va := sortedItems(a)
+		kb, vb := sortedItems(b)
+		for i := range min(len(ka), len(kb)) {
+			if c := compare(ka[i], kb[i]); c != 0 {
+				return c
+			}
+			if c := compare(va[i], vb[i]); c != 0 {
+				return c
+			}
+		}
+		return len(ka) - len(kb)
+	}
+	return 0
+}
+
+// sortedItems returns an object's keys and values in Rego's order.
+func sortedItems(o any) (keys, vals []any) {
+	switch o := o.(type) {
+	case map[string]any:
+		ks := make([]string, 0, len(o))
+		for k := range o {
+			ks = append(ks, k)
+		}
+		slices.Sort(ks)
+		keys, vals = make([]any, len(ks)), make([]any, len(ks))
+		for i, k := range ks {
+			keys[i], vals[i] = k, norm(o[k])
+		}
+	case *object:
+		for _, i := range o.order() {
+			keys = append(keys, o.keys[i])
+			vals = append(vals, o.vals[i])
+		}
+	}
+	return keys, vals
+}
+
+// equal reports whether Rego sees a and b as the same value.
+func equal(a, b any) bool {
+	a, b = norm(a), norm(b)
+	switch a := a.(type) {
+	case string:
+		s, ok := b.(string)
+		return ok && a == s
+	case float64:
+		f, ok := b.(float64)
+		return ok && a == f
+	case bool:
+		x, ok := b.(bool)
+		return ok && a == x
+	case null:
+		_, ok := b.(null)
+		return ok
+	case []any:
+		x, ok := b.([]any)
+		return ok && slices.EqualFunc(a, x, equal)
+	case map[string]any:
+		switch x := b.(type) {
+		case map[string]any:
+			if len(a) != len(x) {
+				return false
+			}
+			for k, v := range a {
+				w, ok := x[k]
+				if !ok || !equal(v, w) {
+					return false
+				}
+			}
+			return true
+		case *object:
+			return objectEqualsMap(x, a)
+		}
+		return false
+	case *object:
+		switch x := b.(type) {
+		case map[string]any:
+			return objectEqualsMap(a, x)
+		case *object:
+			if len(a.keys) != len(x.keys) {
+				return false
+			}
+			for i, k := range a.keys {
+				w, ok := x.get(k)
+				if !ok || !equal(a.vals[i], w) {
+					return false
+				}
+			}
+			return true
+		}
+		return false
+	case *set:
+		x, ok := b.(*set)
+		if !ok || len(a.elems) != len(x.elems) {
+			return false
+		}
+		for _, e := range a.elems {
+			if !x.contains(e) {
+				return false
+			}
+		}
+		return true
+	}
+	return false
+}
+
+func objectEqualsMap(o *object, m map[string]any) bool {
+	if len(o.keys) != len(m) {
+		return false
+	}
+	for i, k := range o.keys {
+		s, ok := k.(string)
+		if !ok {
+			return false
+		}
+		w, ok := m[s]
+		if !ok || !equal(o.vals[i], w) {
+			return false
+		}
+	}
+	return true
+}
+
+var seed = maphash.MakeSeed()
+
+// hashOf hashes x consistently with equal.
+func hashOf(x any) uint64 {
+	switch v := norm(x).(type) {
+	case string:
+		return maphash.String(seed, v)
+	case float64:
+		if v == 0 {
+			v = 0 // -0 and 0 are equal
+		}
+		return math.Float64bits(v)*0x9e3779b97f4a7c15 + 1
+	case bool:
+		if v {
+			return 3
+		}
+		return 5
+	case null:
+		return 7
+	case []any:
+		h := uint64(11)
+		for _, e := range v {
+			h = h*31 + hashOf(e)
+		}
+		return h
+	case map[string]any:
+		var h uint64 = 13
+		for k, e := range v {
+			h += maphash.String(seed, k)*31 ^ hashOf(e)
+		}
+		return h
+	case *object:
+		var h uint64 = 13
+		for i, k := range v.keys {
+			h += hashOf(k)*31 ^ hashOf(v.vals[i])
+		}
+		return h
+	case *set:
+		var h uint64 = 17
+		for _, e := range v.elems {
+			h += hashOf(e)
+		}
+		return h
+	}
+	return 0
+}
+
+// toAST converts a value for OPA's built-ins and for results handed to
+// OPA.
+func toAST(x any) ast.Value {
+	switch v := norm(x).(type) {
+	case null:
+		return ast.NullValue
+	case bool:
+		return ast.Boolean(v)
+	case string:
+		return ast.String(v)
+	case float64:
+		return floatNumber(v)
+	case []any:
+		terms := make([]*ast.Term, len(v))
+		for i, e := range v {
+			terms[i] = ast.NewTerm(toAST(e))
+		}
+		return ast.NewArray(terms...)
+	case map[string]any:
+		items := make([][2]*ast.Term, 0, len(v))
+		for k, e := range v {
+			items = append(items, [2]*ast.Term{ast.StringTerm(k), ast.NewTerm(toAST(e))})
+		}
+		return ast.NewObject(items...)
+	case *object:
+		items := make([][2]*ast.Term, len(v.keys))
+		for i, k := range v.keys {
+			items[i] = [2]*ast.Term{ast.NewTerm(toAST(k)), ast.NewTerm(toAST(v.vals[i]))}
+		}
+		return ast.NewObject(items...)
+	case *set:
+		terms := make([]*ast.Term, len(v.elems))
+		for i, e := range v.elems {
+			terms[i] = ast.NewTerm(toAST(e))
+		}
+		return ast.NewSet(terms...)
+	}
+	panic(fmt.Sprintf("planeval: no Rego value for %T", x))
+}
+
+// floatNumber renders f as OPA renders a float64 it converts.
+func floatNumber(f float64) ast.Number {
+	if f == math.Trunc(f) && math.Abs(f) < 1<<53 {
+		return ast.Number(strconv.FormatInt(int64(f), 10))
+	}
+	return ast.Number(strconv.FormatFloat(f, 'g', -1, 64))
+}
+
+// fromAST converts a value OPA gives back (a built-in's result, an input
+// given as a Rego value).
+func fromAST(v ast.Value) any {
+	switch v := v.(type) {
+	case ast.Null:
+		return null{}
+	case ast.Boolean:
+		return bool(v)
+	case ast.String:
+		return string(v)
+	case ast.Number:
+		if f, ok := v.Float64(); ok {
+			return f
+		}
+		f, _ := strconv.ParseFloat(string(v), 64)
+		return f
+	case *ast.Array:
+		out := make([]any, v.Len())
+		for i := range out {
+			out[i] = fromAST(v.Elem(i).Value)
+		}
+		return out
+	case ast.Object:
+		allStrings := true
+		v.Foreach(func(k, _ *ast.Term) {
+			if _, ok := k.Value.(ast.String); !ok {
+				allStrings = false
+			}
+		})
+		if allStrings {
+			m := make(map[string]any, v.Len())
+			v.Foreach(func(k, e *ast.Term) { m[string(k.Value.(ast.String))] = fromAST(e.Value) })
+			return m
+		}
+		o := newObject()
+		v.Foreach(func(k, e *ast.Term) { o.insert(fromAST(k.Value), fromAST(e.Value)) })
+		return o
+	case ast.Set:
+		s := &set{}
+		v.Foreach(func(e *ast.Term) { s.add(fromAST(e.Value)) })
+		return s
+	}
+	panic(fmt.Sprintf("planeval: cannot evaluate on a %T", v))
+}
+
+// toJSON converts a result to the shapes encoding/json decodes (sets as
+// arrays in Rego's order, as OPA renders them).
+func toJSON(x any) (any, error) {
+	switch v := norm(x).(type) {
+	case null:
+		return nil, nil
+	case bool, string, float64:
+		return v, nil
+	case []any:
+		out := make([]any, len(v))
+		for i, e := range v {
+			j, err := toJSON(e)
+			if err != nil {
+				return nil, err
+			}
+			out[i] = j
+		}
+		return out, nil
+	case map[string]any:
+		out := make(map[string]any, len(v))
+		for k, e := range v {
+			j, err := toJSON(e)
+			if err != nil {
+				return nil, err
+			}
+			out[k] = j
+		}
+		return out, nil
+	case *object:
+		out := make(map[string]any, len(v.keys))
+		for i, k := range v.keys {
+			s, ok := k.(string)
+			if !ok {
+				// As ast.JSON does: a key that is not a string is written
+				// as its Rego text.
+				s = toAST(k).String()
+			}
+			j, err := toJSON(v.vals[i])
+			if err != nil {
+				return nil, err
+			}
+			out[s] = j
+		}
+		return out, nil
+	case *set:
+		elems := v.ordered()
+		out := make([]any, len(elems))
+		for i, e := range elems {
+			j, err := toJSON(e)
+			if err != nil {
+				return nil, err
+			}
+			out[i] = j
+		}
+		return out, nil
+	}
+	return nil, fmt.Errorf("planeval: no JSON for %T", x)
+}
