@@ -115,6 +115,13 @@ func NewEngine(set *Set, cfg *Config) (*Engine, error) {
 	return newEngine(set, cfg, false)
 }
 
+// NewInterpretingEngine is NewEngine evaluating every query with OPA's
+// interpreter, as an Engine does only for a query OPA's planner refuses.
+// Tests use it to hold the plan evaluator to OPA's results.
+func NewInterpretingEngine(set *Set, cfg *Config) (*Engine, error) {
+	return newEngine(set, cfg, true)
+}
+
 // newEngine is NewEngine, evaluating with OPA's interpreter when
 // interpreter is true.
 func newEngine(set *Set, cfg *Config, interpreter bool) (*Engine, error) {
@@ -315,11 +322,11 @@ func ids(ps []*compiledPolicy) string {
 
 // evaluation holds what one request's queries share.
 type evaluation struct {
-	e           *Engine
-	in          *Input
-	object      map[string]any
-	policies    []*compiledPolicy
-	exempt      exemptions
+	e        *Engine
+	in       *Input
+	object   map[string]any
+	policies []*compiledPolicy
+	exempt   exemptions
 	// shared holds the parts of the plan evaluator's input every query
 	// of the request shares.
 	shared map[string]any
