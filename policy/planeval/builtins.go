@@ -28,7 +28,7 @@ var (
 		"is_object":         isType(func(x any) bool { _, m := x.(map[string]any); _, o := x.(*object); return m || o }),
 		"is_string":         isType(func(x any) bool { _, ok := x.(string); return ok }),
 		"is_array":          isType(func(x any) bool { _, ok := x.([]any); return ok }),
-		"is_number":         isType(func(x any) bool { _, ok := x.(float64); return ok }),
+		"is_number":         isType(func(x any) bool { _, f := x.(float64); _, n := x.(ast.Number); return f || n }),
 		"is_boolean":        isType(func(x any) bool { _, ok := x.(bool); return ok }),
 		"is_null":           isType(func(x any) bool { _, ok := x.(null); return ok }),
 		"is_set":            isType(func(x any) bool { _, ok := x.(*set); return ok }),
@@ -75,6 +75,9 @@ type builtin struct {
 	name   string
 	native Native
 	opa    topdown.BuiltinFunc
+	// relation is true for built-ins with several results (walk): the
+	// plan scans the array of them.
+	relation bool
 }
 
 // call evaluates the built-in; a nil result is undefined.
@@ -99,7 +102,11 @@ func (b *builtin) call(ev *evaluator, args []any) (any, error) {
 		terms[i] = ast.NewTerm(toAST(a))
 	}
 	var out *ast.Term
+	var all []any
 	err := b.opa(ev.bctx, terms, func(t *ast.Term) error {
+		if b.relation {
+			all = append(all, fromAST(t.Value))
+		}
 		out = t
 		return nil
 	})
@@ -111,6 +118,12 @@ func (b *builtin) call(ev *evaluator, args []any) (any, error) {
 			return nil, fmt.Errorf("%s: %w", b.name, err)
 		}
 		return nil, nil
+	}
+	if b.relation {
+		if all == nil {
+			all = []any{}
+		}
+		return all, nil
 	}
 	if out == nil {
 		return nil, nil
@@ -229,7 +242,7 @@ func comparison(holds func(int) bool) Native {
 
 // exact reports whether f is an integer that float64 holds exactly, so
 // that integer arithmetic on it is Rego's.
-func exact(f float64) bool { return f == math.Trunc(f) && math.Abs(f) <= 1<<53 }
+func exact(f float64) bool { return f == math.Trunc(f) && math.Abs(f) < 1<<53 }
 
 func numbers(args []any) (a, b float64, ok bool) {
 	if len(args) != 2 {

@@ -26,7 +26,6 @@ import (
 	"fmt"
 	"math"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 
@@ -134,8 +133,7 @@ func newProgram(pol *ir.Policy, extra map[string]*topdown.Builtin) (*Program, er
 	if pol.Static != nil {
 		for _, s := range pol.Static.Strings {
 			p.strings = append(p.strings, s.Value)
-			n, _ := strconv.ParseFloat(s.Value, 64)
-			p.numbers = append(p.numbers, n)
+			p.numbers = append(p.numbers, number(ast.Number(s.Value)))
 		}
 		for _, f := range pol.Static.Files {
 			p.files = append(p.files, f.Value)
@@ -171,6 +169,9 @@ func newProgram(pol *ir.Policy, extra map[string]*topdown.Builtin) (*Program, er
 		b, ok := p.builtins[c.Func]
 		if !ok {
 			b = &builtin{name: c.Func, native: native(c.Func), opa: topdown.GetBuiltin(c.Func)}
+			if decl, ok := ast.BuiltinMap[c.Func]; ok {
+				b.relation = decl.Relation
+			}
 			if x, ok := extra[c.Func]; ok && x != nil && x.Func != nil {
 				b.opa = x.Func
 			}
@@ -621,12 +622,12 @@ func (ev *evaluator) scan(locals []any, s *ir.ScanStmt) (int, error) {
 	if src == nil {
 		return -1, nil
 	}
-	if err := ev.tick(); err != nil {
-		return 0, err
-	}
 	br := -1
 	var err error
 	step := func(k, v any) bool {
+		if err = ev.tick(); err != nil {
+			return true
+		}
 		locals[s.Key], locals[s.Value] = k, v
 		br, err = ev.block(locals, s.Block)
 		return err != nil || (br >= 1)

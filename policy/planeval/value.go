@@ -19,7 +19,9 @@ import (
 //     nil local is undefined);
 //   - booleans are bool, strings string;
 //   - numbers are float64, as JSON decoding makes them (other Go number
-//     types in the input read as float64);
+//     types in the input read as float64), or ast.Number for those a
+//     float64 does not hold exactly (a json.Number of 20 digits, or OPA's
+//     result of 1/3), so that no number loses precision OPA keeps;
 //   - arrays are []any, objects map[string]any (from the input) or
 //     *object (built by the plan, any keys), sets *set.
 //
@@ -173,17 +175,30 @@ func norm(x any) any {
 	case float32:
 		return float64(v)
 	case json.Number:
-		f, err := v.Float64()
-		if err != nil {
-			return string(v)
-		}
-		return f
+		return number(ast.Number(v))
+	case ast.Number:
+		return v
 	case ast.Value:
 		return fromAST(v)
 	case *ast.Term:
 		return fromAST(v.Value)
 	}
 	return x
+}
+
+// number is n as a float64 when that holds it exactly, else n itself.
+func number(n ast.Number) any {
+	if i, ok := n.Int64(); ok {
+		if f := float64(i); exact(f) && int64(f) == i {
+			return f
+		}
+		return n
+	}
+	f, err := strconv.ParseFloat(string(n), 64)
+	if err != nil || strconv.FormatFloat(f, 'g', -1, 64) != string(n) {
+		return n
+	}
+	return f
 }
 
 // rank is a value's place in Rego's order of types.
@@ -193,7 +208,7 @@ func rank(x any) int {
 		return 0
 	case bool:
 		return 1
-	case float64:
+	case float64, ast.Number:
 		return 2
 	case string:
 		return 3
@@ -227,7 +242,12 @@ func compare(a, b any) int {
 		}
 		return 1
 	case float64:
-		return cmp.Compare(a, b.(float64))
+		if f, ok := b.(float64); ok {
+			return cmp.Compare(a, f)
+		}
+		return ast.NumberCompare(floatNumber(a), b.(ast.Number))
+	case ast.Number:
+		return ast.NumberCompare(a, asNumber(b))
 	case string:
 		return cmp.Compare(a, b.(string))
 	case []any:
@@ -280,8 +300,19 @@ func equal(a, b any) bool {
 		s, ok := b.(string)
 		return ok && a == s
 	case float64:
-		f, ok := b.(float64)
-		return ok && a == f
+		switch f := b.(type) {
+		case float64:
+			return a == f
+		case ast.Number:
+			return ast.NumberCompare(floatNumber(a), f) == 0
+		}
+		return false
+	case ast.Number:
+		switch b.(type) {
+		case float64, ast.Number:
+			return ast.NumberCompare(a, asNumber(b)) == 0
+		}
+		return false
 	case bool:
 		x, ok := b.(bool)
 		return ok && a == x
@@ -369,6 +400,10 @@ func hashOf(x any) uint64 {
 			v = 0 // -0 and 0 are equal
 		}
 		return math.Float64bits(v)*0x9e3779b97f4a7c15 + 1
+	case ast.Number:
+		// Equal numbers have the same nearest float64.
+		f, _ := v.Float64()
+		return hashOf(f)
 	case bool:
 		if v {
 			return 3
@@ -416,6 +451,8 @@ func toAST(x any) ast.Value {
 		return ast.String(v)
 	case float64:
 		return floatNumber(v)
+	case ast.Number:
+		return v
 	case []any:
 		terms := make([]*ast.Term, len(v))
 		for i, e := range v {
@@ -444,6 +481,14 @@ func toAST(x any) ast.Value {
 	panic(fmt.Sprintf("planeval: no Rego value for %T", x))
 }
 
+// asNumber is a number of the model as an ast.Number.
+func asNumber(x any) ast.Number {
+	if f, ok := x.(float64); ok {
+		return floatNumber(f)
+	}
+	return x.(ast.Number)
+}
+
 // floatNumber renders f as OPA renders a float64 it converts.
 func floatNumber(f float64) ast.Number {
 	if f == math.Trunc(f) && math.Abs(f) < 1<<53 {
@@ -463,11 +508,7 @@ func fromAST(v ast.Value) any {
 	case ast.String:
 		return string(v)
 	case ast.Number:
-		if f, ok := v.Float64(); ok {
-			return f
-		}
-		f, _ := strconv.ParseFloat(string(v), 64)
-		return f
+		return number(v)
 	case *ast.Array:
 		out := make([]any, v.Len())
 		for i := range out {
@@ -505,6 +546,8 @@ func toJSON(x any) (any, error) {
 		return nil, nil
 	case bool, string, float64:
 		return v, nil
+	case ast.Number:
+		return json.Number(v), nil
 	case []any:
 		out := make([]any, len(v))
 		for i, e := range v {
