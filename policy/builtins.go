@@ -1,6 +1,8 @@
 package policy
 
 import (
+	"encoding/json"
+	"fmt"
 	"math"
 	"regexp"
 	"strconv"
@@ -9,6 +11,8 @@ import (
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/rego"
 	"github.com/open-policy-agent/opa/v1/types"
+
+	"github.com/fluxgate/fluxgate/policy/planeval"
 )
 
 // Two built-ins do in Go the arithmetic Rego does slowly on every review:
@@ -34,55 +38,78 @@ var (
 
 func init() {
 	rego.RegisterBuiltin2(selectorMatchesBuiltin, func(_ rego.BuiltinContext, sel, labels *ast.Term) (*ast.Term, error) {
-		return ast.BooleanTerm(selectorMatches(sel.Value, labels.Value)), nil
+		args, err := jsonArgs(sel, labels)
+		if err != nil {
+			return nil, err
+		}
+		return ast.BooleanTerm(selectorMatches(args[0], args[1])), nil
 	})
 	rego.RegisterBuiltin2(scaledBuiltin, func(_ rego.BuiltinContext, v, total *ast.Term) (*ast.Term, error) {
-		return scaled(v.Value, total.Value), nil
+		args, err := jsonArgs(v, total)
+		if err != nil {
+			return nil, err
+		}
+		r, ok := scaled(args[0], args[1])
+		if !ok {
+			return nil, nil
+		}
+		return ast.NewTerm(ast.MustInterfaceToValue(r)), nil
+	})
+	// The plan evaluator calls them on the objects as they are.
+	planeval.RegisterJSONBuiltin(selectorMatchesBuiltin.Name, func(args []any) (any, bool) {
+		if len(args) != 2 {
+			return nil, false
+		}
+		return selectorMatches(args[0], args[1]), true
+	})
+	planeval.RegisterJSONBuiltin(scaledBuiltin.Name, func(args []any) (any, bool) {
+		if len(args) != 2 {
+			return nil, false
+		}
+		return scaled(args[0], args[1])
 	})
 }
 
-var (
-	matchLabelsKey      = ast.StringTerm("matchLabels")
-	matchExpressionsKey = ast.StringTerm("matchExpressions")
-	operatorKey         = ast.StringTerm("operator")
-	keyKey              = ast.StringTerm("key")
-	valuesKey           = ast.StringTerm("values")
-)
+// jsonArgs converts OPA's operands to JSON values.
+func jsonArgs(terms ...*ast.Term) ([]any, error) {
+	out := make([]any, len(terms))
+	for i, t := range terms {
+		v, err := ast.JSON(t.Value)
+		if err != nil {
+			return nil, fmt.Errorf("convert argument %d: %w", i+1, err)
+		}
+		out[i] = v
+	}
+	return out, nil
+}
 
 // selectorMatches: a null or missing selector selects nothing while {}
 // selects everything; absent and null matchLabels and matchExpressions
 // select everything, values of the wrong type nothing.
-func selectorMatches(selV, labelsV ast.Value) bool {
-	sel, ok := selV.(ast.Object)
+func selectorMatches(selV, labelsV any) bool {
+	sel, ok := selV.(map[string]any)
 	if !ok {
 		return false
 	}
-	labels, ok := labelsV.(ast.Object)
-	if !ok {
-		labels = ast.NewObject()
-	}
-	if ml := sel.Get(matchLabelsKey); ml != nil && !isNull(ml) {
-		m, ok := ml.Value.(ast.Object)
+	labels, _ := labelsV.(map[string]any)
+	if ml, ok := sel["matchLabels"]; ok && ml != nil {
+		m, ok := ml.(map[string]any)
 		if !ok {
 			return false
 		}
-		match := true
-		m.Foreach(func(k, v *ast.Term) {
-			if lv := labels.Get(k); match && (lv == nil || ast.Compare(lv.Value, v.Value) != 0) {
-				match = false
+		for k, v := range m {
+			if lv, ok := labels[k]; !ok || !sameJSON(lv, v) {
+				return false
 			}
-		})
-		if !match {
-			return false
 		}
 	}
-	if me := sel.Get(matchExpressionsKey); me != nil && !isNull(me) {
-		exprs, ok := me.Value.(*ast.Array)
+	if me, ok := sel["matchExpressions"]; ok && me != nil {
+		exprs, ok := me.([]any)
 		if !ok {
 			return false
 		}
-		for i := range exprs.Len() {
-			if !expressionMatches(exprs.Elem(i).Value, labels) {
+		for _, e := range exprs {
+			if !expressionMatches(e, labels) {
 				return false
 			}
 		}
@@ -90,98 +117,105 @@ func selectorMatches(selV, labelsV ast.Value) bool {
 	return true
 }
 
-func expressionMatches(exprV ast.Value, labels ast.Object) bool {
-	expr, ok := exprV.(ast.Object)
+func expressionMatches(exprV any, labels map[string]any) bool {
+	expr, ok := exprV.(map[string]any)
 	if !ok {
 		return false
 	}
-	op := expr.Get(operatorKey)
-	if op == nil {
+	op, ok := expr["operator"]
+	if !ok {
 		return false
 	}
-	key := expr.Get(keyKey)
-	var label *ast.Term
-	if key != nil {
-		label = labels.Get(key)
+	key, hasKey := expr["key"]
+	keyString, isString := key.(string)
+	var label any
+	hasLabel := false
+	if isString {
+		label, hasLabel = labels[keyString]
 	}
 	inValues := func() (in, valid bool) {
-		vals := expr.Get(valuesKey)
-		if vals == nil {
-			return false, false
-		}
-		arr, ok := vals.Value.(*ast.Array)
+		vals, ok := expr["values"].([]any)
 		if !ok {
 			return false, false
 		}
-		if label == nil {
+		if !hasLabel {
 			return false, true
 		}
-		for i := range arr.Len() {
-			if ast.Compare(arr.Elem(i).Value, label.Value) == 0 {
+		for _, v := range vals {
+			if sameJSON(v, label) {
 				return true, true
 			}
 		}
 		return false, true
 	}
-	switch op.Value {
-	case ast.String("In"):
+	switch op {
+	case "In":
 		in, _ := inValues()
 		return in
-	case ast.String("NotIn"):
+	case "NotIn":
 		in, valid := inValues()
 		return valid && !in
-	case ast.String("Exists"):
-		return label != nil
-	case ast.String("DoesNotExist"):
-		if key == nil {
-			return false
-		}
-		_, isString := key.Value.(ast.String)
-		return isString && label == nil
+	case "Exists":
+		return hasLabel
+	case "DoesNotExist":
+		return hasKey && isString && !hasLabel
 	}
 	return false
 }
 
-func isNull(t *ast.Term) bool {
-	_, null := t.Value.(ast.Null)
-	return null
+// sameJSON reports whether Rego sees two JSON values as equal: numbers by
+// value, whatever their Go type.
+func sameJSON(a, b any) bool {
+	if fa, ok := jsonFloat(a); ok {
+		fb, ok := jsonFloat(b)
+		return ok && fa == fb
+	}
+	switch a.(type) {
+	case string, bool, nil:
+		return a == b
+	}
+	av, err := ast.InterfaceToValue(a)
+	if err != nil {
+		return false
+	}
+	bv, err := ast.InterfaceToValue(b)
+	return err == nil && ast.Compare(av, bv) == 0
+}
+
+func jsonFloat(x any) (float64, bool) {
+	switch v := x.(type) {
+	case float64:
+		return v, true
+	case json.Number:
+		f, err := v.Float64()
+		return f, err == nil
+	}
+	return 0, false
 }
 
 var wholePercent = regexp.MustCompile(`^[0-9]+%$`)
 
 // scaled resolves v against total, rounding percentages up as Kubernetes
-// does for both fields of a PodDisruptionBudget; nil (undefined) for
+// does for both fields of a PodDisruptionBudget; false (undefined) for
 // anything else.
-func scaled(v, totalV ast.Value) *ast.Term {
-	total, ok := totalV.(ast.Number)
+func scaled(v, totalV any) (any, bool) {
+	total, ok := jsonFloat(totalV)
 	if !ok {
-		return nil
+		return nil, false
 	}
-	switch v := v.(type) {
-	case ast.Number:
-		f, ok := v.Float64()
-		if !ok || f < 0 || f != math.Floor(f) {
-			return nil
+	if f, ok := jsonFloat(v); ok {
+		if f < 0 || f != math.Floor(f) {
+			return nil, false
 		}
-		return ast.NewTerm(v)
-	case ast.String:
-		s := string(v)
-		if !wholePercent.MatchString(s) {
-			return nil
-		}
-		pct, err := strconv.ParseFloat(strings.TrimSuffix(s, "%"), 64)
-		if err != nil {
-			return nil
-		}
-		t, ok := total.Float64()
-		if !ok {
-			return nil
-		}
-		r := math.Ceil(pct * t / 100)
-		if r == math.Trunc(r) && math.Abs(r) < 1<<53 {
-			return ast.IntNumberTerm(int(r))
-		}
-		return ast.FloatNumberTerm(r)
+		return v, true
 	}
-	return nil
+	s, ok := v.(string)
+	if !ok || !wholePercent.MatchString(s) {
+		return nil, false
+	}
+	pct, err := strconv.ParseFloat(strings.TrimSuffix(s, "%"), 64)
+	if err != nil {
+		return nil, false
+	}
+	return math.Ceil(pct * total / 100), true
 }

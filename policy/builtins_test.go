@@ -8,13 +8,22 @@ import (
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/rego"
+
+	"github.com/fluxgate/fluxgate/policy/planeval"
 )
 
 // The Go built-ins decide as the Rego they replaced
 // (testdata/builtins/reference.rego) on every combination of a corpus of
 // selectors, well formed and not, and label sets; and likewise for
-// IntOrString values.
+// IntOrString values: called by OPA's interpreter, and by the plan
+// evaluator on the values as they are.
 func TestBuiltinsMatchRego(t *testing.T) {
+	for _, target := range []string{"rego", planeval.Target} {
+		t.Run(target, func(t *testing.T) { builtinsMatchRego(t, target) })
+	}
+}
+
+func builtinsMatchRego(t *testing.T, target string) {
 	ref, err := os.ReadFile("testdata/builtins/reference.rego")
 	if err != nil {
 		t.Fatal(err)
@@ -23,6 +32,7 @@ func TestBuiltinsMatchRego(t *testing.T) {
 		rego.Query(`sel := [x | x := data.reference.matches(input.sel, input.labels)]; go := fluxgate.label_selector_matches(input.sel, input.labels); sc := [x | x := data.reference.scaled(input.value, input.total)]; gs := [x | x := fluxgate.int_or_percent_scaled(input.value, input.total)]`),
 		rego.Module("reference.rego", string(ref)),
 		rego.SetRegoVersion(ast.RegoV1),
+		rego.Target(target),
 	).PrepareForEval(context.Background())
 	if err != nil {
 		t.Fatal(err)

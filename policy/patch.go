@@ -165,11 +165,14 @@ func arrayIndex(tok string, n int, adding bool) (int, error) {
 }
 
 // describePatch renders operations for people: "set spec.replicas to 2".
+// unescapePointer undoes the escapes of a JSON pointer's segments.
+var unescapePointer = strings.NewReplacer("~1", "/", "~0", "~")
+
 func describePatch(ops []PatchOp) string {
 	parts := make([]string, 0, len(ops))
 	for _, op := range ops {
 		field := strings.ReplaceAll(strings.TrimPrefix(op.Path, "/"), "/", ".")
-		field = strings.NewReplacer("~1", "/", "~0", "~").Replace(field)
+		field = unescapePointer.Replace(field)
 		switch op.Op {
 		case "remove":
 			parts = append(parts, "remove "+field)

@@ -1,9 +1,13 @@
 package planeval
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
+	"regexp"
+	"slices"
 	"sync"
 	"unicode/utf8"
 
@@ -11,20 +15,26 @@ import (
 	"github.com/open-policy-agent/opa/v1/topdown"
 )
 
-// Native is a built-in implemented on this package's values: it returns
+// nativeFunc is a built-in implemented on this package's values: it returns
 // the result and true, or false for undefined. Natives answer the calls
 // a review makes most (type checks, membership, comparisons, integer
 // arithmetic) without converting their operands to Rego values; every
 // other call, and every case a native does not take on (non-integral
 // arithmetic, for one), goes to OPA's implementation.
-type Native func(args []any) (any, bool, error)
+type nativeFunc func(args []any) (any, bool, error)
+
+// JSONBuiltin implements a built-in on JSON values, as encoding/json
+// decodes them (nil for null; numbers float64, or json.Number for those a
+// float64 does not hold exactly): the result and true, or false for
+// undefined.
+type JSONBuiltin func(args []any) (any, bool)
 
 // errDelegate makes a native hand the call to OPA's implementation.
 var errDelegate = errors.New("delegate to OPA's built-in")
 
 var (
 	nativesMu sync.RWMutex
-	natives   = map[string]Native{
+	natives   = map[string]nativeFunc{
 		"is_object":         isType(func(x any) bool { _, m := x.(map[string]any); _, o := x.(*object); return m || o }),
 		"is_string":         isType(func(x any) bool { _, ok := x.(string); return ok }),
 		"is_array":          isType(func(x any) bool { _, ok := x.([]any); return ok }),
@@ -52,19 +62,76 @@ var (
 		"max":               extreme(1),
 		"min":               extreme(-1),
 		"sum":               sum,
+		"sort":              sortNative,
+		"regex.match":       regexMatch,
 	}
 )
 
-// RegisterNative adds a native implementation of the built-in name, used
-// instead of its OPA implementation; the OPA one must exist too, for
-// OPA's interpreter.
-func RegisterNative(name string, f Native) {
+// RegisterJSONBuiltin makes plans call f for the built-in name instead of
+// its OPA implementation (which must exist too, for OPA's interpreter),
+// so that its arguments are not converted to Rego values. f must decide
+// as the OPA implementation does.
+func RegisterJSONBuiltin(name string, f JSONBuiltin) {
 	nativesMu.Lock()
 	defer nativesMu.Unlock()
-	natives[name] = f
+	natives[name] = func(args []any) (any, bool, error) {
+		plain := make([]any, len(args))
+		for i, a := range args {
+			plain[i], _ = toPlain(a)
+		}
+		v, ok := f(plain)
+		if !ok {
+			return nil, false, nil
+		}
+		return norm(v), true, nil
+	}
 }
 
-func native(name string) Native {
+// toPlain renders x as JSON values, converting only what the plan built:
+// containers of the input come back as they are, unchanged reported
+// false.
+func toPlain(x any) (any, bool) {
+	switch v := x.(type) {
+	case null:
+		return nil, true
+	case ast.Number:
+		return json.Number(v), true
+	case *object, *set:
+		j, _ := toJSON(v)
+		return j, true
+	case []any:
+		var out []any
+		for i, e := range v {
+			p, changed := toPlain(e)
+			if changed && out == nil {
+				out = slices.Clone(v)
+			}
+			if out != nil {
+				out[i] = p
+			}
+		}
+		if out != nil {
+			return out, true
+		}
+	case map[string]any:
+		var out map[string]any
+		for k, e := range v {
+			p, changed := toPlain(e)
+			if changed && out == nil {
+				out = maps.Clone(v)
+			}
+			if out != nil {
+				out[k] = p
+			}
+		}
+		if out != nil {
+			return out, true
+		}
+	}
+	return x, false
+}
+
+func native(name string) nativeFunc {
 	nativesMu.RLock()
 	defer nativesMu.RUnlock()
 	return natives[name]
@@ -73,7 +140,7 @@ func native(name string) Native {
 // builtin is one built-in a plan calls.
 type builtin struct {
 	name   string
-	native Native
+	native nativeFunc
 	opa    topdown.BuiltinFunc
 	// relation is true for built-ins with several results (walk): the
 	// plan scans the array of them.
@@ -131,7 +198,7 @@ func (b *builtin) call(ev *evaluator, args []any) (any, error) {
 	return fromAST(out.Value), nil
 }
 
-func isType(f func(any) bool) Native {
+func isType(f func(any) bool) nativeFunc {
 	return func(args []any) (any, bool, error) {
 		if len(args) != 1 {
 			return nil, false, errDelegate
@@ -161,8 +228,8 @@ func member2(args []any) (any, bool, error) {
 			}
 		}
 	case *object:
-		for _, e := range c.vals {
-			if equal(e, x) {
+		for _, it := range c.items {
+			if equal(it.val, x) {
 				return true, true, nil
 			}
 		}
@@ -218,20 +285,20 @@ func count(args []any) (any, bool, error) {
 	}
 	switch c := args[0].(type) {
 	case []any:
-		return float64(len(c)), true, nil
+		return box(float64(len(c))), true, nil
 	case map[string]any:
-		return float64(len(c)), true, nil
+		return box(float64(len(c))), true, nil
 	case *object:
-		return float64(len(c.keys)), true, nil
+		return box(float64(c.len())), true, nil
 	case *set:
-		return float64(len(c.elems)), true, nil
+		return box(float64(len(c.elems))), true, nil
 	case string:
-		return float64(utf8.RuneCountInString(c)), true, nil
+		return box(float64(utf8.RuneCountInString(c))), true, nil
 	}
 	return nil, false, errDelegate
 }
 
-func comparison(holds func(int) bool) Native {
+func comparison(holds func(int) bool) nativeFunc {
 	return func(args []any) (any, bool, error) {
 		if len(args) != 2 {
 			return nil, false, errDelegate
@@ -253,7 +320,7 @@ func numbers(args []any) (a, b float64, ok bool) {
 	return a, b, aok && bok && exact(a) && exact(b)
 }
 
-func arithmetic(op func(a, b float64) float64) Native {
+func arithmetic(op func(a, b float64) float64) nativeFunc {
 	return func(args []any) (any, bool, error) {
 		a, b, ok := numbers(args)
 		if !ok {
@@ -263,7 +330,7 @@ func arithmetic(op func(a, b float64) float64) Native {
 		if !exact(r) {
 			return nil, false, errDelegate
 		}
-		return r, true, nil
+		return box(r), true, nil
 	}
 }
 
@@ -289,10 +356,10 @@ func div(args []any) (any, bool, error) {
 	if !ok || b == 0 || math.Mod(a, b) != 0 {
 		return nil, false, errDelegate
 	}
-	return a / b, true, nil
+	return box(a / b), true, nil
 }
 
-func rounding(f func(float64) float64) Native {
+func rounding(f func(float64) float64) nativeFunc {
 	return func(args []any) (any, bool, error) {
 		if len(args) != 1 {
 			return nil, false, errDelegate
@@ -301,7 +368,7 @@ func rounding(f func(float64) float64) Native {
 		if !ok || !exact(f(x)) {
 			return nil, false, errDelegate
 		}
-		return f(x), true, nil
+		return box(f(x)), true, nil
 	}
 }
 
@@ -317,7 +384,7 @@ func elements(x any) ([]any, bool) {
 
 // extreme is max (sign 1) or min (sign -1): undefined on an empty
 // collection.
-func extreme(sign int) Native {
+func extreme(sign int) nativeFunc {
 	return func(args []any) (any, bool, error) {
 		if len(args) != 1 {
 			return nil, false, errDelegate
@@ -358,5 +425,58 @@ func sum(args []any) (any, bool, error) {
 	if !exact(total) {
 		return nil, false, errDelegate
 	}
-	return total, true, nil
+	return box(total), true, nil
+}
+
+func sortNative(args []any) (any, bool, error) {
+	if len(args) != 1 {
+		return nil, false, errDelegate
+	}
+	switch c := args[0].(type) {
+	case []any:
+		out := make([]any, len(c))
+		for i, e := range c {
+			out[i] = norm(e)
+		}
+		slices.SortStableFunc(out, compare)
+		return out, true, nil
+	case *set:
+		return slices.Clone(c.ordered()), true, nil
+	}
+	return nil, false, errDelegate
+}
+
+// regexes caches compiled patterns, as OPA's regex built-ins do; it is
+// emptied when it grows past a bound, so that patterns built from input
+// cannot grow it without end.
+var regexes = struct {
+	sync.Mutex
+	m map[string]*regexp.Regexp
+}{m: map[string]*regexp.Regexp{}}
+
+func regexMatch(args []any) (any, bool, error) {
+	if len(args) != 2 {
+		return nil, false, errDelegate
+	}
+	pattern, ok := args[0].(string)
+	value, ok2 := args[1].(string)
+	if !ok || !ok2 {
+		return nil, false, errDelegate
+	}
+	regexes.Lock()
+	re, cached := regexes.m[pattern]
+	regexes.Unlock()
+	if !cached {
+		var err error
+		if re, err = regexp.Compile(pattern); err != nil {
+			return nil, false, errDelegate // OPA's error
+		}
+		regexes.Lock()
+		if len(regexes.m) >= 1000 {
+			clear(regexes.m)
+		}
+		regexes.m[pattern] = re
+		regexes.Unlock()
+	}
+	return re.MatchString(value), true, nil
 }

@@ -564,11 +564,11 @@ func (ev *evaluator) block(locals []any, b *ir.Block) (int, error) {
 		case *ir.MakeNullStmt:
 			locals[s.Target] = null{}
 		case *ir.MakeNumberIntStmt:
-			locals[s.Target] = float64(s.Value)
+			locals[s.Target] = box(float64(s.Value))
 		case *ir.MakeNumberRefStmt:
 			locals[s.Target] = ev.p.numbers[s.Index]
 		case *ir.AssignIntStmt:
-			locals[s.Target] = float64(s.Value)
+			locals[s.Target] = box(float64(s.Value))
 		case *ir.IsArrayStmt:
 			if _, ok := ev.operand(locals, s.Source).([]any); !ok {
 				return 0, nil
@@ -635,7 +635,7 @@ func (ev *evaluator) scan(locals []any, s *ir.ScanStmt) (int, error) {
 	switch c := src.(type) {
 	case []any:
 		for i, e := range c {
-			if step(float64(i), norm(e)) {
+			if step(box(float64(i)), norm(e)) {
 				break
 			}
 		}
@@ -652,7 +652,7 @@ func (ev *evaluator) scan(locals []any, s *ir.ScanStmt) (int, error) {
 		}
 	case *object:
 		for _, i := range c.order() {
-			if step(c.keys[i], c.vals[i]) {
+			if step(c.items[i].key, c.items[i].val) {
 				break
 			}
 		}
@@ -728,8 +728,8 @@ func upsert(doc any, path []string, value any) any {
 		}
 	case *object:
 		o := newObject()
-		for i, k := range d.keys {
-			o.insert(k, d.vals[i])
+		for _, it := range d.items {
+			o.insert(it.key, it.val)
 		}
 		if len(path) == 1 {
 			o.insert(path[0], value)

@@ -234,7 +234,8 @@ func TestNativesMatchOPA(t *testing.T) {
 		{map[string]any{"a": map[string]any{"b": 1.0}}, []any{"a", "b"}, "d"},
 		{map[string]any{"a": 1.0}, "zz", "d"}, {map[string]any{"a": 1.0}, "a", "d"}, {"notobject", "a", "d"},
 		{"k", "x", map[string]any{"k": "x"}}, {0.0, "b", []any{"b"}},
-		{[]any{1.5, 2.0}}, {[]any{}}, {[]any{"a", 1.0, null{}}}, {-2.5},
+		{[]any{1.5, 2.0}}, {[]any{}}, {[]any{"a", 1.0, null{}}}, {-2.5}, {[]any{"b", 1.0, "a", null{}, []any{1.0}}},
+		{"^a+$", "aaa"}, {"^0+%$", "25%"}, {"(", "x"}, {"a", 1.0},
 	}
 	ev := &evaluator{ctx: context.Background(), bctx: topdown.BuiltinContext{Context: context.Background(), Metrics: noMetrics}}
 	for name, nat := range natives {

@@ -32,9 +32,11 @@ type null struct{}
 // object is an object the plan builds: insertion ordered, iterated in
 // Rego's order of its keys.
 type object struct {
-	keys, vals []any
-	index      map[string]int // string keys, once the object has several
+	items []item
+	index map[string]int // string keys, once the object has several
 }
+
+type item struct{ key, val any }
 
 // set is a set the plan builds, iterated in Rego's order.
 type set struct {
@@ -45,61 +47,68 @@ type set struct {
 
 const indexFrom = 8
 
-func newObject() *object { return &object{} }
+func newObject() *object { return &object{items: make([]item, 0, 4)} }
+
+func (o *object) len() int { return len(o.items) }
 
 func (o *object) get(k any) (any, bool) {
-	if s, ok := k.(string); ok && o.index != nil {
-		i, ok := o.index[s]
-		if !ok {
-			return nil, false
-		}
-		return o.vals[i], true
-	}
-	for i, x := range o.keys {
-		if equal(x, k) {
-			return o.vals[i], true
-		}
+	if i := o.find(k); i >= 0 {
+		return o.items[i].val, true
 	}
 	return nil, false
 }
 
-func (o *object) insert(k, v any) {
-	if s, ok := k.(string); ok && o.index != nil {
-		if i, ok := o.index[s]; ok {
-			o.vals[i] = v
-			return
-		}
-	} else {
-		for i, x := range o.keys {
-			if equal(x, k) {
-				o.vals[i] = v
-				return
+func (o *object) find(k any) int {
+	if s, ok := k.(string); ok {
+		if o.index != nil {
+			if i, ok := o.index[s]; ok {
+				return i
 			}
+			return -1
+		}
+		for i, it := range o.items {
+			if ks, ok := it.key.(string); ok && ks == s {
+				return i
+			}
+		}
+		return -1
+	}
+	for i, it := range o.items {
+		if equal(it.key, k) {
+			return i
 		}
 	}
-	o.keys = append(o.keys, k)
-	o.vals = append(o.vals, v)
-	if len(o.keys) == indexFrom && o.index == nil {
+	return -1
+}
+
+func (o *object) insert(k, v any) {
+	if i := o.find(k); i >= 0 {
+		o.items[i].val = v
+		return
+	}
+	o.items = append(o.items, item{k, v})
+	switch {
+	case o.index != nil:
+		if s, ok := k.(string); ok {
+			o.index[s] = len(o.items) - 1
+		}
+	case len(o.items) == indexFrom:
 		o.index = make(map[string]int, 2*indexFrom)
-		for i, x := range o.keys {
-			if s, ok := x.(string); ok {
+		for i, it := range o.items {
+			if s, ok := it.key.(string); ok {
 				o.index[s] = i
 			}
-		}
-	} else if o.index != nil {
-		if s, ok := k.(string); ok {
-			o.index[s] = len(o.keys) - 1
 		}
 	}
 }
 
-// order returns the indexes of o's keys in Rego's order.
+// order returns the indexes of o's items in Rego's order of their keys.
 func (o *object) order() []int {
-	idx := make([]int, len(o.keys))
+	idx := make([]int, len(o.items))
 	for i := range idx {
 		idx[i] = i
 	}
-	slices.SortFunc(idx, func(a, b int) int { return compare(o.keys[a], o.keys[b]) })
+	slices.SortFunc(idx, func(a, b int) int { return compare(o.items[a].key, o.items[b].key) })
 	return idx
 }
 
@@ -163,11 +172,11 @@ func norm(x any) any {
 	case float64, string, bool, map[string]any, []any, null, *object, *set:
 		return x
 	case int:
-		return float64(v)
+		return box(float64(v))
 	case int64:
-		return float64(v)
+		return box(float64(v))
 	case int32:
-		return float64(v)
+		return box(float64(v))
 	case uint64:
 		return float64(v)
 	case uint32:
@@ -186,11 +195,28 @@ func norm(x any) any {
 	return x
 }
 
+// smallInts holds the boxes of small whole numbers, so that counting and
+// indexing do not allocate one each.
+var smallInts = func() (out [1024]any) {
+	for i := range out {
+		out[i] = float64(i)
+	}
+	return out
+}()
+
+// box returns f as a value, without allocating for small whole numbers.
+func box(f float64) any {
+	if f >= 0 && f < float64(len(smallInts)) && f == math.Trunc(f) && !math.Signbit(f) {
+		return smallInts[int(f)]
+	}
+	return f
+}
+
 // number is n as a float64 when that holds it exactly, else n itself.
 func number(n ast.Number) any {
 	if i, ok := n.Int64(); ok {
 		if f := float64(i); exact(f) && int64(f) == i {
-			return f
+			return box(f)
 		}
 		return n
 	}
@@ -285,8 +311,8 @@ func sortedItems(o any) (keys, vals []any) {
 		}
 	case *object:
 		for _, i := range o.order() {
-			keys = append(keys, o.keys[i])
-			vals = append(vals, o.vals[i])
+			keys = append(keys, o.items[i].key)
+			vals = append(vals, o.items[i].val)
 		}
 	}
 	return keys, vals
@@ -344,12 +370,12 @@ func equal(a, b any) bool {
 		case map[string]any:
 			return objectEqualsMap(a, x)
 		case *object:
-			if len(a.keys) != len(x.keys) {
+			if len(a.items) != len(x.items) {
 				return false
 			}
-			for i, k := range a.keys {
-				w, ok := x.get(k)
-				if !ok || !equal(a.vals[i], w) {
+			for _, it := range a.items {
+				w, ok := x.get(it.key)
+				if !ok || !equal(it.val, w) {
 					return false
 				}
 			}
@@ -372,16 +398,16 @@ func equal(a, b any) bool {
 }
 
 func objectEqualsMap(o *object, m map[string]any) bool {
-	if len(o.keys) != len(m) {
+	if len(o.items) != len(m) {
 		return false
 	}
-	for i, k := range o.keys {
-		s, ok := k.(string)
+	for _, it := range o.items {
+		s, ok := it.key.(string)
 		if !ok {
 			return false
 		}
 		w, ok := m[s]
-		if !ok || !equal(o.vals[i], w) {
+		if !ok || !equal(it.val, w) {
 			return false
 		}
 	}
@@ -425,8 +451,8 @@ func hashOf(x any) uint64 {
 		return h
 	case *object:
 		var h uint64 = 13
-		for i, k := range v.keys {
-			h += hashOf(k)*31 ^ hashOf(v.vals[i])
+		for _, it := range v.items {
+			h += hashOf(it.key)*31 ^ hashOf(it.val)
 		}
 		return h
 	case *set:
@@ -466,9 +492,9 @@ func toAST(x any) ast.Value {
 		}
 		return ast.NewObject(items...)
 	case *object:
-		items := make([][2]*ast.Term, len(v.keys))
-		for i, k := range v.keys {
-			items[i] = [2]*ast.Term{ast.NewTerm(toAST(k)), ast.NewTerm(toAST(v.vals[i]))}
+		items := make([][2]*ast.Term, len(v.items))
+		for i, it := range v.items {
+			items[i] = [2]*ast.Term{ast.NewTerm(toAST(it.key)), ast.NewTerm(toAST(it.val))}
 		}
 		return ast.NewObject(items...)
 	case *set:
@@ -569,15 +595,15 @@ func toJSON(x any) (any, error) {
 		}
 		return out, nil
 	case *object:
-		out := make(map[string]any, len(v.keys))
-		for i, k := range v.keys {
-			s, ok := k.(string)
+		out := make(map[string]any, len(v.items))
+		for _, it := range v.items {
+			s, ok := it.key.(string)
 			if !ok {
 				// As ast.JSON does: a key that is not a string is written
 				// as its Rego text.
-				s = toAST(k).String()
+				s = toAST(it.key).String()
 			}
-			j, err := toJSON(v.vals[i])
+			j, err := toJSON(it.val)
 			if err != nil {
 				return nil, err
 			}
