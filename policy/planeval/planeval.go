@@ -48,29 +48,24 @@ func init() {
 // Program is a planned query, ready to evaluate. It is immutable and safe
 // for concurrent use.
 type Program struct {
-	plan     *ir.Plan
+	plan     []*block
 	planSize int
 	funcs    map[string]*function
 	byPath   map[string]*function
 	strings  []any
 	numbers  []any
 	builtins map[string]*builtin
+	extra    map[string]*topdown.Builtin
 	files    []string
 	nfuncs   int
-	// calls resolves each call statement of the plan to its callee.
-	calls map[*ir.CallStmt]callee
 	// evaluators pools evaluation state (see evaluator).
 	evaluators sync.Pool
 }
 
-type callee struct {
-	fn      *function
-	builtin *builtin
-}
-
 type function struct {
 	index  int
-	fn     *ir.Func
+	blocks []*block
+	ret    int
 	size   int
 	memo   bool
 	params []ir.Local
@@ -123,11 +118,10 @@ func newProgram(pol *ir.Policy, extra map[string]*topdown.Builtin) (*Program, er
 		return nil, errors.New("want exactly one plan")
 	}
 	p := &Program{
-		plan:     pol.Plans.Plans[0],
 		funcs:    map[string]*function{},
 		byPath:   map[string]*function{},
 		builtins: map[string]*builtin{},
-		calls:    map[*ir.CallStmt]callee{},
+		extra:    extra,
 	}
 	p.evaluators.New = p.newEvaluator
 	if pol.Static != nil {
@@ -139,51 +133,57 @@ func newProgram(pol *ir.Policy, extra map[string]*topdown.Builtin) (*Program, er
 			p.files = append(p.files, f.Value)
 		}
 	}
-	p.planSize = blocksSize(p.plan.Blocks, 2)
+	plan := pol.Plans.Plans[0]
+	p.planSize = blocksSize(plan.Blocks, 2)
+	var funcs []*ir.Func
 	if pol.Funcs != nil {
-		for i, fn := range pol.Funcs.Funcs {
-			size := blocksSize(fn.Blocks, int(fn.Return)+1)
-			for _, l := range fn.Params {
-				size = max(size, int(l)+1)
-			}
-			f := &function{index: i, fn: fn, size: size, memo: len(fn.Params) == 2, params: fn.Params}
-			p.funcs[fn.Name] = f
-			if len(fn.Path) > 0 {
-				p.byPath[strings.Join(fn.Path, "/")] = f
-			}
-		}
-		p.nfuncs = len(pol.Funcs.Funcs)
+		funcs = pol.Funcs.Funcs
 	}
-	// Every call resolves now, not at the first request that takes its
-	// branch.
-	var missing error
-	_ = ir.Walk(visitor(func(x any) {
-		c, ok := x.(*ir.CallStmt)
-		if !ok || missing != nil {
-			return
+	// Every function exists before any is compiled: calls name them.
+	for i, fn := range funcs {
+		size := blocksSize(fn.Blocks, int(fn.Return)+1)
+		for _, l := range fn.Params {
+			size = max(size, int(l)+1)
 		}
-		if f, ok := p.funcs[c.Func]; ok {
-			p.calls[c] = callee{fn: f}
-			return
+		f := &function{index: i, ret: int(fn.Return), size: size, memo: len(fn.Params) == 2, params: fn.Params}
+		p.funcs[fn.Name] = f
+		if len(fn.Path) > 0 {
+			p.byPath[strings.Join(fn.Path, "/")] = f
 		}
-		b, ok := p.builtins[c.Func]
-		if !ok {
-			b = &builtin{name: c.Func, native: native(c.Func), opa: topdown.GetBuiltin(c.Func)}
-			if decl, ok := ast.BuiltinMap[c.Func]; ok {
-				b.relation = decl.Relation
-			}
-			if x, ok := extra[c.Func]; ok && x != nil && x.Func != nil {
-				b.opa = x.Func
-			}
-			if b.native == nil && b.opa == nil {
-				missing = fmt.Errorf("call to unknown function %s", c.Func)
-				return
-			}
-			p.builtins[c.Func] = b
+	}
+	p.nfuncs = len(funcs)
+	for _, fn := range funcs {
+		blocks, err := p.compileBlocks(fn.Blocks)
+		if err != nil {
+			return nil, fmt.Errorf("function %s: %w", fn.Name, err)
 		}
-		p.calls[c] = callee{builtin: b}
-	}), pol)
-	return p, missing
+		p.funcs[fn.Name].blocks = blocks
+	}
+	blocks, err := p.compileBlocks(plan.Blocks)
+	if err != nil {
+		return nil, err
+	}
+	p.plan = blocks
+	return p, nil
+}
+
+// builtin resolves the built-in name, once per program.
+func (p *Program) builtin(name string) (*builtin, error) {
+	if b, ok := p.builtins[name]; ok {
+		return b, nil
+	}
+	b := &builtin{name: name, native: native(name), opa: topdown.GetBuiltin(name)}
+	if x, ok := p.extra[name]; ok && x != nil && x.Func != nil {
+		b.opa = x.Func
+	}
+	if decl, ok := ast.BuiltinMap[name]; ok {
+		b.relation = decl.Relation
+	}
+	if b.native == nil && b.opa == nil {
+		return nil, fmt.Errorf("call to unknown function %s", name)
+	}
+	p.builtins[name] = b
+	return b, nil
 }
 
 type visitor func(any)
@@ -349,7 +349,7 @@ func (p *Program) results(ctx context.Context, input any) ([]any, error) {
 	locals := ev.frame(p.planSize)
 	locals[ir.Input] = input
 	locals[ir.Data] = emptyData
-	for _, b := range p.plan.Blocks {
+	for _, b := range p.plan {
 		if _, err := ev.block(locals, b); err != nil {
 			return nil, err
 		}
@@ -432,64 +432,101 @@ func (ev *evaluator) pop(f []any) {
 // of enclosing labels a break still has to leave, as in Wasm.
 const returned = 1 << 30
 
-// block runs b's statements on locals. It returns -1 when the block ran to
-// its end, returned after a ReturnLocalStmt, or n ≥ 0 when control leaves
-// it towards the n-th enclosing label (0: the end of this block).
-func (ev *evaluator) block(locals []any, b *ir.Block) (int, error) {
-	for _, s := range b.Stmts {
-		switch s := s.(type) {
-		case *ir.DotStmt:
-			src := ev.operand(locals, s.Source)
+// block runs b's instructions on locals. It returns -1 when the block ran
+// to its end, returned after a return, or n ≥ 0 when control leaves it
+// towards the n-th enclosing label (0: the end of this block).
+func (ev *evaluator) block(locals []any, b *block) (int, error) {
+	for i := range b.instrs {
+		in := &b.instrs[i]
+		switch in.op {
+		case opDot:
+			src := in.a.get(locals)
 			if src == nil {
 				return 0, nil
 			}
-			v, ok := dotValue(src, ev.operand(locals, s.Key))
+			v, ok := dotValue(src, in.b.get(locals))
 			if !ok {
 				return 0, nil
 			}
-			locals[s.Target] = v
-		case *ir.AssignVarStmt:
-			locals[s.Target] = ev.operand(locals, s.Source)
-		case *ir.AssignVarOnceStmt:
-			v := ev.operand(locals, s.Source)
-			if cur := locals[s.Target]; cur != nil && !equal(cur, v) {
-				return 0, ev.conflict(s.Location, "complete rules must not produce multiple outputs")
+			locals[in.target] = v
+		case opAssign:
+			locals[in.target] = in.a.get(locals)
+		case opAssignOnce:
+			v := in.a.get(locals)
+			if cur := locals[in.target]; cur != nil && !equal(cur, v) {
+				return 0, ev.conflict(in.loc, "complete rules must not produce multiple outputs")
 			}
-			locals[s.Target] = v
-		case *ir.CallStmt:
-			v, err := ev.call(locals, s)
+			locals[in.target] = v
+		case opCallFunc:
+			f := in.fn
+			var v any
+			if f.memo {
+				if m, ok := ev.memoGet(f.index); ok {
+					if m == nil {
+						return 0, nil
+					}
+					locals[in.target] = m
+					continue
+				}
+			}
+			frame := ev.frame(f.size)
+			for j, a := range in.args {
+				frame[f.params[j]] = a.get(locals)
+			}
+			v, err := ev.run(f, frame)
 			if err != nil {
 				return 0, err
 			}
 			if v == nil {
 				return 0, nil
 			}
-			locals[s.Result] = v
-		case *ir.NotEqualStmt:
-			a, b := ev.operand(locals, s.A), ev.operand(locals, s.B)
+			locals[in.target] = v
+		case opCallBuiltin:
+			args := ev.frame(len(in.args))
+			undefined := false
+			for j, a := range in.args {
+				if args[j] = a.get(locals); args[j] == nil {
+					undefined = true
+				}
+			}
+			var v any
+			var err error
+			if !undefined {
+				v, err = in.bi.call(ev, args)
+			}
+			ev.pop(args)
+			if err != nil {
+				return 0, err
+			}
+			if v == nil {
+				return 0, nil
+			}
+			locals[in.target] = v
+		case opNotEqual:
+			a, b := in.a.get(locals), in.b.get(locals)
 			if a == nil || b == nil || equal(a, b) {
 				return 0, nil
 			}
-		case *ir.EqualStmt:
-			a, b := ev.operand(locals, s.A), ev.operand(locals, s.B)
+		case opEqual:
+			a, b := in.a.get(locals), in.b.get(locals)
 			if a == nil || b == nil || !equal(a, b) {
 				return 0, nil
 			}
-		case *ir.IsDefinedStmt:
-			if locals[s.Source] == nil {
+		case opIsDefined:
+			if locals[in.target] == nil {
 				return 0, nil
 			}
-		case *ir.IsUndefinedStmt:
-			if locals[s.Source] != nil {
+		case opIsUndefined:
+			if locals[in.target] != nil {
 				return 0, nil
 			}
-		case *ir.ResetLocalStmt:
-			locals[s.Target] = nil
-		case *ir.ReturnLocalStmt:
+		case opReset:
+			locals[in.target] = nil
+		case opReturn:
 			// The caller reads the return local itself.
 			return returned, nil
-		case *ir.BlockStmt:
-			for _, nb := range s.Blocks {
+		case opBlocks:
+			for _, nb := range in.blocks {
 				br, err := ev.block(locals, nb)
 				if err != nil {
 					return 0, err
@@ -501,15 +538,15 @@ func (ev *evaluator) block(locals []any, b *ir.Block) (int, error) {
 					return br - 1, nil
 				}
 			}
-		case *ir.BreakStmt:
-			return int(s.Index), nil
-		case *ir.ScanStmt:
-			br, err := ev.scan(locals, s)
+		case opBreak:
+			return int(in.n), nil
+		case opScan:
+			br, err := ev.scan(locals, in)
 			if err != nil || br >= 0 {
 				return br, err
 			}
-		case *ir.NotStmt:
-			br, err := ev.block(locals, s.Block)
+		case opNot:
+			br, err := ev.block(locals, in.blocks[0])
 			if err != nil {
 				return 0, err
 			}
@@ -521,93 +558,85 @@ func (ev *evaluator) block(locals []any, b *ir.Block) (int, error) {
 			case br > 0:
 				return br - 1, nil
 			}
-		case *ir.ArrayAppendStmt:
-			arr, ok := locals[s.Array].([]any)
+		case opArrayAppend:
+			arr, ok := locals[in.target].([]any)
 			if !ok {
-				return 0, fmt.Errorf("array append to %T", locals[s.Array])
+				return 0, fmt.Errorf("array append to %T", locals[in.target])
 			}
-			locals[s.Array] = append(arr, ev.operand(locals, s.Value))
-		case *ir.SetAddStmt:
-			st, ok := locals[s.Set].(*set)
+			locals[in.target] = append(arr, in.a.get(locals))
+		case opSetAdd:
+			st, ok := locals[in.target].(*set)
 			if !ok {
-				return 0, fmt.Errorf("set add to %T", locals[s.Set])
+				return 0, fmt.Errorf("set add to %T", locals[in.target])
 			}
-			st.add(ev.operand(locals, s.Value))
-		case *ir.ObjectInsertStmt:
-			obj, ok := locals[s.Object].(*object)
+			st.add(in.a.get(locals))
+		case opObjectInsert:
+			obj, ok := locals[in.target].(*object)
 			if !ok {
-				return 0, fmt.Errorf("object insert into %T", locals[s.Object])
+				return 0, fmt.Errorf("object insert into %T", locals[in.target])
 			}
-			obj.insert(ev.operand(locals, s.Key), ev.operand(locals, s.Value))
-		case *ir.ObjectInsertOnceStmt:
-			obj, ok := locals[s.Object].(*object)
+			obj.insert(in.a.get(locals), in.b.get(locals))
+		case opObjectInsertOnce:
+			obj, ok := locals[in.target].(*object)
 			if !ok {
-				return 0, fmt.Errorf("object insert into %T", locals[s.Object])
+				return 0, fmt.Errorf("object insert into %T", locals[in.target])
 			}
-			k, v := ev.operand(locals, s.Key), ev.operand(locals, s.Value)
+			k, v := in.a.get(locals), in.b.get(locals)
 			if cur, ok := obj.get(k); ok && !equal(cur, v) {
-				return 0, ev.conflict(s.Location, "object keys must be unique")
+				return 0, ev.conflict(in.loc, "object keys must be unique")
 			}
 			obj.insert(k, v)
-		case *ir.ObjectMergeStmt:
-			merged, ok := mergeObjects(locals[s.A], locals[s.B])
+		case opObjectMerge:
+			merged, ok := mergeObjects(in.a.get(locals), in.b.get(locals))
 			if !ok {
 				return 0, nil
 			}
-			locals[s.Target] = merged
-		case *ir.MakeArrayStmt:
-			locals[s.Target] = make([]any, 0, s.Capacity)
-		case *ir.MakeObjectStmt:
-			locals[s.Target] = newObject()
-		case *ir.MakeSetStmt:
-			locals[s.Target] = &set{}
-		case *ir.MakeNullStmt:
-			locals[s.Target] = null{}
-		case *ir.MakeNumberIntStmt:
-			locals[s.Target] = box(float64(s.Value))
-		case *ir.MakeNumberRefStmt:
-			locals[s.Target] = ev.p.numbers[s.Index]
-		case *ir.AssignIntStmt:
-			locals[s.Target] = box(float64(s.Value))
-		case *ir.IsArrayStmt:
-			if _, ok := ev.operand(locals, s.Source).([]any); !ok {
+			locals[in.target] = merged
+		case opMakeArray:
+			locals[in.target] = make([]any, 0, in.n)
+		case opMakeObject:
+			locals[in.target] = newObject()
+		case opMakeSet:
+			locals[in.target] = &set{}
+		case opConst:
+			locals[in.target] = in.a.konst
+		case opIsArray:
+			if _, ok := in.a.get(locals).([]any); !ok {
 				return 0, nil
 			}
-		case *ir.IsObjectStmt:
-			switch ev.operand(locals, s.Source).(type) {
+		case opIsObject:
+			switch in.a.get(locals).(type) {
 			case map[string]any, *object:
 			default:
 				return 0, nil
 			}
-		case *ir.IsSetStmt:
-			if _, ok := ev.operand(locals, s.Source).(*set); !ok {
+		case opIsSet:
+			if _, ok := in.a.get(locals).(*set); !ok {
 				return 0, nil
 			}
-		case *ir.LenStmt:
-			n, ok, _ := count([]any{ev.operand(locals, s.Source)})
+		case opLen:
+			n, ok, _ := count([]any{in.a.get(locals)})
 			if !ok {
 				return 0, nil
 			}
-			locals[s.Target] = n
-		case *ir.WithStmt:
-			br, err := ev.with(locals, s)
+			locals[in.target] = n
+		case opWith:
+			br, err := ev.with(locals, in)
 			if err != nil || br >= 0 {
 				return br, err
 			}
-		case *ir.CallDynamicStmt:
-			v, found, err := ev.callDynamic(locals, s)
+		case opCallDynamic:
+			v, found, err := ev.callDynamic(locals, in)
 			if err != nil {
 				return 0, err
 			}
 			if !found || v == nil {
 				return 0, nil
 			}
-			locals[s.Result] = v
-		case *ir.ResultSetAddStmt:
-			ev.results.add(locals[s.Value])
-		case *ir.NopStmt:
-		default:
-			return 0, fmt.Errorf("statement %T is not supported", s)
+			locals[in.target] = v
+		case opResultAdd:
+			ev.results.add(locals[in.target])
+		case opNop:
 		}
 	}
 	return -1, nil
@@ -617,19 +646,20 @@ func (ev *evaluator) block(locals []any, b *ir.Block) (int, error) {
 // enclosing block goes on after it. As in Wasm, the block sits in a loop
 // inside a block: a break of 0 goes to the next element, of 1 past the
 // scan.
-func (ev *evaluator) scan(locals []any, s *ir.ScanStmt) (int, error) {
-	src := locals[s.Source]
+func (ev *evaluator) scan(locals []any, in *instr) (int, error) {
+	src := in.a.get(locals)
 	if src == nil {
 		return -1, nil
 	}
+	body := in.blocks[0]
 	br := -1
 	var err error
 	step := func(k, v any) bool {
 		if err = ev.tick(); err != nil {
 			return true
 		}
-		locals[s.Key], locals[s.Value] = k, v
-		br, err = ev.block(locals, s.Block)
+		locals[in.key], locals[in.value] = k, v
+		br, err = ev.block(locals, body)
 		return err != nil || (br >= 1)
 	}
 	switch c := src.(type) {
@@ -676,19 +706,15 @@ func (ev *evaluator) scan(locals []any, s *ir.ScanStmt) (int, error) {
 	return -1, nil
 }
 
-// with runs the statement's block with its local changed; -1 when the
+// with runs the instruction's block with its local changed; -1 when the
 // block held.
-func (ev *evaluator) with(locals []any, s *ir.WithStmt) (int, error) {
-	saved := locals[s.Local]
-	value := ev.operand(locals, s.Value)
-	if len(s.Path) == 0 {
-		locals[s.Local] = value
+func (ev *evaluator) with(locals []any, in *instr) (int, error) {
+	saved := locals[in.target]
+	value := in.a.get(locals)
+	if len(in.path) == 0 {
+		locals[in.target] = value
 	} else {
-		path := make([]string, len(s.Path))
-		for i, idx := range s.Path {
-			path[i] = ev.p.strings[idx].(string)
-		}
-		locals[s.Local] = upsert(saved, path, value)
+		locals[in.target] = upsert(saved, in.path, value)
 	}
 	if len(ev.memo) == cap(ev.memo) {
 		ev.memo = append(ev.memo, ev.p.newMemoScope())
@@ -698,12 +724,12 @@ func (ev *evaluator) with(locals []any, s *ir.WithStmt) (int, error) {
 			ev.memo[len(ev.memo)-1] = ev.p.newMemoScope()
 		}
 	}
-	br, err := ev.block(locals, s.Block)
+	br, err := ev.block(locals, in.blocks[0])
 	top := &ev.memo[len(ev.memo)-1]
 	clear(top.values)
 	clear(top.known)
 	ev.memo = ev.memo[:len(ev.memo)-1]
-	locals[s.Local] = saved
+	locals[in.target] = saved
 	switch {
 	case err != nil:
 		return 0, err
@@ -767,34 +793,6 @@ func mergeObjects(a, b any) (any, bool) {
 	return fromAST(merged), true
 }
 
-// call runs a planned function or a built-in; nil when undefined.
-func (ev *evaluator) call(locals []any, s *ir.CallStmt) (any, error) {
-	c := ev.p.calls[s]
-	if f := c.fn; f != nil {
-		if f.memo {
-			if v, ok := ev.memoGet(f.index); ok {
-				return v, nil
-			}
-		}
-		frame := ev.frame(f.size)
-		for i, a := range s.Args {
-			if i < len(f.params) {
-				frame[f.params[i]] = ev.operand(locals, a)
-			}
-		}
-		return ev.run(f, frame)
-	}
-	args := ev.frame(len(s.Args))
-	defer ev.pop(args)
-	for i, a := range s.Args {
-		args[i] = ev.operand(locals, a)
-		if args[i] == nil {
-			return nil, nil
-		}
-	}
-	return c.builtin.call(ev, args)
-}
-
 // run evaluates function f with its parameters set in frame, the top
 // frame of the stack, and pops it.
 func (ev *evaluator) run(f *function, frame []any) (any, error) {
@@ -802,7 +800,7 @@ func (ev *evaluator) run(f *function, frame []any) (any, error) {
 	if err := ev.tick(); err != nil {
 		return nil, err
 	}
-	for _, b := range f.fn.Blocks {
+	for _, b := range f.blocks {
 		br, err := ev.block(frame, b)
 		if err != nil {
 			return nil, err
@@ -811,17 +809,17 @@ func (ev *evaluator) run(f *function, frame []any) (any, error) {
 			break
 		}
 	}
-	v := frame[f.fn.Return]
+	v := frame[f.ret]
 	if f.memo {
 		ev.memoPut(f.index, v)
 	}
 	return v, nil
 }
 
-func (ev *evaluator) callDynamic(locals []any, s *ir.CallDynamicStmt) (any, bool, error) {
-	parts := make([]string, len(s.Path))
-	for i, o := range s.Path {
-		str, ok := ev.operand(locals, o).(string)
+func (ev *evaluator) callDynamic(locals []any, in *instr) (any, bool, error) {
+	parts := make([]string, len(in.args))
+	for i, o := range in.args {
+		str, ok := o.get(locals).(string)
 		if !ok {
 			return nil, false, nil
 		}
@@ -837,9 +835,9 @@ func (ev *evaluator) callDynamic(locals []any, s *ir.CallDynamicStmt) (any, bool
 		}
 	}
 	frame := ev.frame(f.size)
-	for i, l := range s.Args {
+	for i, a := range in.dynArgs {
 		if i < len(f.params) {
-			frame[f.params[i]] = locals[l]
+			frame[f.params[i]] = a.get(locals)
 		}
 	}
 	v, err := ev.run(f, frame)
@@ -873,18 +871,6 @@ func (ev *evaluator) conflict(loc ir.Location, msg string) error {
 		e.Location = &ast.Location{File: ev.p.files[loc.File], Row: loc.Row, Col: loc.Col}
 	}
 	return e
-}
-
-func (ev *evaluator) operand(locals []any, o ir.Operand) any {
-	switch v := o.Value.(type) {
-	case ir.Local:
-		return locals[v]
-	case ir.StringIndex:
-		return ev.p.strings[v]
-	case ir.Bool:
-		return bool(v)
-	}
-	return nil
 }
 
 // dotValue is src[key]; false when undefined.

@@ -1,0 +1,230 @@
+package planeval
+
+import (
+	"fmt"
+
+	"github.com/open-policy-agent/opa/v1/ir"
+)
+
+// The plan's statements are compiled once into instructions: each names
+// its callee, its constants and its local slots directly, so that
+// evaluating one is a switch on a small integer rather than a type switch
+// on a statement, a map lookup per call and a decoding per operand.
+
+type opcode uint8
+
+const (
+	opNop opcode = iota
+	opDot
+	opAssign
+	opAssignOnce
+	opCallFunc
+	opCallBuiltin
+	opCallDynamic
+	opNotEqual
+	opEqual
+	opIsDefined
+	opIsUndefined
+	opReset
+	opReturn
+	opBlocks
+	opBreak
+	opScan
+	opNot
+	opWith
+	opArrayAppend
+	opSetAdd
+	opObjectInsert
+	opObjectInsertOnce
+	opObjectMerge
+	opMakeArray
+	opMakeObject
+	opMakeSet
+	opConst
+	opIsArray
+	opIsObject
+	opIsSet
+	opLen
+	opResultAdd
+)
+
+// operand is a local slot, or a constant when local is negative.
+type operand struct {
+	local int32
+	konst any
+}
+
+func (o operand) get(locals []any) any {
+	if o.local >= 0 {
+		return locals[o.local]
+	}
+	return o.konst
+}
+
+// instr is one compiled statement. target is the local it writes (or
+// tests, or, for with, replaces); a and b its operands.
+type instr struct {
+	op         opcode
+	target     int32
+	a, b       operand
+	n          int32 // break index, array capacity
+	key, value int32 // the locals a scan sets
+	blocks     []*block
+	fn         *function
+	bi         *builtin
+	args       []operand // call arguments, dynamic call path
+	dynArgs    []operand // dynamic call arguments
+	path       []string  // with
+	loc        ir.Location
+}
+
+type block struct{ instrs []instr }
+
+func local(l ir.Local) operand { return operand{local: int32(l)} }
+
+// compileBlocks compiles blocks of the plan or of a function.
+func (p *Program) compileBlocks(bs []*ir.Block) ([]*block, error) {
+	out := make([]*block, len(bs))
+	for i, b := range bs {
+		cb, err := p.compileBlock(b)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = cb
+	}
+	return out, nil
+}
+
+func (p *Program) operand(o ir.Operand) operand {
+	switch v := o.Value.(type) {
+	case ir.Local:
+		return local(v)
+	case ir.StringIndex:
+		return operand{local: -1, konst: p.strings[v]}
+	case ir.Bool:
+		return operand{local: -1, konst: bool(v)}
+	}
+	// An operand the planner does not make: undefined.
+	return operand{local: -1}
+}
+
+func (p *Program) compileBlock(b *ir.Block) (*block, error) {
+	out := &block{instrs: make([]instr, 0, len(b.Stmts))}
+	for _, s := range b.Stmts {
+		in := instr{}
+		switch s := s.(type) {
+		case *ir.DotStmt:
+			in = instr{op: opDot, a: p.operand(s.Source), b: p.operand(s.Key), target: int32(s.Target)}
+		case *ir.AssignVarStmt:
+			in = instr{op: opAssign, a: p.operand(s.Source), target: int32(s.Target)}
+		case *ir.AssignVarOnceStmt:
+			in = instr{op: opAssignOnce, a: p.operand(s.Source), target: int32(s.Target), loc: s.Location}
+		case *ir.CallStmt:
+			in = instr{target: int32(s.Result), args: make([]operand, len(s.Args))}
+			for i, a := range s.Args {
+				in.args[i] = p.operand(a)
+			}
+			if f, ok := p.funcs[s.Func]; ok {
+				in.op, in.fn = opCallFunc, f
+				if len(in.args) > len(f.params) {
+					in.args = in.args[:len(f.params)]
+				}
+				break
+			}
+			b, err := p.builtin(s.Func)
+			if err != nil {
+				return nil, err
+			}
+			in.op, in.bi = opCallBuiltin, b
+		case *ir.CallDynamicStmt:
+			in = instr{op: opCallDynamic, target: int32(s.Result), args: make([]operand, len(s.Path)), dynArgs: make([]operand, len(s.Args))}
+			for i, o := range s.Path {
+				in.args[i] = p.operand(o)
+			}
+			for i, l := range s.Args {
+				in.dynArgs[i] = local(l)
+			}
+		case *ir.NotEqualStmt:
+			in = instr{op: opNotEqual, a: p.operand(s.A), b: p.operand(s.B)}
+		case *ir.EqualStmt:
+			in = instr{op: opEqual, a: p.operand(s.A), b: p.operand(s.B)}
+		case *ir.IsDefinedStmt:
+			in = instr{op: opIsDefined, target: int32(s.Source)}
+		case *ir.IsUndefinedStmt:
+			in = instr{op: opIsUndefined, target: int32(s.Source)}
+		case *ir.ResetLocalStmt:
+			in = instr{op: opReset, target: int32(s.Target)}
+		case *ir.ReturnLocalStmt:
+			in = instr{op: opReturn}
+		case *ir.BlockStmt:
+			bs, err := p.compileBlocks(s.Blocks)
+			if err != nil {
+				return nil, err
+			}
+			in = instr{op: opBlocks, blocks: bs}
+		case *ir.BreakStmt:
+			in = instr{op: opBreak, n: int32(s.Index)}
+		case *ir.ScanStmt:
+			body, err := p.compileBlock(s.Block)
+			if err != nil {
+				return nil, err
+			}
+			in = instr{op: opScan, a: local(s.Source), key: int32(s.Key), value: int32(s.Value), blocks: []*block{body}}
+		case *ir.NotStmt:
+			body, err := p.compileBlock(s.Block)
+			if err != nil {
+				return nil, err
+			}
+			in = instr{op: opNot, blocks: []*block{body}}
+		case *ir.WithStmt:
+			body, err := p.compileBlock(s.Block)
+			if err != nil {
+				return nil, err
+			}
+			in = instr{op: opWith, target: int32(s.Local), a: p.operand(s.Value), blocks: []*block{body}}
+			for _, idx := range s.Path {
+				in.path = append(in.path, p.strings[idx].(string))
+			}
+		case *ir.ArrayAppendStmt:
+			in = instr{op: opArrayAppend, a: p.operand(s.Value), target: int32(s.Array)}
+		case *ir.SetAddStmt:
+			in = instr{op: opSetAdd, a: p.operand(s.Value), target: int32(s.Set)}
+		case *ir.ObjectInsertStmt:
+			in = instr{op: opObjectInsert, a: p.operand(s.Key), b: p.operand(s.Value), target: int32(s.Object)}
+		case *ir.ObjectInsertOnceStmt:
+			in = instr{op: opObjectInsertOnce, a: p.operand(s.Key), b: p.operand(s.Value), target: int32(s.Object), loc: s.Location}
+		case *ir.ObjectMergeStmt:
+			in = instr{op: opObjectMerge, a: local(s.A), b: local(s.B), target: int32(s.Target)}
+		case *ir.MakeArrayStmt:
+			in = instr{op: opMakeArray, n: s.Capacity, target: int32(s.Target)}
+		case *ir.MakeObjectStmt:
+			in = instr{op: opMakeObject, target: int32(s.Target)}
+		case *ir.MakeSetStmt:
+			in = instr{op: opMakeSet, target: int32(s.Target)}
+		case *ir.MakeNullStmt:
+			in = instr{op: opConst, a: operand{local: -1, konst: null{}}, target: int32(s.Target)}
+		case *ir.MakeNumberIntStmt:
+			in = instr{op: opConst, a: operand{local: -1, konst: box(float64(s.Value))}, target: int32(s.Target)}
+		case *ir.MakeNumberRefStmt:
+			in = instr{op: opConst, a: operand{local: -1, konst: p.numbers[s.Index]}, target: int32(s.Target)}
+		case *ir.AssignIntStmt:
+			in = instr{op: opConst, a: operand{local: -1, konst: box(float64(s.Value))}, target: int32(s.Target)}
+		case *ir.IsArrayStmt:
+			in = instr{op: opIsArray, a: p.operand(s.Source)}
+		case *ir.IsObjectStmt:
+			in = instr{op: opIsObject, a: p.operand(s.Source)}
+		case *ir.IsSetStmt:
+			in = instr{op: opIsSet, a: p.operand(s.Source)}
+		case *ir.LenStmt:
+			in = instr{op: opLen, a: p.operand(s.Source), target: int32(s.Target)}
+		case *ir.ResultSetAddStmt:
+			in = instr{op: opResultAdd, target: int32(s.Value)}
+		case *ir.NopStmt:
+			in = instr{op: opNop}
+		default:
+			return nil, fmt.Errorf("statement %T is not supported", s)
+		}
+		out.instrs = append(out.instrs, in)
+	}
+	return out, nil
+}
