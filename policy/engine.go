@@ -327,8 +327,9 @@ type evaluation struct {
 	object   map[string]any
 	policies []*compiledPolicy
 	exempt   exemptions
-	// shared holds the parts of the plan evaluator's input every query
-	// of the request shares.
+	// shared is the plan evaluator's input: what every query of the
+	// request shares, and the request and parameters of the query that
+	// runs (queries run one after another, and none keeps its input).
 	shared map[string]any
 	// related, context and maintenance are those parts as Rego values,
 	// for queries OPA's interpreter evaluates.
@@ -372,13 +373,16 @@ func (e *Engine) begin(in *Input) (*evaluation, *Decision) {
 // for a query that runs on it (see terms).
 func (ev *evaluation) prepare() error {
 	in := ev.in
-	ev.shared = map[string]any{
-		"related":     in.Related.native(in.Request.Kind.Kind, in.Request.Name),
-		"context":     map[string]any{"complete": in.Complete},
-		"maintenance": in.Maintenance.native(),
-	}
+	ev.shared = make(map[string]any, 6)
+	ev.shared["related"] = in.Related.native(in.Request.Kind.Kind, in.Request.Name)
+	ev.shared["context"] = contexts[in.Complete]
+	ev.shared["maintenance"] = in.Maintenance.native()
 	return nil
 }
+
+// contexts are input.context, by Input.Complete; shared, as the plan
+// evaluator never modifies its input.
+var contexts = map[bool]map[string]any{false: {"complete": false}, true: {"complete": true}}
 
 // terms converts what every query of the request shares for OPA's
 // interpreter, once.
@@ -410,10 +414,7 @@ func kindName(k string) string {
 // one-policy query. The evaluator reads it as it is, never converting or
 // modifying it.
 func (ev *evaluation) input(request map[string]any, ps []*compiledPolicy) map[string]any {
-	in := make(map[string]any, len(ev.shared)+2)
-	for k, v := range ev.shared {
-		in[k] = v
-	}
+	in := ev.shared
 	in["request"] = request
 	if ev.e.set.parametersInInput {
 		in["parameters"] = ev.e.resolved[ps[0].meta.ID].params
@@ -447,20 +448,17 @@ func (ev *evaluation) lazyInput(request ast.Object, ps []*compiledPolicy) (ast.V
 
 // run evaluates the query of phase over ps and returns its one result's
 // bindings; nil when ps has no rules of that phase.
-func (ev *evaluation) run(ctx context.Context, ph phase, ps []*compiledPolicy, request *rendered) (rego.Vars, error) {
+func (ev *evaluation) run(ctx context.Context, ph phase, ps []*compiledPolicy, request *rendered) (bindings, error) {
 	q, err := ev.e.query(ctx, ph, ps)
 	if err != nil || q == nil {
-		return nil, err
+		return noBindings{}, err
 	}
 	if q.plan != nil {
-		vars, err := q.plan.First(ctx, ev.input(request.native, ps))
+		res, err := q.plan.First(ctx, ev.input(request.native, ps))
 		if err != nil {
 			return nil, ev.e.evalError(ph, ps, err)
 		}
-		if vars == nil {
-			vars = rego.Vars{}
-		}
-		return vars, nil
+		return res, nil
 	}
 	if request.lazy == nil {
 		request.lazy = ast.LazyObject(request.native)
@@ -474,10 +472,43 @@ func (ev *evaluation) run(ctx context.Context, ph phase, ps []*compiledPolicy, r
 		return nil, ev.e.evalError(ph, ps, err)
 	}
 	if len(rs) == 0 {
-		return rego.Vars{}, nil
+		return noBindings{}, nil
 	}
-	return rs[0].Bindings, nil
+	return varsBindings(rs[0].Bindings), nil
 }
+
+// bindings are the variables of a query's solution: a *planeval.Result,
+// or OPA's interpreter's.
+type bindings interface {
+	Var(name string) (any, error)
+}
+
+type varsBindings rego.Vars
+
+func (v varsBindings) Var(name string) (any, error) { return v[name], nil }
+
+type noBindings struct{}
+
+func (noBindings) Var(string) (any, error) { return nil, nil }
+
+// resultVar names the variable a combined query binds the rule of the
+// i-th policy to (d, w or p; see validationQuery).
+func resultVar(rule byte, i int) string {
+	if i < len(resultVars) {
+		return resultVars[i][rule]
+	}
+	return fmt.Sprintf("%c%d", rule, i)
+}
+
+var resultVars = func() (out [64]map[byte]string) {
+	for i := range out {
+		out[i] = map[byte]string{}
+		for _, r := range []byte("dwp") {
+			out[i][r] = fmt.Sprintf("%c%d", r, i)
+		}
+	}
+	return out
+}()
 
 // rendered is input.request for one state of the object: the Go values
 // the plan evaluator reads, and the lazy object OPA's interpreter reads,
@@ -525,7 +556,11 @@ func (ev *evaluation) mutate(ctx context.Context, d *Decision) error {
 				return err
 			}
 			for i, p := range g {
-				ops, err := patchFromResult(vars[fmt.Sprintf("p%d", i)])
+				v, err := vars.Var(resultVar('p', i))
+				if err != nil {
+					return ev.e.evalError(phaseMutate, g, err)
+				}
+				ops, err := patchFromResult(v)
 				if err != nil {
 					return fmt.Errorf("policy %s: %w", p.meta.ID, err)
 				}
@@ -573,10 +608,18 @@ func (ev *evaluation) validate(ctx context.Context, d *Decision) error {
 		}
 		for i, p := range g {
 			denyAs := ev.e.resolved[p.meta.ID].action
-			for _, msg := range messages(vars[fmt.Sprintf("d%d", i)]) {
+			deny, err := vars.Var(resultVar('d', i))
+			if err != nil {
+				return ev.e.evalError(phaseValidate, g, err)
+			}
+			warn, err := vars.Var(resultVar('w', i))
+			if err != nil {
+				return ev.e.evalError(phaseValidate, g, err)
+			}
+			for _, msg := range messages(deny) {
 				d.Findings = append(d.Findings, Finding{Policy: p.meta.ID, Action: denyAs, Message: msg})
 			}
-			for _, msg := range messages(vars[fmt.Sprintf("w%d", i)]) {
+			for _, msg := range messages(warn) {
 				d.Findings = append(d.Findings, Finding{Policy: p.meta.ID, Action: ActionWarn, Message: msg})
 			}
 		}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"sync"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 )
@@ -63,6 +64,10 @@ var RelatedKinds = map[string]string{
 // Build it with NewRelated; it is immutable and safe for concurrent use.
 type Related struct {
 	lists map[string][]relatedItem
+	// nativeAll is every related object as native renders them, for
+	// objects not among them.
+	nativeAllOnce sync.Once
+	nativeAll     map[string]any
 }
 
 type relatedItem struct {
@@ -130,8 +135,20 @@ func (r *Related) term(kind, name string) *ast.Term {
 }
 
 // native renders input.related as term does, as the Go values the plan
-// evaluator reads.
+// evaluator reads. For an object that is not among the related ones, as
+// a new object is not, it is the same every time, made once.
 func (r *Related) native(kind, name string) map[string]any {
+	if r == nil {
+		return r.nativeExcept(kind, name)
+	}
+	if r.Object(kind, name) != nil {
+		return r.nativeExcept(kind, name)
+	}
+	r.nativeAllOnce.Do(func() { r.nativeAll = r.nativeExcept("", "") })
+	return r.nativeAll
+}
+
+func (r *Related) nativeExcept(kind, name string) map[string]any {
 	out := make(map[string]any, len(relatedKeys))
 	for _, key := range relatedKeys {
 		list := []any{}
@@ -276,6 +293,10 @@ type MaintenanceGuard struct {
 	Signals []string `json:"signals"`
 }
 
+// noMaintenance is input.maintenance when no guard is active; shared, as
+// the plan evaluator never modifies its input.
+var noMaintenance = map[string]any{"active": false, "guards": []any{}, "releases": []any{}}
+
 func (m *Maintenance) toTerm() (*ast.Term, error) {
 	v, err := ast.InterfaceToValue(m.native())
 	if err != nil {
@@ -286,6 +307,9 @@ func (m *Maintenance) toTerm() (*ast.Term, error) {
 
 // native renders the state as input.maintenance.
 func (m *Maintenance) native() map[string]any {
+	if !m.Active && len(m.Guards) == 0 && len(m.Releases) == 0 {
+		return noMaintenance
+	}
 	guards := make([]any, 0, len(m.Guards))
 	for _, g := range m.Guards {
 		signals := make([]any, len(g.Signals))

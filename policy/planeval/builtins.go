@@ -8,6 +8,7 @@ import (
 	"math"
 	"regexp"
 	"slices"
+	"strconv"
 	"sync"
 	"unicode/utf8"
 
@@ -351,12 +352,55 @@ func minus(args []any) (any, bool, error) {
 	return arithmetic(func(a, b float64) float64 { return a - b })(args)
 }
 
+// div divides integers whose quotient is whole, or a decimal of at most
+// 15 significant digits (240 / 100): OPA's result is then that decimal,
+// and so the float64 nearest to it. Other quotients (1 / 3) are OPA's.
 func div(args []any) (any, bool, error) {
 	a, b, ok := numbers(args)
-	if !ok || b == 0 || math.Mod(a, b) != 0 {
+	if !ok || b == 0 {
 		return nil, false, errDelegate
 	}
-	return box(a / b), true, nil
+	if math.Mod(a, b) == 0 {
+		return box(a / b), true, nil
+	}
+	d := int64(math.Abs(b)) / gcd(int64(math.Abs(a)), int64(math.Abs(b)))
+	for d%2 == 0 {
+		d /= 2
+	}
+	for d%5 == 0 {
+		d /= 5
+	}
+	q := a / b
+	if d != 1 || significantDigits(q) > 15 {
+		return nil, false, errDelegate
+	}
+	return q, true, nil
+}
+
+func gcd(a, b int64) int64 {
+	for b != 0 {
+		a, b = b, a%b
+	}
+	return a
+}
+
+// significantDigits counts the digits of f's shortest decimal form.
+func significantDigits(f float64) int {
+	n := 0
+	leading := true
+	for _, c := range strconv.FormatFloat(math.Abs(f), 'e', -1, 64) {
+		if c == 'e' {
+			break
+		}
+		if c >= '0' && c <= '9' {
+			if c == '0' && leading {
+				continue
+			}
+			leading = false
+			n++
+		}
+	}
+	return n
 }
 
 func rounding(f func(float64) float64) nativeFunc {

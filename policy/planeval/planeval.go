@@ -324,20 +324,34 @@ func (p *Program) Eval(ctx context.Context, ectx *rego.EvalContext, _ ast.Value)
 // First evaluates the query on input, a value as encoding/json decodes
 // it (containers as map[string]any and []any; numbers of any Go number
 // type), which the evaluation reads but never modifies. It returns the
-// variables of the query's first solution, as encoding/json would decode
-// them (sets as arrays, in Rego's order), or nil when the query has no
-// solution.
-func (p *Program) First(ctx context.Context, input any) (map[string]any, error) {
+// query's first solution, or nil when the query has none.
+func (p *Program) First(ctx context.Context, input any) (*Result, error) {
 	results, err := p.results(ctx, norm(input))
 	if err != nil || len(results) == 0 {
 		return nil, err
 	}
-	first, err := toJSON(results[0])
-	if err != nil {
-		return nil, err
+	obj, ok := results[0].(*object)
+	if !ok {
+		return nil, fmt.Errorf("planeval: a solution is a %T, not an object", results[0])
 	}
-	vars, _ := first.(map[string]any)
-	return vars, nil
+	return &Result{vars: obj}, nil
+}
+
+// Result is one solution of a query: the values of its variables.
+type Result struct{ vars *object }
+
+// Var returns the value of the query variable name as encoding/json would
+// decode it (sets as arrays, in Rego's order); nil when the solution does
+// not bind it.
+func (r *Result) Var(name string) (any, error) {
+	if r == nil {
+		return nil, nil
+	}
+	v, ok := r.vars.get(name)
+	if !ok {
+		return nil, nil
+	}
+	return toJSON(v)
 }
 
 // results evaluates the query on input (nil: undefined).

@@ -235,6 +235,7 @@ func TestNativesMatchOPA(t *testing.T) {
 		{map[string]any{"a": 1.0}, "zz", "d"}, {map[string]any{"a": 1.0}, "a", "d"}, {"notobject", "a", "d"},
 		{"k", "x", map[string]any{"k": "x"}}, {0.0, "b", []any{"b"}},
 		{[]any{1.5, 2.0}}, {[]any{}}, {[]any{"a", 1.0, null{}}}, {-2.5}, {[]any{"b", 1.0, "a", null{}, []any{1.0}}},
+		{240.0, 100.0}, {1.0, 8.0}, {-7.0, 4.0}, {1.0, 1024.0}, {3.0, 7.0}, {123456789.0, 1000.0},
 		{"^a+$", "aaa"}, {"^0+%$", "25%"}, {"(", "x"}, {"a", 1.0},
 	}
 	ev := &evaluator{ctx: context.Background(), bctx: topdown.BuiltinContext{Context: context.Background(), Metrics: noMetrics}}
