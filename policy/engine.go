@@ -337,8 +337,9 @@ type evaluation struct {
 	context     *ast.Term
 	maintenance *ast.Term
 	// request is input.request as the last query saw it, while the
-	// object has not changed since.
-	request *rendered
+	// object has not changed since; requestMap is its map (see render).
+	request    *rendered
+	requestMap map[string]any
 }
 
 // begin decides whether the request is evaluated at all and, if so, which
@@ -510,6 +511,21 @@ var resultVars = func() (out [64]map[byte]string) {
 	return out
 }()
 
+// render returns input.request with obj as its object. The map is made
+// once per evaluation and its object replaced for each later state:
+// queries run one after another, and the bindings of one are read before
+// the object changes.
+func (ev *evaluation) render(obj map[string]any) *rendered {
+	if ev.requestMap == nil {
+		ev.requestMap = ev.in.Request.native(obj)
+	} else if obj != nil {
+		ev.requestMap["object"] = withoutManagedFields(obj)
+	} else {
+		ev.requestMap["object"] = nil
+	}
+	return &rendered{native: ev.requestMap}
+}
+
 // rendered is input.request for one state of the object: the Go values
 // the plan evaluator reads, and the lazy object OPA's interpreter reads,
 // made on first use and kept while the object does not change, so that
@@ -547,7 +563,7 @@ func (ev *evaluation) mutate(ctx context.Context, d *Decision) error {
 		}
 	}
 	for len(pending) > 0 {
-		request := &rendered{native: ev.in.Request.native(current)}
+		request := ev.render(current)
 		ev.request = request
 		applied := -1
 		for _, g := range ev.e.groups(pending) {
@@ -599,7 +615,7 @@ func (ev *evaluation) validate(ctx context.Context, d *Decision) error {
 	d.Findings = append(d.Findings, ev.exempt.findings...)
 	request := ev.request
 	if request == nil {
-		request = &rendered{native: ev.in.Request.native(ev.object)}
+		request = ev.render(ev.object)
 	}
 	for _, g := range ev.e.groups(ev.policies) {
 		vars, err := ev.run(ctx, phaseValidate, g, request)

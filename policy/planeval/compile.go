@@ -110,7 +110,7 @@ func (p *Program) operand(o ir.Operand) operand {
 
 func (p *Program) compileBlock(b *ir.Block) (*block, error) {
 	out := &block{instrs: make([]instr, 0, len(b.Stmts))}
-	for _, s := range b.Stmts {
+	for i, s := range b.Stmts {
 		in := instr{}
 		switch s := s.(type) {
 		case *ir.DotStmt:
@@ -198,7 +198,7 @@ func (p *Program) compileBlock(b *ir.Block) (*block, error) {
 		case *ir.MakeArrayStmt:
 			in = instr{op: opMakeArray, n: s.Capacity, target: int32(s.Target)}
 		case *ir.MakeObjectStmt:
-			in = instr{op: opMakeObject, target: int32(s.Target)}
+			in = instr{op: opMakeObject, target: int32(s.Target), n: insertsInto(b.Stmts[i+1:], s.Target)}
 		case *ir.MakeSetStmt:
 			in = instr{op: opMakeSet, target: int32(s.Target)}
 		case *ir.MakeNullStmt:
@@ -227,4 +227,23 @@ func (p *Program) compileBlock(b *ir.Block) (*block, error) {
 		out.instrs = append(out.instrs, in)
 	}
 	return out, nil
+}
+
+// insertsInto counts the inserts into the object in local l that follow
+// in the same block, as the capacity to make it with.
+func insertsInto(stmts []ir.Stmt, l ir.Local) int32 {
+	var n int32
+	for _, s := range stmts {
+		switch s := s.(type) {
+		case *ir.ObjectInsertStmt:
+			if s.Object == l {
+				n++
+			}
+		case *ir.ObjectInsertOnceStmt:
+			if s.Object == l {
+				n++
+			}
+		}
+	}
+	return n
 }

@@ -609,7 +609,7 @@ func (ev *evaluator) block(locals []any, b *block) (int, error) {
 		case opMakeArray:
 			locals[in.target] = make([]any, 0, in.n)
 		case opMakeObject:
-			locals[in.target] = newObject()
+			locals[in.target] = newObjectCap(int(in.n))
 		case opMakeSet:
 			locals[in.target] = &set{}
 		case opConst:

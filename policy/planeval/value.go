@@ -45,9 +45,13 @@ type set struct {
 	index  map[uint64][]int // by hash, once the set has several elements
 }
 
+// indexFrom is the size from which objects and sets index their members:
+// below it, a scan is cheaper than hashing.
 const indexFrom = 8
 
-func newObject() *object { return &object{items: make([]item, 0, 4)} }
+func newObject() *object { return newObjectCap(4) }
+
+func newObjectCap(n int) *object { return &object{items: make([]item, 0, max(n, 2))} }
 
 func (o *object) len() int { return len(o.items) }
 
