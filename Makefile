@@ -97,7 +97,7 @@ build: ## Build bin/fluxgate.
 # The packages whose code runs concurrently (the engine and its cache, the
 # webhook handlers and their cap, the guard, the audit) are tested under
 # the race detector; every other package without it, so none runs twice.
-RACE_PKGS := ./policy ./webhook ./controllers ./audit ./fluxbuild
+RACE_PKGS := ./policy ./policy/planeval ./webhook ./controllers ./audit ./fluxbuild
 space := $(subst ,, )
 TEST_ENV = KUBEBUILDER_ASSETS=$(KUBE_ASSETS) FLUX_CRDS=$(FLUX_CRDS) INTEGRATION_CRDS=$(INTEGRATION_CRDS) FLUXGATE_UPSTREAM=$(UPSTREAM) \
 	CONTROLLER_GEN=$(CONTROLLER_GEN) FLUXGATE_BIN=$(FLUXGATE) FLUXGATE_E2E=1 FLUXGATE_E2E_BIN=$(E2E_BIN)

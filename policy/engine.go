@@ -396,7 +396,11 @@ func (ev *evaluation) terms() error {
 	if err != nil {
 		return err
 	}
-	ev.related = in.Related.term(in.Request.Kind.Kind, in.Request.Name)
+	related, err := in.Related.term(in.Request.Kind.Kind, in.Request.Name)
+	if err != nil {
+		return err
+	}
+	ev.related = related
 	ev.context = ast.ObjectTerm(ast.Item(ast.StringTerm("complete"), ast.BooleanTerm(in.Complete)))
 	ev.maintenance = maint
 	return nil

@@ -60,26 +60,30 @@ var RelatedKinds = map[string]string{
 }
 
 // Related holds the objects of one namespace that cross-object rules need,
-// converted to Rego values once so that many evaluations can share them.
-// Build it with NewRelated; it is immutable and safe for concurrent use.
+// hashed once so that many evaluations can share them. Build it with
+// NewRelated; it is immutable and safe for concurrent use.
 type Related struct {
 	lists map[string][]relatedItem
 	// nativeAll is every related object as native renders them, for
 	// objects not among them.
 	nativeAllOnce sync.Once
 	nativeAll     map[string]any
+	// terms are the objects as Rego values, for OPA's interpreter,
+	// converted once when a query first runs on it.
+	termsOnce sync.Once
+	terms     map[*relatedItem]*ast.Term
+	termsErr  error
 }
 
 type relatedItem struct {
 	kind, name string
 	object     map[string]any // as given to NewRelated, for Object
-	term       *ast.Term
-	hash       cacheKey // canonical hash of object, for decision cache keys
-	hashed     bool     // false when object's shape defeats the hash
+	hash       cacheKey       // canonical hash of object, for decision cache keys
+	hashed     bool           // false when object's shape defeats the hash
 }
 
-// NewRelated converts objs for input.related. Objects of other kinds than
-// RelatedKinds are ignored.
+// NewRelated holds objs for input.related. Objects of other kinds than
+// RelatedKinds are ignored. The objects are shared, never modified.
 func NewRelated(objs ...map[string]any) (*Related, error) {
 	r := &Related{lists: make(map[string][]relatedItem, len(RelatedKinds))}
 	for _, obj := range objs {
@@ -88,14 +92,10 @@ func NewRelated(objs ...map[string]any) (*Related, error) {
 		if !ok {
 			continue
 		}
-		v, err := ast.InterfaceToValue(obj)
-		if err != nil {
-			return nil, fmt.Errorf("convert related %s to Rego input: %w", kind, err)
-		}
 		meta, _ := obj["metadata"].(map[string]any)
 		name, _ := meta["name"].(string)
 		hash, hashed := hashOf(obj)
-		r.lists[key] = append(r.lists[key], relatedItem{kind: kind, name: name, object: obj, term: ast.NewTerm(v), hash: hash, hashed: hashed})
+		r.lists[key] = append(r.lists[key], relatedItem{kind: kind, name: name, object: obj, hash: hash, hashed: hashed})
 	}
 	return r, nil
 }
@@ -118,20 +118,39 @@ func (r *Related) Object(kind, name string) map[string]any {
 // term renders input.related without the object under review: policies
 // see it as input.request.object, and a stale cached copy of it must not
 // count twice.
-func (r *Related) term(kind, name string) *ast.Term {
+func (r *Related) term(kind, name string) (*ast.Term, error) {
+	if r != nil {
+		r.termsOnce.Do(func() {
+			r.terms = map[*relatedItem]*ast.Term{}
+			for _, items := range r.lists {
+				for i := range items {
+					v, err := ast.InterfaceToValue(items[i].object)
+					if err != nil {
+						r.termsErr = fmt.Errorf("convert related %s %s to Rego input: %w", items[i].kind, items[i].name, err)
+						return
+					}
+					r.terms[&items[i]] = ast.NewTerm(v)
+				}
+			}
+		})
+		if r.termsErr != nil {
+			return nil, r.termsErr
+		}
+	}
 	obj := ast.NewObject()
 	for _, key := range relatedKeys {
 		list := []*ast.Term{}
 		if r != nil {
-			for _, it := range r.lists[key] {
-				if it.kind != kind || it.name != name {
-					list = append(list, it.term)
+			items := r.lists[key]
+			for i := range items {
+				if items[i].kind != kind || items[i].name != name {
+					list = append(list, r.terms[&items[i]])
 				}
 			}
 		}
 		obj.Insert(ast.StringTerm(key), ast.ArrayTerm(list...))
 	}
-	return ast.NewTerm(obj)
+	return ast.NewTerm(obj), nil
 }
 
 // native renders input.related as term does, as the Go values the plan

@@ -35,6 +35,7 @@ import (
 	"github.com/open-policy-agent/opa/v1/rego"
 	"github.com/open-policy-agent/opa/v1/topdown"
 	"github.com/open-policy-agent/opa/v1/topdown/builtins"
+	"github.com/open-policy-agent/opa/v1/topdown/print"
 )
 
 // Target is the rego.Target name under which this evaluator is
@@ -310,7 +311,7 @@ func (p *Program) Eval(ctx context.Context, ectx *rego.EvalContext, _ ast.Value)
 		}
 		input = fromAST(v)
 	}
-	results, err := p.results(ctx, input)
+	results, err := p.resultsWith(ctx, input, ectx.PrintHook())
 	if err != nil {
 		return nil, err
 	}
@@ -356,10 +357,16 @@ func (r *Result) Var(name string) (any, error) {
 
 // results evaluates the query on input (nil: undefined).
 func (p *Program) results(ctx context.Context, input any) ([]any, error) {
+	return p.resultsWith(ctx, input, nil)
+}
+
+// resultsWith is results, printing print() calls to hook: OPA's test
+// runner captures them; the engine's policies print nowhere.
+func (p *Program) resultsWith(ctx context.Context, input any, hook print.Hook) ([]any, error) {
 	ev := p.evaluators.Get().(*evaluator)
 	defer p.release(ev)
 	ev.ctx = ctx
-	ev.bctx = topdown.BuiltinContext{Context: ctx, Metrics: noMetrics, Cache: builtins.Cache{}}
+	ev.bctx = topdown.BuiltinContext{Context: ctx, Metrics: noMetrics, Cache: builtins.Cache{}, PrintHook: hook}
 	locals := ev.frame(p.planSize)
 	locals[ir.Input] = input
 	locals[ir.Data] = emptyData

@@ -287,3 +287,65 @@ func show(x any) string {
 	}
 	return fmt.Sprint(toAST(x))
 }
+
+// TestConcurrentEvaluations shares one Program between goroutines, as the
+// webhook does: each evaluation sees only its own input.
+func TestConcurrentEvaluations(t *testing.T) {
+	compiler := ast.MustCompileModules(map[string]string{"test.rego": `package test
+
+names contains sprintf("%s-%d", [input.name, i]) if some i in numbers.range(1, input.n)
+
+total := count(names)
+`})
+	p, err := Prepare(context.Background(), compiler, "t := data.test.total; n := data.test.names")
+	if err != nil {
+		t.Fatal(err)
+	}
+	errs := make(chan error, 8)
+	for g := range 8 {
+		go func() {
+			for i := range 200 {
+				n := 1 + (g+i)%7
+				res, err := p.First(context.Background(), map[string]any{"name": fmt.Sprint("g", g), "n": n})
+				if err != nil {
+					errs <- err
+					return
+				}
+				total, _ := res.Var("t")
+				names, _ := res.Var("n")
+				if total != float64(n) || len(names.([]any)) != n || !strings.HasPrefix(names.([]any)[0].(string), fmt.Sprint("g", g, "-")) {
+					errs <- fmt.Errorf("goroutine %d, n %d: total %v, names %v", g, n, total, names)
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range 8 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestPrintReachesTheTestRunner: print() output goes to the hook OPA's
+// test runner gives, as with OPA's interpreter.
+func TestPrintReachesTheTestRunner(t *testing.T) {
+	var buf strings.Builder
+	pq, err := rego.New(
+		rego.Query("data.test.r"),
+		rego.Module("test.rego", "package test\n\nr if {\n\tprint(\"seen\", input.x)\n}\n"),
+		rego.EnablePrintStatements(true),
+		rego.PrintHook(topdown.NewPrintHook(&buf)),
+		rego.Target(Target),
+	).PrepareForEval(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pq.Eval(context.Background(), rego.EvalInput(map[string]any{"x": 1})); err != nil {
+		t.Fatal(err)
+	}
+	if got := buf.String(); got != "seen 1\n" {
+		t.Fatalf("printed %q", got)
+	}
+}
