@@ -133,6 +133,9 @@ func (r *PolicyReconciler) Reconcile(ctx context.Context, _ reconcile.Request) (
 	r.lastCM = seen
 	r.synced.Store(true)
 	log.Info("policy set loaded", "generation", r.Active.Generation(), "policies", len(eng.Set().Policies()))
+	if slow := eng.Interpreted(); len(slow) > 0 {
+		log.Info("OPA's planner refused some queries: they are evaluated by OPA's interpreter, several times slower", "generation", r.Active.Generation(), "reasons", slow)
+	}
 	return reconcile.Result{}, nil
 }
 

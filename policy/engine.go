@@ -105,6 +105,10 @@ type Engine struct {
 	// interpreter makes the engine evaluate with OPA's interpreter
 	// instead of the plan evaluator, for tests that compare the two.
 	interpreter bool
+	// fallbacks says why queries OPA's planner refused are evaluated by
+	// OPA's interpreter.
+	fallbacksMu sync.Mutex
+	fallbacks   []string
 	// cache holds recent decisions (see cache.go).
 	cache        *decisionCache
 	hits, misses atomic.Int64
@@ -166,6 +170,15 @@ func newEngine(set *Set, cfg *Config, interpreter bool) (*Engine, error) {
 		}
 	}
 	return e, nil
+}
+
+// Interpreted says why the queries OPA's planner could not plan are
+// evaluated by OPA's interpreter, several times slower than the plan
+// evaluator; empty when every query is planned (the built-in set's are).
+func (e *Engine) Interpreted() []string {
+	e.fallbacksMu.Lock()
+	defer e.fallbacksMu.Unlock()
+	return slices.Clone(e.fallbacks)
 }
 
 // Set returns the policy set the engine evaluates.
@@ -300,10 +313,19 @@ type preparedQuery struct {
 }
 
 func (e *Engine) prepareQuery(ctx context.Context, text string) (*preparedQuery, error) {
+	// Preparing a query for a target plugin writes the compiler's
+	// evaluation mode (rego.New), and queries are prepared on demand
+	// while others are prepared or evaluated: one at a time per set.
+	e.set.prepareMu.Lock()
+	defer e.set.prepareMu.Unlock()
 	if !e.interpreter {
-		if plan, err := planeval.Prepare(ctx, e.set.compiler, text); err == nil {
+		plan, err := planeval.Prepare(ctx, e.set.compiler, text)
+		if err == nil {
 			return &preparedQuery{plan: plan}, nil
 		}
+		e.fallbacksMu.Lock()
+		e.fallbacks = append(e.fallbacks, err.Error())
+		e.fallbacksMu.Unlock()
 	}
 	td, err := prepare(ctx, e.set.compiler, text)
 	if err != nil {

@@ -74,6 +74,9 @@ type Set struct {
 	byID     map[string]*compiledPolicy
 	files    []string
 	compiler *ast.Compiler
+	// prepareMu serialises the queries prepared against compiler (see
+	// Engine.prepareQuery).
+	prepareMu sync.Mutex
 	// parametersInInput is true when a module outside every policy
 	// package reads input.parameters: each policy then needs its own
 	// query, with its parameters as input.parameters. Otherwise the

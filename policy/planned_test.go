@@ -1,0 +1,59 @@
+package policy
+
+import (
+	"context"
+	"strings"
+	"testing"
+)
+
+// Every query of the built-in set is planned: none falls back to OPA's
+// interpreter.
+func TestBuiltinSetIsPlanned(t *testing.T) {
+	mods, err := BuiltinModules()
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, err := Compile(context.Background(), mods)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng, err := NewEngine(set, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if slow := eng.Interpreted(); len(slow) > 0 {
+		t.Fatalf("interpreted: %v", slow)
+	}
+}
+
+// A custom policy OPA's planner cannot plan (a rule reading rules of its
+// own path prefix) still works: its query runs on OPA's interpreter, the
+// engine says why, and the findings are OPA's.
+func TestUnplannableQueryFallsBackToTheInterpreter(t *testing.T) {
+	set, err := Compile(context.Background(), []Module{
+		module("prefix", "Deployment", "", `items[k] := 1 if { some k in ["a"] }
+
+items["b"] := v if { v := items.a + 1 }
+
+deny contains sprintf("b is %d", [items.b]) if input.request.object.spec.replicas == 1`),
+		module("plain", "Deployment", "", `deny contains "one replica" if input.request.object.spec.replicas == 1`),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng, err := NewEngine(set, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	slow := eng.Interpreted()
+	if len(slow) == 0 || !strings.Contains(strings.Join(slow, "\n"), "rules sharing that path prefix") {
+		t.Fatalf("interpreted: %v, want the planner's reason", slow)
+	}
+	d, err := eng.Validate(context.Background(), request(deployment("apps", 1, nil, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := strings.Join(summary(d), "\n"), "deny plain: one replica\ndeny prefix: b is 2"; got != want {
+		t.Fatalf("findings:\n%s\nwant:\n%s", got, want)
+	}
+}
