@@ -8,6 +8,10 @@
 // validation, honouring the Configuration (per-policy actions and
 // parameters, exempt namespaces) and the per-object exemption annotation.
 //
+// Queries are planned by OPA's planner and evaluated by policy/planeval on
+// the decoded objects as they are; a query the planner refuses is
+// evaluated by OPA's interpreter (Engine.Interpreted says which).
+//
 // A policy is a Rego v1 package whose package-scoped METADATA block carries
 // custom.id; see docs/policies.md for the contract.
 package policy

@@ -62,17 +62,22 @@ func (o operand) get(locals []any) any {
 }
 
 // instr is one compiled statement. target is the local it writes (or
-// tests, or, for with, replaces); a and b its operands.
+// tests, or, for with, replaces); a and b its operands. What few
+// statements need is in rare, to keep the hot fields of a block close.
 type instr struct {
-	op         opcode
-	target     int32
-	a, b       operand
-	n          int32 // break index, array capacity
-	key, value int32 // the locals a scan sets
-	blocks     []*block
-	fn         *function
-	bi         *builtin
-	args       []operand // call arguments, dynamic call path
+	op     opcode
+	target int32
+	n      int32 // break index, array and object capacity
+	a, b   operand
+	blocks []*block
+	fn     *function
+	bi     *builtin
+	args   []operand // call arguments, dynamic call path
+	rare   *rareFields
+}
+
+type rareFields struct {
+	key, value int32     // the locals a scan sets
 	dynArgs    []operand // dynamic call arguments
 	path       []string  // with
 	loc        ir.Location
@@ -118,7 +123,7 @@ func (p *Program) compileBlock(b *ir.Block) (*block, error) {
 		case *ir.AssignVarStmt:
 			in = instr{op: opAssign, a: p.operand(s.Source), target: int32(s.Target)}
 		case *ir.AssignVarOnceStmt:
-			in = instr{op: opAssignOnce, a: p.operand(s.Source), target: int32(s.Target), loc: s.Location}
+			in = instr{op: opAssignOnce, a: p.operand(s.Source), target: int32(s.Target), rare: &rareFields{loc: s.Location}}
 		case *ir.CallStmt:
 			in = instr{target: int32(s.Result), args: make([]operand, len(s.Args))}
 			for i, a := range s.Args {
@@ -137,12 +142,12 @@ func (p *Program) compileBlock(b *ir.Block) (*block, error) {
 			}
 			in.op, in.bi = opCallBuiltin, b
 		case *ir.CallDynamicStmt:
-			in = instr{op: opCallDynamic, target: int32(s.Result), args: make([]operand, len(s.Path)), dynArgs: make([]operand, len(s.Args))}
+			in = instr{op: opCallDynamic, target: int32(s.Result), args: make([]operand, len(s.Path)), rare: &rareFields{dynArgs: make([]operand, len(s.Args))}}
 			for i, o := range s.Path {
 				in.args[i] = p.operand(o)
 			}
 			for i, l := range s.Args {
-				in.dynArgs[i] = local(l)
+				in.rare.dynArgs[i] = local(l)
 			}
 		case *ir.NotEqualStmt:
 			in = instr{op: opNotEqual, a: p.operand(s.A), b: p.operand(s.B)}
@@ -169,7 +174,7 @@ func (p *Program) compileBlock(b *ir.Block) (*block, error) {
 			if err != nil {
 				return nil, err
 			}
-			in = instr{op: opScan, a: local(s.Source), key: int32(s.Key), value: int32(s.Value), blocks: []*block{body}}
+			in = instr{op: opScan, a: local(s.Source), rare: &rareFields{key: int32(s.Key), value: int32(s.Value)}, blocks: []*block{body}}
 		case *ir.NotStmt:
 			body, err := p.compileBlock(s.Block)
 			if err != nil {
@@ -181,9 +186,9 @@ func (p *Program) compileBlock(b *ir.Block) (*block, error) {
 			if err != nil {
 				return nil, err
 			}
-			in = instr{op: opWith, target: int32(s.Local), a: p.operand(s.Value), blocks: []*block{body}}
+			in = instr{op: opWith, target: int32(s.Local), a: p.operand(s.Value), blocks: []*block{body}, rare: &rareFields{}}
 			for _, idx := range s.Path {
-				in.path = append(in.path, p.strings[idx].(string))
+				in.rare.path = append(in.rare.path, p.strings[idx].(string))
 			}
 		case *ir.ArrayAppendStmt:
 			in = instr{op: opArrayAppend, a: p.operand(s.Value), target: int32(s.Array)}
@@ -192,7 +197,7 @@ func (p *Program) compileBlock(b *ir.Block) (*block, error) {
 		case *ir.ObjectInsertStmt:
 			in = instr{op: opObjectInsert, a: p.operand(s.Key), b: p.operand(s.Value), target: int32(s.Object)}
 		case *ir.ObjectInsertOnceStmt:
-			in = instr{op: opObjectInsertOnce, a: p.operand(s.Key), b: p.operand(s.Value), target: int32(s.Object), loc: s.Location}
+			in = instr{op: opObjectInsertOnce, a: p.operand(s.Key), b: p.operand(s.Value), target: int32(s.Object), rare: &rareFields{loc: s.Location}}
 		case *ir.ObjectMergeStmt:
 			in = instr{op: opObjectMerge, a: local(s.A), b: local(s.B), target: int32(s.Target)}
 		case *ir.MakeArrayStmt:

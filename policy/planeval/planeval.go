@@ -3,14 +3,18 @@
 // starts from), instead of with OPA's top-down interpreter.
 //
 // It exists because the interpreter's cost per expression (unification,
-// bindings, virtual document lookups, about 1.5 µs each with the garbage
-// it leaves) is most of an admission review's cost, while a plan is a
-// short list of resolved statements over local slots: the same policies,
-// the same built-in implementations (OPA's own, called by name), a
-// fraction of the work. OPA ships no Go evaluator of plans, only the
-// Wasm compiler, whose runtime needs cgo; this package is one, following
-// the Wasm compiler's semantics statement by statement (block and break
-// labels, scans, negation, with, memoized rules).
+// bindings, virtual documents, converting the input to Rego values, about
+// 1.5 µs each with the garbage it leaves) made an admission review of a
+// new object cost half a millisecond, while a plan is a short list of
+// resolved statements over local slots. OPA ships no Go evaluator of
+// plans, only the Wasm compiler, whose runtime needs cgo; this package is
+// one, following the Wasm compiler's semantics statement by statement
+// (block and break labels, scans, negation, with, memoized rules).
+//
+// It evaluates on Go values (see value.go): the decoded object is read as
+// it is, never converted. Built-ins are OPA's implementations, called by
+// name, except the few a review calls most, which run natively (see
+// builtins.go) and hand OPA every case they do not take on.
 //
 // A plan is obtained through OPA's target plugin interface
 // (rego.Target(Target)), so OPA's compiler and planner do all the
@@ -475,7 +479,7 @@ func (ev *evaluator) block(locals []any, b *block) (int, error) {
 		case opAssignOnce:
 			v := in.a.get(locals)
 			if cur := locals[in.target]; cur != nil && !equal(cur, v) {
-				return 0, ev.conflict(in.loc, "complete rules must not produce multiple outputs")
+				return 0, ev.conflict(in.rare.loc, "complete rules must not produce multiple outputs")
 			}
 			locals[in.target] = v
 		case opCallFunc:
@@ -604,7 +608,7 @@ func (ev *evaluator) block(locals []any, b *block) (int, error) {
 			}
 			k, v := in.a.get(locals), in.b.get(locals)
 			if cur, ok := obj.get(k); ok && !equal(cur, v) {
-				return 0, ev.conflict(in.loc, "object keys must be unique")
+				return 0, ev.conflict(in.rare.loc, "object keys must be unique")
 			}
 			obj.insert(k, v)
 		case opObjectMerge:
@@ -679,7 +683,7 @@ func (ev *evaluator) scan(locals []any, in *instr) (int, error) {
 		if err = ev.tick(); err != nil {
 			return true
 		}
-		locals[in.key], locals[in.value] = k, v
+		locals[in.rare.key], locals[in.rare.value] = k, v
 		br, err = ev.block(locals, body)
 		return err != nil || (br >= 1)
 	}
@@ -732,10 +736,10 @@ func (ev *evaluator) scan(locals []any, in *instr) (int, error) {
 func (ev *evaluator) with(locals []any, in *instr) (int, error) {
 	saved := locals[in.target]
 	value := in.a.get(locals)
-	if len(in.path) == 0 {
+	if len(in.rare.path) == 0 {
 		locals[in.target] = value
 	} else {
-		locals[in.target] = upsert(saved, in.path, value)
+		locals[in.target] = upsert(saved, in.rare.path, value)
 	}
 	if len(ev.memo) == cap(ev.memo) {
 		ev.memo = append(ev.memo, ev.p.newMemoScope())
@@ -856,7 +860,7 @@ func (ev *evaluator) callDynamic(locals []any, in *instr) (any, bool, error) {
 		}
 	}
 	frame := ev.frame(f.size)
-	for i, a := range in.dynArgs {
+	for i, a := range in.rare.dynArgs {
 		if i < len(f.params) {
 			frame[f.params[i]] = a.get(locals)
 		}

@@ -324,6 +324,11 @@ func sortedItems(o any) (keys, vals []any) {
 
 // equal reports whether Rego sees a and b as the same value.
 func equal(a, b any) bool {
+	if as, ok := a.(string); ok {
+		// The common case; norm leaves strings, and only strings, strings.
+		bs, ok := b.(string)
+		return ok && as == bs
+	}
 	a, b = norm(a), norm(b)
 	switch a := a.(type) {
 	case string:
