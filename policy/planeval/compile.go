@@ -48,32 +48,36 @@ const (
 	opResultAdd
 )
 
-// operand is a local slot, or a constant when local is negative.
-type operand struct {
-	local int32
-	konst any
-}
+// operand is a local slot, or, when negative, the constant ^operand of
+// the program (Program.konsts; ^0 is undefined).
+type operand int32
 
-func (o operand) get(locals []any) any {
-	if o.local >= 0 {
-		return locals[o.local]
+// get reads operand o.
+func get(locals, konsts []any, o operand) any {
+	if o >= 0 {
+		return locals[o]
 	}
-	return o.konst
+	return konsts[^o]
 }
 
-// instr is one compiled statement. target is the local it writes (or
-// tests, or, for with, replaces); a and b its operands. What few
-// statements need is in rare, to keep the hot fields of a block close.
+// instr is one compiled statement, 64 bytes. target is the local it
+// writes (or tests, or, for with, replaces); a and b its operands. What
+// calls and the few other statements need is out of line, to keep the
+// instructions of a block close together.
 type instr struct {
 	op     opcode
 	target int32
 	n      int32 // break index, array and object capacity
 	a, b   operand
 	blocks []*block
-	fn     *function
-	bi     *builtin
-	args   []operand // call arguments, dynamic call path
+	call   *callInfo
 	rare   *rareFields
+}
+
+type callInfo struct {
+	fn   *function
+	bi   *builtin
+	args []operand // call arguments, dynamic call path
 }
 
 type rareFields struct {
@@ -83,9 +87,15 @@ type rareFields struct {
 	loc        ir.Location
 }
 
+// konst returns the operand of constant v, adding it to the program.
+func (p *Program) konst(v any) operand {
+	p.konsts = append(p.konsts, v)
+	return ^operand(len(p.konsts) - 1)
+}
+
 type block struct{ instrs []instr }
 
-func local(l ir.Local) operand { return operand{local: int32(l)} }
+func local(l ir.Local) operand { return operand(l) }
 
 // compileBlocks compiles blocks of the plan or of a function.
 func (p *Program) compileBlocks(bs []*ir.Block) ([]*block, error) {
@@ -105,12 +115,15 @@ func (p *Program) operand(o ir.Operand) operand {
 	case ir.Local:
 		return local(v)
 	case ir.StringIndex:
-		return operand{local: -1, konst: p.strings[v]}
+		return p.stringOps[v]
 	case ir.Bool:
-		return operand{local: -1, konst: bool(v)}
+		if v {
+			return p.trueOp
+		}
+		return p.falseOp
 	}
 	// An operand the planner does not make: undefined.
-	return operand{local: -1}
+	return ^operand(0)
 }
 
 func (p *Program) compileBlock(b *ir.Block) (*block, error) {
@@ -125,14 +138,14 @@ func (p *Program) compileBlock(b *ir.Block) (*block, error) {
 		case *ir.AssignVarOnceStmt:
 			in = instr{op: opAssignOnce, a: p.operand(s.Source), target: int32(s.Target), rare: &rareFields{loc: s.Location}}
 		case *ir.CallStmt:
-			in = instr{target: int32(s.Result), args: make([]operand, len(s.Args))}
+			in = instr{target: int32(s.Result), call: &callInfo{args: make([]operand, len(s.Args))}}
 			for i, a := range s.Args {
-				in.args[i] = p.operand(a)
+				in.call.args[i] = p.operand(a)
 			}
 			if f, ok := p.funcs[s.Func]; ok {
-				in.op, in.fn = opCallFunc, f
-				if len(in.args) > len(f.params) {
-					in.args = in.args[:len(f.params)]
+				in.op, in.call.fn = opCallFunc, f
+				if len(in.call.args) > len(f.params) {
+					in.call.args = in.call.args[:len(f.params)]
 				}
 				break
 			}
@@ -140,11 +153,11 @@ func (p *Program) compileBlock(b *ir.Block) (*block, error) {
 			if err != nil {
 				return nil, err
 			}
-			in.op, in.bi = opCallBuiltin, b
+			in.op, in.call.bi = opCallBuiltin, b
 		case *ir.CallDynamicStmt:
-			in = instr{op: opCallDynamic, target: int32(s.Result), args: make([]operand, len(s.Path)), rare: &rareFields{dynArgs: make([]operand, len(s.Args))}}
+			in = instr{op: opCallDynamic, target: int32(s.Result), call: &callInfo{args: make([]operand, len(s.Path))}, rare: &rareFields{dynArgs: make([]operand, len(s.Args))}}
 			for i, o := range s.Path {
-				in.args[i] = p.operand(o)
+				in.call.args[i] = p.operand(o)
 			}
 			for i, l := range s.Args {
 				in.rare.dynArgs[i] = local(l)
@@ -207,13 +220,13 @@ func (p *Program) compileBlock(b *ir.Block) (*block, error) {
 		case *ir.MakeSetStmt:
 			in = instr{op: opMakeSet, target: int32(s.Target)}
 		case *ir.MakeNullStmt:
-			in = instr{op: opConst, a: operand{local: -1, konst: null{}}, target: int32(s.Target)}
+			in = instr{op: opConst, a: p.konst(null{}), target: int32(s.Target)}
 		case *ir.MakeNumberIntStmt:
-			in = instr{op: opConst, a: operand{local: -1, konst: box(float64(s.Value))}, target: int32(s.Target)}
+			in = instr{op: opConst, a: p.konst(box(float64(s.Value))), target: int32(s.Target)}
 		case *ir.MakeNumberRefStmt:
-			in = instr{op: opConst, a: operand{local: -1, konst: p.numbers[s.Index]}, target: int32(s.Target)}
+			in = instr{op: opConst, a: p.konst(p.numbers[s.Index]), target: int32(s.Target)}
 		case *ir.AssignIntStmt:
-			in = instr{op: opConst, a: operand{local: -1, konst: box(float64(s.Value))}, target: int32(s.Target)}
+			in = instr{op: opConst, a: p.konst(box(float64(s.Value))), target: int32(s.Target)}
 		case *ir.IsArrayStmt:
 			in = instr{op: opIsArray, a: p.operand(s.Source)}
 		case *ir.IsObjectStmt:

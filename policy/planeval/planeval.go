@@ -59,10 +59,15 @@ type Program struct {
 	byPath   map[string]*function
 	strings  []any
 	numbers  []any
-	builtins map[string]*builtin
-	extra    map[string]*topdown.Builtin
-	files    []string
-	nfuncs   int
+	// konsts are the constants operands read; stringOps, trueOp and
+	// falseOp the operands of the plan's strings and booleans.
+	konsts          []any
+	stringOps       []operand
+	trueOp, falseOp operand
+	builtins        map[string]*builtin
+	extra           map[string]*topdown.Builtin
+	files           []string
+	nfuncs          int
 	// evaluators pools evaluation state (see evaluator).
 	evaluators sync.Pool
 }
@@ -138,6 +143,11 @@ func newProgram(pol *ir.Policy, extra map[string]*topdown.Builtin) (*Program, er
 			p.files = append(p.files, f.Value)
 		}
 	}
+	p.konsts = []any{nil} // ^0: undefined
+	for _, str := range p.strings {
+		p.stringOps = append(p.stringOps, p.konst(str))
+	}
+	p.trueOp, p.falseOp = p.konst(true), p.konst(false)
 	plan := pol.Plans.Plans[0]
 	p.planSize = blocksSize(plan.Blocks, 2)
 	var funcs []*ir.Func
@@ -461,29 +471,30 @@ const returned = 1 << 30
 // to its end, returned after a return, or n ≥ 0 when control leaves it
 // towards the n-th enclosing label (0: the end of this block).
 func (ev *evaluator) block(locals []any, b *block) (int, error) {
+	k := ev.p.konsts
 	for i := range b.instrs {
 		in := &b.instrs[i]
 		switch in.op {
 		case opDot:
-			src := in.a.get(locals)
+			src := get(locals, k, in.a)
 			if src == nil {
 				return 0, nil
 			}
-			v, ok := dotValue(src, in.b.get(locals))
+			v, ok := dotValue(src, get(locals, k, in.b))
 			if !ok {
 				return 0, nil
 			}
 			locals[in.target] = v
 		case opAssign:
-			locals[in.target] = in.a.get(locals)
+			locals[in.target] = get(locals, k, in.a)
 		case opAssignOnce:
-			v := in.a.get(locals)
+			v := get(locals, k, in.a)
 			if cur := locals[in.target]; cur != nil && !equal(cur, v) {
 				return 0, ev.conflict(in.rare.loc, "complete rules must not produce multiple outputs")
 			}
 			locals[in.target] = v
 		case opCallFunc:
-			f := in.fn
+			f := in.call.fn
 			var v any
 			if f.memo {
 				if m, ok := ev.memoGet(f.index); ok {
@@ -495,8 +506,8 @@ func (ev *evaluator) block(locals []any, b *block) (int, error) {
 				}
 			}
 			frame := ev.frame(f.size)
-			for j, a := range in.args {
-				frame[f.params[j]] = a.get(locals)
+			for j, a := range in.call.args {
+				frame[f.params[j]] = get(locals, k, a)
 			}
 			v, err := ev.run(f, frame)
 			if err != nil {
@@ -507,17 +518,17 @@ func (ev *evaluator) block(locals []any, b *block) (int, error) {
 			}
 			locals[in.target] = v
 		case opCallBuiltin:
-			args := ev.frame(len(in.args))
+			args := ev.frame(len(in.call.args))
 			undefined := false
-			for j, a := range in.args {
-				if args[j] = a.get(locals); args[j] == nil {
+			for j, a := range in.call.args {
+				if args[j] = get(locals, k, a); args[j] == nil {
 					undefined = true
 				}
 			}
 			var v any
 			var err error
 			if !undefined {
-				v, err = in.bi.call(ev, args)
+				v, err = in.call.bi.call(ev, args)
 			}
 			ev.pop(args)
 			if err != nil {
@@ -528,12 +539,12 @@ func (ev *evaluator) block(locals []any, b *block) (int, error) {
 			}
 			locals[in.target] = v
 		case opNotEqual:
-			a, b := in.a.get(locals), in.b.get(locals)
+			a, b := get(locals, k, in.a), get(locals, k, in.b)
 			if a == nil || b == nil || equal(a, b) {
 				return 0, nil
 			}
 		case opEqual:
-			a, b := in.a.get(locals), in.b.get(locals)
+			a, b := get(locals, k, in.a), get(locals, k, in.b)
 			if a == nil || b == nil || !equal(a, b) {
 				return 0, nil
 			}
@@ -588,31 +599,31 @@ func (ev *evaluator) block(locals []any, b *block) (int, error) {
 			if !ok {
 				return 0, fmt.Errorf("array append to %T", locals[in.target])
 			}
-			locals[in.target] = append(arr, in.a.get(locals))
+			locals[in.target] = append(arr, get(locals, k, in.a))
 		case opSetAdd:
 			st, ok := locals[in.target].(*set)
 			if !ok {
 				return 0, fmt.Errorf("set add to %T", locals[in.target])
 			}
-			st.add(in.a.get(locals))
+			st.add(get(locals, k, in.a))
 		case opObjectInsert:
 			obj, ok := locals[in.target].(*object)
 			if !ok {
 				return 0, fmt.Errorf("object insert into %T", locals[in.target])
 			}
-			obj.insert(in.a.get(locals), in.b.get(locals))
+			obj.insert(get(locals, k, in.a), get(locals, k, in.b))
 		case opObjectInsertOnce:
 			obj, ok := locals[in.target].(*object)
 			if !ok {
 				return 0, fmt.Errorf("object insert into %T", locals[in.target])
 			}
-			k, v := in.a.get(locals), in.b.get(locals)
+			k, v := get(locals, k, in.a), get(locals, k, in.b)
 			if cur, ok := obj.get(k); ok && !equal(cur, v) {
 				return 0, ev.conflict(in.rare.loc, "object keys must be unique")
 			}
 			obj.insert(k, v)
 		case opObjectMerge:
-			merged, ok := mergeObjects(in.a.get(locals), in.b.get(locals))
+			merged, ok := mergeObjects(get(locals, k, in.a), get(locals, k, in.b))
 			if !ok {
 				return 0, nil
 			}
@@ -624,23 +635,23 @@ func (ev *evaluator) block(locals []any, b *block) (int, error) {
 		case opMakeSet:
 			locals[in.target] = &set{}
 		case opConst:
-			locals[in.target] = in.a.konst
+			locals[in.target] = k[^in.a]
 		case opIsArray:
-			if _, ok := in.a.get(locals).([]any); !ok {
+			if _, ok := get(locals, k, in.a).([]any); !ok {
 				return 0, nil
 			}
 		case opIsObject:
-			switch in.a.get(locals).(type) {
+			switch get(locals, k, in.a).(type) {
 			case map[string]any, *object:
 			default:
 				return 0, nil
 			}
 		case opIsSet:
-			if _, ok := in.a.get(locals).(*set); !ok {
+			if _, ok := get(locals, k, in.a).(*set); !ok {
 				return 0, nil
 			}
 		case opLen:
-			n, ok, _ := count([]any{in.a.get(locals)})
+			n, ok, _ := count([]any{get(locals, k, in.a)})
 			if !ok {
 				return 0, nil
 			}
@@ -672,7 +683,7 @@ func (ev *evaluator) block(locals []any, b *block) (int, error) {
 // inside a block: a break of 0 goes to the next element, of 1 past the
 // scan.
 func (ev *evaluator) scan(locals []any, in *instr) (int, error) {
-	src := in.a.get(locals)
+	src := get(locals, ev.p.konsts, in.a)
 	if src == nil {
 		return -1, nil
 	}
@@ -735,7 +746,7 @@ func (ev *evaluator) scan(locals []any, in *instr) (int, error) {
 // block held.
 func (ev *evaluator) with(locals []any, in *instr) (int, error) {
 	saved := locals[in.target]
-	value := in.a.get(locals)
+	value := get(locals, ev.p.konsts, in.a)
 	if len(in.rare.path) == 0 {
 		locals[in.target] = value
 	} else {
@@ -842,9 +853,9 @@ func (ev *evaluator) run(f *function, frame []any) (any, error) {
 }
 
 func (ev *evaluator) callDynamic(locals []any, in *instr) (any, bool, error) {
-	parts := make([]string, len(in.args))
-	for i, o := range in.args {
-		str, ok := o.get(locals).(string)
+	parts := make([]string, len(in.call.args))
+	for i, o := range in.call.args {
+		str, ok := get(locals, ev.p.konsts, o).(string)
 		if !ok {
 			return nil, false, nil
 		}
@@ -862,7 +873,7 @@ func (ev *evaluator) callDynamic(locals []any, in *instr) (any, bool, error) {
 	frame := ev.frame(f.size)
 	for i, a := range in.rare.dynArgs {
 		if i < len(f.params) {
-			frame[f.params[i]] = a.get(locals)
+			frame[f.params[i]] = get(locals, ev.p.konsts, a)
 		}
 	}
 	v, err := ev.run(f, frame)
