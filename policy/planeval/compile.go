@@ -208,15 +208,18 @@ func (p *Program) compileBlock(b *ir.Block) (*block, error) {
 		case *ir.SetAddStmt:
 			in = instr{op: opSetAdd, a: p.operand(s.Value), target: int32(s.Set)}
 		case *ir.ObjectInsertStmt:
-			in = instr{op: opObjectInsert, a: p.operand(s.Key), b: p.operand(s.Value), target: int32(s.Object)}
+			in = instr{op: opObjectInsert, a: p.operand(s.Key), b: p.operand(s.Value), target: int32(s.Object), n: p.capacity[s.Object]}
 		case *ir.ObjectInsertOnceStmt:
-			in = instr{op: opObjectInsertOnce, a: p.operand(s.Key), b: p.operand(s.Value), target: int32(s.Object), rare: &rareFields{loc: s.Location}}
+			in = instr{op: opObjectInsertOnce, a: p.operand(s.Key), b: p.operand(s.Value), target: int32(s.Object), n: p.capacity[s.Object], rare: &rareFields{loc: s.Location}}
 		case *ir.ObjectMergeStmt:
 			in = instr{op: opObjectMerge, a: local(s.A), b: local(s.B), target: int32(s.Target)}
 		case *ir.MakeArrayStmt:
 			in = instr{op: opMakeArray, n: s.Capacity, target: int32(s.Target)}
 		case *ir.MakeObjectStmt:
-			in = instr{op: opMakeObject, target: int32(s.Target), n: insertsInto(b.Stmts[i+1:], s.Target)}
+			// The object is made at its first insert, with room for the
+			// inserts that follow in this block.
+			p.capacity[s.Target] = insertsInto(b.Stmts[i+1:], s.Target)
+			in = instr{op: opMakeObject, target: int32(s.Target)}
 		case *ir.MakeSetStmt:
 			in = instr{op: opMakeSet, target: int32(s.Target)}
 		case *ir.MakeNullStmt:

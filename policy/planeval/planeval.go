@@ -64,10 +64,13 @@ type Program struct {
 	konsts          []any
 	stringOps       []operand
 	trueOp, falseOp operand
-	builtins        map[string]*builtin
-	extra           map[string]*topdown.Builtin
-	files           []string
-	nfuncs          int
+	// capacity holds, while a function compiles, the inserts that follow
+	// the making of each object local (see compileBlock).
+	capacity map[ir.Local]int32
+	builtins map[string]*builtin
+	extra    map[string]*topdown.Builtin
+	files    []string
+	nfuncs   int
 	// evaluators pools evaluation state (see evaluator).
 	evaluators sync.Pool
 }
@@ -168,17 +171,20 @@ func newProgram(pol *ir.Policy, extra map[string]*topdown.Builtin) (*Program, er
 	}
 	p.nfuncs = len(funcs)
 	for _, fn := range funcs {
+		p.capacity = map[ir.Local]int32{}
 		blocks, err := p.compileBlocks(fn.Blocks)
 		if err != nil {
 			return nil, fmt.Errorf("function %s: %w", fn.Name, err)
 		}
 		p.funcs[fn.Name].blocks = blocks
 	}
+	p.capacity = map[ir.Local]int32{}
 	blocks, err := p.compileBlocks(plan.Blocks)
 	if err != nil {
 		return nil, err
 	}
 	p.plan = blocks
+	p.capacity = nil
 	return p, nil
 }
 
@@ -605,11 +611,19 @@ func (ev *evaluator) block(locals []any, b *block) (int, error) {
 			if !ok {
 				return 0, fmt.Errorf("set add to %T", locals[in.target])
 			}
+			if st == emptySet {
+				st = &set{}
+				locals[in.target] = st
+			}
 			st.add(get(locals, k, in.a))
 		case opObjectInsert:
 			obj, ok := locals[in.target].(*object)
 			if !ok {
 				return 0, fmt.Errorf("object insert into %T", locals[in.target])
+			}
+			if obj == emptyObject {
+				obj = newObjectCap(int(in.n))
+				locals[in.target] = obj
 			}
 			obj.insert(get(locals, k, in.a), get(locals, k, in.b))
 		case opObjectInsertOnce:
@@ -621,6 +635,10 @@ func (ev *evaluator) block(locals []any, b *block) (int, error) {
 			if cur, ok := obj.get(k); ok && !equal(cur, v) {
 				return 0, ev.conflict(in.rare.loc, "object keys must be unique")
 			}
+			if obj == emptyObject {
+				obj = newObjectCap(int(in.n))
+				locals[in.target] = obj
+			}
 			obj.insert(k, v)
 		case opObjectMerge:
 			merged, ok := mergeObjects(get(locals, k, in.a), get(locals, k, in.b))
@@ -631,9 +649,11 @@ func (ev *evaluator) block(locals []any, b *block) (int, error) {
 		case opMakeArray:
 			locals[in.target] = make([]any, 0, in.n)
 		case opMakeObject:
-			locals[in.target] = newObjectCap(int(in.n))
+			// Made on the first insert (see emptySet).
+			locals[in.target] = emptyObject
 		case opMakeSet:
-			locals[in.target] = &set{}
+			// Made on the first add (see emptySet).
+			locals[in.target] = emptySet
 		case opConst:
 			locals[in.target] = k[^in.a]
 		case opIsArray:

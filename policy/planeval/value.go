@@ -45,6 +45,17 @@ type set struct {
 	index  map[uint64][]int // by hash, once the set has several elements
 }
 
+// emptySet and emptyObject stand for the sets and objects a plan makes
+// until their first member: most rules of a review produce nothing, and
+// a plan adds to a set or object only through the local it made it in,
+// which the add replaces, before it copies that local anywhere (OPA's
+// planner builds every set, object and array so; arrays rely on it too,
+// as an append may move them). They are never modified.
+var (
+	emptySet    = &set{sorted: true}
+	emptyObject = &object{}
+)
+
 // indexFrom is the size from which objects and sets index their members:
 // below it, a scan is cheaper than hashing.
 const indexFrom = 8
@@ -154,7 +165,7 @@ func (s *set) add(x any) {
 
 // ordered returns the elements in Rego's order.
 func (s *set) ordered() []any {
-	if !s.sorted {
+	if !s.sorted && len(s.elems) > 1 {
 		slices.SortFunc(s.elems, compare)
 		s.sorted = true
 		if s.index != nil {
