@@ -8,6 +8,7 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 )
 
@@ -156,7 +157,7 @@ func requestKey(ph string, in *Input, objects func(*canonical)) (cacheKey, bool)
 // of small writes, each of which would cost a call into the hash.
 type canonical struct {
 	buf     []byte
-	keys    []string // scratch for sorting one object's keys at a time
+	members []member // scratch for sorting one object's members at a time
 	unknown bool
 }
 
@@ -169,14 +170,21 @@ func (w *canonical) release() {
 	if cap(w.buf) > 1<<20 {
 		return
 	}
-	w.buf, w.keys, w.unknown = w.buf[:0], w.keys[:0], false
+	clear(w.members)
+	w.buf, w.members, w.unknown = w.buf[:0], w.members[:0], false
 	canonicals.Put(w)
 }
 
 func (w *canonical) sum() cacheKey { return sha256.Sum256(w.buf) }
 
+// member is one key and value of an object being written.
+type member struct {
+	key   string
+	value any
+}
+
 func (w *canonical) tag(t byte, n uint64) {
-	w.buf = binary.LittleEndian.AppendUint64(append(w.buf, t), n)
+	w.buf = binary.AppendUvarint(append(w.buf, t), n)
 }
 
 func (w *canonical) raw(b []byte) { w.buf = append(w.buf, b...) }
@@ -211,19 +219,20 @@ func (w *canonical) value(v any) {
 			w.tag('n', 0)
 			return
 		}
-		// The keys of nested objects are sorted above these in w.keys.
-		base := len(w.keys)
-		for k := range v {
-			w.keys = append(w.keys, k)
+		// The members of nested objects are sorted above these in
+		// w.members.
+		base := len(w.members)
+		for k, e := range v {
+			w.members = append(w.members, member{k, e})
 		}
-		slices.Sort(w.keys[base:])
+		slices.SortFunc(w.members[base:], func(a, b member) int { return strings.Compare(a.key, b.key) })
 		w.tag('o', uint64(len(v)))
 		for i := base; i < base+len(v); i++ {
-			k := w.keys[i]
-			w.str(k)
-			w.value(v[k])
+			m := w.members[i]
+			w.str(m.key)
+			w.value(m.value)
 		}
-		w.keys = w.keys[:base]
+		w.members = w.members[:base]
 	case []any:
 		w.tag('a', uint64(len(v)))
 		for _, e := range v {
