@@ -15,11 +15,14 @@ import (
 
 // evaluators runs module and query with OPA's interpreter and with this
 // package, on the same input.
-func bothTargets(t *testing.T, module, query string, input any) (interpreted, planned rego.ResultSet, ierr, perr error) {
+func bothTargets(t *testing.T, module, query string, input any, more ...string) (interpreted, planned rego.ResultSet, ierr, perr error) {
 	t.Helper()
 	ctx := context.Background()
 	run := func(target string) (rego.ResultSet, error) {
 		opts := []func(*rego.Rego){rego.Query(query), rego.Module("test.rego", module), rego.StrictBuiltinErrors(false)}
+		for i, m := range more {
+			opts = append(opts, rego.Module(fmt.Sprintf("more%d.rego", i), m))
+		}
 		if target != "" {
 			opts = append(opts, rego.Target(target))
 		}
@@ -139,6 +142,26 @@ r := [count(base), base]`},
 				t.Logf("%s", w)
 			}
 		})
+	}
+}
+
+// TestDynamicDataReferences reads rules of another package through a
+// key known only at evaluation (a CallDynamicStmt), and falls back to
+// undefined for keys no rule has.
+func TestDynamicDataReferences(t *testing.T) {
+	sub := "package test.sub\n\na := 1\n\nb contains x if some x in [1, 2]\n\nf(x) := x\n"
+	module := `package test
+
+r := [data.test.sub[k] | some k in ["a", "b", "zz"]]
+
+s := {k: v | some k in input.keys; v := data.test.sub[k]}
+`
+	want, got, werr, gerr := bothTargets(t, module, "x := data.test", map[string]any{"keys": []any{"a", "nope"}}, sub)
+	if werr != nil || gerr != nil {
+		t.Fatalf("interpreter error %v, plan evaluator error %v", werr, gerr)
+	}
+	if w, g := resultJSON(t, want), resultJSON(t, got); w != g {
+		t.Errorf("results differ\ninterpreter:    %s\nplan evaluator: %s", w, g)
 	}
 }
 
