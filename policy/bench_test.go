@@ -30,7 +30,7 @@ func readObjects(b *testing.B, path string) []map[string]any {
 	return objs
 }
 
-func builtinEngine(b *testing.B) *Engine {
+func builtinEngine(b testing.TB) *Engine {
 	b.Helper()
 	mods, err := BuiltinModules()
 	if err != nil {

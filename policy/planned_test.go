@@ -9,19 +9,7 @@ import (
 // Every query of the built-in set is planned: none falls back to OPA's
 // interpreter.
 func TestBuiltinSetIsPlanned(t *testing.T) {
-	mods, err := BuiltinModules()
-	if err != nil {
-		t.Fatal(err)
-	}
-	set, err := Compile(context.Background(), mods)
-	if err != nil {
-		t.Fatal(err)
-	}
-	eng, err := NewEngine(set, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if slow := eng.Interpreted(); len(slow) > 0 {
+	if slow := builtinEngine(t).Interpreted(); len(slow) > 0 {
 		t.Fatalf("interpreted: %v", slow)
 	}
 }

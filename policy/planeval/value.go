@@ -595,15 +595,7 @@ func toJSON(x any) (any, error) {
 	case ast.Number:
 		return json.Number(v), nil
 	case []any:
-		out := make([]any, len(v))
-		for i, e := range v {
-			j, err := toJSON(e)
-			if err != nil {
-				return nil, err
-			}
-			out[i] = j
-		}
-		return out, nil
+		return jsonArray(v)
 	case map[string]any:
 		out := make(map[string]any, len(v))
 		for k, e := range v {
@@ -631,16 +623,19 @@ func toJSON(x any) (any, error) {
 		}
 		return out, nil
 	case *set:
-		elems := v.ordered()
-		out := make([]any, len(elems))
-		for i, e := range elems {
-			j, err := toJSON(e)
-			if err != nil {
-				return nil, err
-			}
-			out[i] = j
-		}
-		return out, nil
+		return jsonArray(v.ordered())
 	}
 	return nil, fmt.Errorf("planeval: no JSON for %T", x)
+}
+
+func jsonArray(elems []any) (any, error) {
+	out := make([]any, len(elems))
+	for i, e := range elems {
+		j, err := toJSON(e)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = j
+	}
+	return out, nil
 }

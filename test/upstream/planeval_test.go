@@ -19,15 +19,7 @@ import (
 func TestPlanEvaluatorMatchesInterpreter(t *testing.T) {
 	c := loadCorpus(t)
 	ctx := context.Background()
-	cfg, err := policy.LoadConfig("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	mods, err := policy.Load()
-	if err != nil {
-		t.Fatal(err)
-	}
-	set, err := policy.Compile(ctx, mods)
+	set, cfg, err := builtinSet(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -104,23 +104,33 @@ func renderChart(ctx context.Context, dir string, h *sources.Helm) ([]manifest.O
 // newEngine builds the engine `fluxgate check` builds without --config and
 // --policy-dir.
 func newEngine(ctx context.Context) (*policy.Engine, error) {
-	cfg, err := policy.LoadConfig("")
+	set, cfg, err := builtinSet(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("default configuration: %w", err)
-	}
-	mods, err := policy.Load()
-	if err != nil {
-		return nil, fmt.Errorf("load policies: %w", err)
-	}
-	set, err := policy.Compile(ctx, mods)
-	if err != nil {
-		return nil, fmt.Errorf("compile policies: %w", err)
+		return nil, err
 	}
 	eng, err := policy.NewEngine(set, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("policy engine: %w", err)
 	}
 	return eng, nil
+}
+
+// builtinSet compiles the built-in policies under the default
+// configuration, as `fluxgate check` without --config and --policy-dir.
+func builtinSet(ctx context.Context) (*policy.Set, *policy.Config, error) {
+	cfg, err := policy.LoadConfig("")
+	if err != nil {
+		return nil, nil, fmt.Errorf("default configuration: %w", err)
+	}
+	mods, err := policy.Load()
+	if err != nil {
+		return nil, nil, fmt.Errorf("load policies: %w", err)
+	}
+	set, err := policy.Compile(ctx, mods)
+	if err != nil {
+		return nil, nil, fmt.Errorf("compile policies: %w", err)
+	}
+	return set, cfg, nil
 }
 
 func goldenFile(root, name string) string {
