@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -296,7 +297,7 @@ func (e *Engine) query(ctx context.Context, ph phase, ps []*compiledPolicy) (*pr
 	var pq *preparedQuery
 	if text != "" {
 		var err error
-		if pq, err = e.prepareQuery(ctx, text); err != nil {
+		if pq, err = e.prepareQuery(ctx, ph, ps, text); err != nil {
 			return nil, fmt.Errorf("policies %s: %w", ids(ps), err)
 		}
 	}
@@ -306,32 +307,51 @@ func (e *Engine) query(ctx context.Context, ph phase, ps []*compiledPolicy) (*pr
 
 // preparedQuery is one query, planned for the plan evaluator (see
 // planeval), or prepared for OPA's interpreter when OPA's planner cannot
-// plan it.
+// plan it, or, when it cannot plan a query of several policies, the
+// queries of each policy (parts, nil for a policy without rules of the
+// phase), so that only the policies it refuses are interpreted.
 type preparedQuery struct {
 	plan    *planeval.Program
 	topdown *rego.PreparedEvalQuery
+	parts   []*preparedQuery
 }
 
-func (e *Engine) prepareQuery(ctx context.Context, text string) (*preparedQuery, error) {
-	// Preparing a query for a target plugin writes the compiler's
-	// evaluation mode (rego.New), and queries are prepared on demand
-	// while others are prepared or evaluated: one at a time per set.
-	e.set.prepareMu.Lock()
-	defer e.set.prepareMu.Unlock()
+func (e *Engine) prepareQuery(ctx context.Context, ph phase, ps []*compiledPolicy, text string) (*preparedQuery, error) {
 	if !e.interpreter {
-		plan, err := planeval.Prepare(ctx, e.set.compiler, text)
+		plan, err := e.locked(func() (any, error) { return planeval.Prepare(ctx, e.set.compiler, text) })
 		if err == nil {
-			return &preparedQuery{plan: plan}, nil
+			return &preparedQuery{plan: plan.(*planeval.Program)}, nil
+		}
+		if len(ps) > 1 {
+			parts := make([]*preparedQuery, len(ps))
+			for i := range ps {
+				part, err := e.query(ctx, ph, ps[i:i+1])
+				if err != nil {
+					return nil, err
+				}
+				parts[i] = part
+			}
+			return &preparedQuery{parts: parts}, nil
 		}
 		e.fallbacksMu.Lock()
-		e.fallbacks = append(e.fallbacks, err.Error())
+		e.fallbacks = append(e.fallbacks, fmt.Sprintf("policy %s, %s: %v", ps[0].meta.ID, ph, err))
 		e.fallbacksMu.Unlock()
 	}
-	td, err := prepare(ctx, e.set.compiler, text)
+	td, err := e.locked(func() (any, error) { return prepare(ctx, e.set.compiler, text) })
 	if err != nil {
 		return nil, err
 	}
-	return &preparedQuery{topdown: td}, nil
+	return &preparedQuery{topdown: td.(*rego.PreparedEvalQuery)}, nil
+}
+
+// locked prepares a query against the set's compiler. Preparing one for a
+// target plugin writes the compiler's evaluation mode (rego.New), and
+// queries are prepared on demand while others are prepared or
+// evaluated: one at a time per set.
+func (e *Engine) locked(prepare func() (any, error)) (any, error) {
+	e.set.prepareMu.Lock()
+	defer e.set.prepareMu.Unlock()
+	return prepare()
 }
 
 func ids(ps []*compiledPolicy) string {
@@ -477,8 +497,26 @@ func (ev *evaluation) lazyInput(request ast.Object, ps []*compiledPolicy) (ast.V
 // bindings; nil when ps has no rules of that phase.
 func (ev *evaluation) run(ctx context.Context, ph phase, ps []*compiledPolicy, request *rendered) (bindings, error) {
 	q, err := ev.e.query(ctx, ph, ps)
-	if err != nil || q == nil {
-		return noBindings{}, err
+	if err != nil {
+		return nil, err
+	}
+	return ev.runPrepared(ctx, ph, ps, q, request)
+}
+
+func (ev *evaluation) runPrepared(ctx context.Context, ph phase, ps []*compiledPolicy, q *preparedQuery, request *rendered) (bindings, error) {
+	if q == nil {
+		return noBindings{}, nil
+	}
+	if q.parts != nil {
+		out := make(partBindings, len(q.parts))
+		for i, part := range q.parts {
+			vars, err := ev.runPrepared(ctx, ph, ps[i:i+1], part, request)
+			if err != nil {
+				return nil, err
+			}
+			out[i] = vars
+		}
+		return out, nil
 	}
 	if q.plan != nil {
 		res, err := q.plan.First(ctx, ev.input(request.native, ps))
@@ -517,6 +555,19 @@ func (v varsBindings) Var(name string) (any, error) { return v[name], nil }
 type noBindings struct{}
 
 func (noBindings) Var(string) (any, error) { return nil, nil }
+
+// partBindings are the bindings of the queries of each policy of a
+// group, read by the names of the group's query (d<i> is the i-th
+// policy's d0).
+type partBindings []bindings
+
+func (b partBindings) Var(name string) (any, error) {
+	i, err := strconv.Atoi(name[1:])
+	if err != nil || i < 0 || i >= len(b) {
+		return nil, nil
+	}
+	return b[i].Var(name[:1] + "0")
+}
 
 // resultVar names the variable a combined query binds the rule of the
 // i-th policy to (d, w or p; see validationQuery).
