@@ -242,14 +242,13 @@ func member3(args []any) (any, bool, error) {
 	if len(args) != 3 {
 		return nil, false, errDelegate
 	}
-	v, ok := dotValue(args[2], args[0])
-	if !ok {
-		return false, true, nil
+	key, val := args[0], args[1]
+	if st, ok := args[2].(*set); ok {
+		// As OPA: a set's members are their own keys.
+		return st.contains(key) && equal(key, val), true, nil
 	}
-	if _, isSet := args[2].(*set); isSet {
-		return false, true, nil
-	}
-	return equal(v, args[1]), true, nil
+	v, ok := dotValue(args[2], key)
+	return ok && equal(v, val), true, nil
 }
 
 func objectGet(args []any) (any, bool, error) {

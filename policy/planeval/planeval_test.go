@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -242,24 +243,25 @@ func TestValueOrderMatchesOPA(t *testing.T) {
 	}
 }
 
-// TestNativesMatchOPA calls every native built-in and OPA's on the same
-// arguments, including those a native hands over to OPA.
+// TestNativesMatchOPA calls every native built-in and OPA's on every
+// combination of a pool of arguments of every type (numbers integral and
+// not, beyond 2^53 and not held by a float64, strings that are patterns
+// and percentages, containers of the input and of the plan), including
+// the cases a native hands over to OPA.
 func TestNativesMatchOPA(t *testing.T) {
 	st := &set{}
 	for _, e := range []any{3.0, 1.0, "a"} {
 		st.add(e)
 	}
-	args := [][]any{
-		{1.0}, {"s"}, {[]any{1.0, 2.0}}, {map[string]any{"a": 1.0}}, {st}, {null{}}, {true},
-		{2.0, 3.0}, {3.0, 2.0}, {2.0, 2.0}, {7.0, 2.0}, {1.0, 3.0}, {1.0, 0.0}, {0.1, 0.2}, {9007199254740992.0, 2.0},
-		{"a", "b"}, {1.0, "1"}, {null{}, false}, {st, st}, {[]any{1.0}, []any{1.0, 2.0}},
-		{"a", []any{"b", "a"}}, {1.0, st}, {"x", map[string]any{"k": "x"}}, {"k", map[string]any{"k": "x"}},
-		{map[string]any{"a": map[string]any{"b": 1.0}}, []any{"a", "b"}, "d"},
-		{map[string]any{"a": 1.0}, "zz", "d"}, {map[string]any{"a": 1.0}, "a", "d"}, {"notobject", "a", "d"},
-		{"k", "x", map[string]any{"k": "x"}}, {0.0, "b", []any{"b"}},
-		{[]any{1.5, 2.0}}, {[]any{}}, {[]any{"a", 1.0, null{}}}, {-2.5}, {[]any{"b", 1.0, "a", null{}, []any{1.0}}},
-		{240.0, 100.0}, {1.0, 8.0}, {-7.0, 4.0}, {1.0, 1024.0}, {3.0, 7.0}, {123456789.0, 1000.0},
-		{"^a+$", "aaa"}, {"^0+%$", "25%"}, {"(", "x"}, {"a", 1.0},
+	built := newObject()
+	built.insert("a", 1.0)
+	built.insert(2.0, "x")
+	pool := []any{
+		null{}, true, false, 0.0, 1.0, 2.0, 3.0, 7.0, 100.0, 240.0, -1.5, 2.5, 9007199254740992.0, ast.Number("9007199254740993"),
+		"", "a", "b", "x", "25%", "^a+$", "(",
+		[]any{}, []any{1.0, 2.0}, []any{"b", "a", null{}}, []any{"a", "b"},
+		map[string]any{}, map[string]any{"a": 1.0, "k": "x"}, map[string]any{"a": map[string]any{"b": 1.0}},
+		st, &set{}, built,
 	}
 	ev := &evaluator{ctx: context.Background(), bctx: topdown.BuiltinContext{Context: context.Background(), Metrics: noMetrics}}
 	for name, nat := range natives {
@@ -267,10 +269,19 @@ func TestNativesMatchOPA(t *testing.T) {
 		if opa == nil || decl == nil {
 			t.Fatalf("native %s has no OPA built-in", name)
 		}
-		for _, a := range args {
-			if len(a) != decl.Decl.Arity() {
-				continue
+		var combos [][]any
+		var build func(prefix []any)
+		build = func(prefix []any) {
+			if len(prefix) == decl.Decl.Arity() {
+				combos = append(combos, slices.Clone(prefix))
+				return
 			}
+			for _, v := range pool {
+				build(append(prefix, v))
+			}
+		}
+		build(nil)
+		for _, a := range combos {
 			got, gerr := (&builtin{name: name, native: nat, opa: opa}).call(ev, a)
 			want, werr := (&builtin{name: name, opa: opa}).call(ev, a)
 			if (gerr == nil) != (werr == nil) {
