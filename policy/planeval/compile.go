@@ -97,6 +97,40 @@ type block struct{ instrs []instr }
 
 func local(l ir.Local) operand { return operand(l) }
 
+// startFrame starts compiling a function (or the plan) whose frame holds
+// at least the locals given.
+func (p *Program) startFrame(locals []ir.Local) {
+	p.capacity, p.frameSize = map[ir.Local]int32{}, 0
+	for _, l := range locals {
+		p.slot(int32(l))
+	}
+}
+
+// slot counts local l in the frame being compiled.
+func (p *Program) slot(l int32) {
+	p.frameSize = max(p.frameSize, int(l)+1)
+}
+
+// slots counts the locals an instruction names.
+func (p *Program) slots(in *instr) {
+	p.slot(in.target)
+	for _, o := range []operand{in.a, in.b} {
+		p.slot(int32(o))
+	}
+	if in.call != nil {
+		for _, o := range in.call.args {
+			p.slot(int32(o))
+		}
+	}
+	if in.rare != nil {
+		p.slot(in.rare.key)
+		p.slot(in.rare.value)
+		for _, o := range in.rare.dynArgs {
+			p.slot(int32(o))
+		}
+	}
+}
+
 // compileBlocks compiles blocks of the plan or of a function.
 func (p *Program) compileBlocks(bs []*ir.Block) ([]*block, error) {
 	out := make([]*block, len(bs))
@@ -245,6 +279,7 @@ func (p *Program) compileBlock(b *ir.Block) (*block, error) {
 		default:
 			return nil, fmt.Errorf("statement %T is not supported", s)
 		}
+		p.slots(&in)
 		out.instrs = append(out.instrs, in)
 	}
 	return out, nil

@@ -65,12 +65,14 @@ type Program struct {
 	stringOps       []operand
 	trueOp, falseOp operand
 	// capacity holds, while a function compiles, the inserts that follow
-	// the making of each object local (see compileBlock).
-	capacity map[ir.Local]int32
-	builtins map[string]*builtin
-	extra    map[string]*topdown.Builtin
-	files    []string
-	nfuncs   int
+	// the making of each object local (see compileBlock); frameSize the
+	// local slots it uses so far.
+	capacity  map[ir.Local]int32
+	frameSize int
+	builtins  map[string]*builtin
+	extra     map[string]*topdown.Builtin
+	files     []string
+	nfuncs    int
 	// evaluators pools evaluation state (see evaluator).
 	evaluators sync.Pool
 }
@@ -152,18 +154,13 @@ func newProgram(pol *ir.Policy, extra map[string]*topdown.Builtin) (*Program, er
 	}
 	p.trueOp, p.falseOp = p.konst(true), p.konst(false)
 	plan := pol.Plans.Plans[0]
-	p.planSize = blocksSize(plan.Blocks, 2)
 	var funcs []*ir.Func
 	if pol.Funcs != nil {
 		funcs = pol.Funcs.Funcs
 	}
 	// Every function exists before any is compiled: calls name them.
 	for i, fn := range funcs {
-		size := blocksSize(fn.Blocks, int(fn.Return)+1)
-		for _, l := range fn.Params {
-			size = max(size, int(l)+1)
-		}
-		f := &function{index: i, ret: int(fn.Return), size: size, memo: len(fn.Params) == 2, params: fn.Params}
+		f := &function{index: i, ret: int(fn.Return), memo: len(fn.Params) == 2, params: fn.Params}
 		p.funcs[fn.Name] = f
 		if len(fn.Path) > 0 {
 			p.byPath[strings.Join(fn.Path, "/")] = f
@@ -171,19 +168,20 @@ func newProgram(pol *ir.Policy, extra map[string]*topdown.Builtin) (*Program, er
 	}
 	p.nfuncs = len(funcs)
 	for _, fn := range funcs {
-		p.capacity = map[ir.Local]int32{}
+		f := p.funcs[fn.Name]
+		p.startFrame(append([]ir.Local{fn.Return}, fn.Params...))
 		blocks, err := p.compileBlocks(fn.Blocks)
 		if err != nil {
 			return nil, fmt.Errorf("function %s: %w", fn.Name, err)
 		}
-		p.funcs[fn.Name].blocks = blocks
+		f.blocks, f.size = blocks, p.frameSize
 	}
-	p.capacity = map[ir.Local]int32{}
+	p.startFrame([]ir.Local{ir.Input, ir.Data})
 	blocks, err := p.compileBlocks(plan.Blocks)
 	if err != nil {
 		return nil, err
 	}
-	p.plan = blocks
+	p.plan, p.planSize = blocks, p.frameSize
 	p.capacity = nil
 	return p, nil
 }
@@ -205,117 +203,6 @@ func (p *Program) builtin(name string) (*builtin, error) {
 	}
 	p.builtins[name] = b
 	return b, nil
-}
-
-type visitor func(any)
-
-func (visitor) Before(any)                        {}
-func (v visitor) Visit(x any) (ir.Visitor, error) { v(x); return v, nil }
-func (visitor) After(any)                         {}
-
-// blocksSize is the number of local slots the blocks need, at least min.
-func blocksSize(blocks []*ir.Block, min int) int {
-	size := min
-	see := func(l ir.Local) { size = max(size, int(l)+1) }
-	seeOp := func(o ir.Operand) {
-		if l, ok := o.Value.(ir.Local); ok {
-			see(l)
-		}
-	}
-	for _, b := range blocks {
-		_ = ir.Walk(visitor(func(x any) {
-			switch s := x.(type) {
-			case *ir.ReturnLocalStmt:
-				see(s.Source)
-			case *ir.CallStmt:
-				see(s.Result)
-				for _, a := range s.Args {
-					seeOp(a)
-				}
-			case *ir.CallDynamicStmt:
-				see(s.Result)
-				for _, a := range s.Args {
-					see(a)
-				}
-				for _, a := range s.Path {
-					seeOp(a)
-				}
-			case *ir.DotStmt:
-				seeOp(s.Source)
-				seeOp(s.Key)
-				see(s.Target)
-			case *ir.LenStmt:
-				seeOp(s.Source)
-				see(s.Target)
-			case *ir.ScanStmt:
-				see(s.Source)
-				see(s.Key)
-				see(s.Value)
-			case *ir.AssignIntStmt:
-				see(s.Target)
-			case *ir.AssignVarStmt:
-				seeOp(s.Source)
-				see(s.Target)
-			case *ir.AssignVarOnceStmt:
-				seeOp(s.Source)
-				see(s.Target)
-			case *ir.ResetLocalStmt:
-				see(s.Target)
-			case *ir.MakeNullStmt:
-				see(s.Target)
-			case *ir.MakeNumberIntStmt:
-				see(s.Target)
-			case *ir.MakeNumberRefStmt:
-				see(s.Target)
-			case *ir.MakeArrayStmt:
-				see(s.Target)
-			case *ir.MakeObjectStmt:
-				see(s.Target)
-			case *ir.MakeSetStmt:
-				see(s.Target)
-			case *ir.EqualStmt:
-				seeOp(s.A)
-				seeOp(s.B)
-			case *ir.NotEqualStmt:
-				seeOp(s.A)
-				seeOp(s.B)
-			case *ir.IsArrayStmt:
-				seeOp(s.Source)
-			case *ir.IsObjectStmt:
-				seeOp(s.Source)
-			case *ir.IsSetStmt:
-				seeOp(s.Source)
-			case *ir.IsDefinedStmt:
-				see(s.Source)
-			case *ir.IsUndefinedStmt:
-				see(s.Source)
-			case *ir.ArrayAppendStmt:
-				seeOp(s.Value)
-				see(s.Array)
-			case *ir.ObjectInsertStmt:
-				seeOp(s.Key)
-				seeOp(s.Value)
-				see(s.Object)
-			case *ir.ObjectInsertOnceStmt:
-				seeOp(s.Key)
-				seeOp(s.Value)
-				see(s.Object)
-			case *ir.ObjectMergeStmt:
-				see(s.A)
-				see(s.B)
-				see(s.Target)
-			case *ir.SetAddStmt:
-				seeOp(s.Value)
-				see(s.Set)
-			case *ir.WithStmt:
-				see(s.Local)
-				seeOp(s.Value)
-			case *ir.ResultSetAddStmt:
-				see(s.Value)
-			}
-		}), b)
-	}
-	return size
 }
 
 // Eval implements rego.TargetPluginEval, for rego.PreparedEvalQuery and
