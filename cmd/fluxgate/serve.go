@@ -14,6 +14,7 @@ import (
 
 	"github.com/fluxgate/fluxgate/audit"
 	"github.com/fluxgate/fluxgate/controllers"
+	"github.com/fluxgate/fluxgate/internal/memlimit"
 	"github.com/fluxgate/fluxgate/server"
 )
 
@@ -45,6 +46,11 @@ selects, and resumes them afterwards (docs/maintenance.md).`,
 			log := zap.New(zap.UseFlagOptions(&zapOpts))
 			ctrl.SetLogger(log)
 			o.Log = log
+			if limit, err := memlimit.Set("/sys/fs/cgroup"); err != nil {
+				log.Error(err, "no soft memory limit set: the container's limit is unreadable")
+			} else if limit > 0 {
+				log.Info("soft memory limit set from the container's", "bytes", limit, "fraction", memlimit.Fraction)
+			}
 			if o.Namespace == "" {
 				o.Namespace = os.Getenv("POD_NAMESPACE")
 			}

@@ -3,14 +3,15 @@
 //
 // Such a run allocates gigabytes over a live heap of a few hundred
 // megabytes at most: kustomize builds, Flux's substitution re-encoding
-// every object, the policy interpreter. With Go's default (collect when
+// every object, policy evaluation. With Go's default (collect when
 // the heap has doubled) a third of its CPU time went to marking
 // (BenchmarkCheckFluxRepository, fluxbuild). Collecting when the heap has
 // grown by four times its live size, under a soft memory limit, spends a
 // few hundred megabytes on fewer collections; the limit keeps the peak
 // bounded on a repository whose live heap is large (the runtime then
 // collects more often, never using over half the CPU for it). The
-// long-running server keeps Go's defaults, set by its environment.
+// long-running server keeps Go's collection pace, under a soft limit
+// below its container's (internal/memlimit).
 package batchgc
 
 import (
