@@ -5,14 +5,11 @@ import (
 	"fmt"
 	"sort"
 
-	appsv1 "k8s.io/api/apps/v1"
-	autoscalingv2 "k8s.io/api/autoscaling/v2"
-	corev1 "k8s.io/api/core/v1"
-	policyv1 "k8s.io/api/policy/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/fluxgate/fluxgate/internal/relatedkinds"
 	"github.com/fluxgate/fluxgate/manifest"
 )
 
@@ -30,46 +27,6 @@ type Object struct {
 	ResourceVersion string
 }
 
-// kinds are the lists an audit reads, in the order objects are reported.
-var kinds = []struct {
-	apiVersion, kind string
-	list             func() client.ObjectList
-	items            func(client.ObjectList) []client.Object
-}{
-	{"apps/v1", "Deployment", func() client.ObjectList { return &appsv1.DeploymentList{} }, func(l client.ObjectList) []client.Object {
-		return pointers(l.(*appsv1.DeploymentList).Items)
-	}},
-	{"apps/v1", "StatefulSet", func() client.ObjectList { return &appsv1.StatefulSetList{} }, func(l client.ObjectList) []client.Object {
-		return pointers(l.(*appsv1.StatefulSetList).Items)
-	}},
-	{"apps/v1", "DaemonSet", func() client.ObjectList { return &appsv1.DaemonSetList{} }, func(l client.ObjectList) []client.Object {
-		return pointers(l.(*appsv1.DaemonSetList).Items)
-	}},
-	{"policy/v1", "PodDisruptionBudget", func() client.ObjectList { return &policyv1.PodDisruptionBudgetList{} }, func(l client.ObjectList) []client.Object {
-		return pointers(l.(*policyv1.PodDisruptionBudgetList).Items)
-	}},
-	{"autoscaling/v2", "HorizontalPodAutoscaler", func() client.ObjectList { return &autoscalingv2.HorizontalPodAutoscalerList{} }, func(l client.ObjectList) []client.Object {
-		return pointers(l.(*autoscalingv2.HorizontalPodAutoscalerList).Items)
-	}},
-	{"v1", "Service", func() client.ObjectList { return &corev1.ServiceList{} }, func(l client.ObjectList) []client.Object {
-		return pointers(l.(*corev1.ServiceList).Items)
-	}},
-	{"v1", "PersistentVolumeClaim", func() client.ObjectList { return &corev1.PersistentVolumeClaimList{} }, func(l client.ObjectList) []client.Object {
-		return pointers(l.(*corev1.PersistentVolumeClaimList).Items)
-	}},
-}
-
-func pointers[T any, P interface {
-	*T
-	client.Object
-}](items []T) []client.Object {
-	out := make([]client.Object, len(items))
-	for i := range items {
-		out[i] = P(&items[i])
-	}
-	return out
-}
-
 // Collect lists the objects an audit evaluates, in namespace ns or, when
 // ns is empty, in every namespace, ordered by namespace, kind and name.
 // Each is rendered as it would be applied now: the fields the API server
@@ -80,28 +37,28 @@ func pointers[T any, P interface {
 // engine's decision cache.
 func Collect(ctx context.Context, r client.Reader, ns string) ([]Object, error) {
 	var out []Object
-	for _, k := range kinds {
-		list := k.list()
+	for _, k := range relatedkinds.All {
+		list := k.NewList()
 		var opts []client.ListOption
 		if ns != "" {
 			opts = append(opts, client.InNamespace(ns))
 		}
 		if err := r.List(ctx, list, opts...); err != nil {
-			return nil, fmt.Errorf("list %ss: %w", k.kind, err)
+			return nil, fmt.Errorf("list %ss: %w", k.Kind, err)
 		}
-		for _, obj := range k.items(list) {
+		for _, obj := range k.Items(list) {
 			data, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
 			if err != nil {
-				return nil, fmt.Errorf("convert %s %s/%s: %w", k.kind, obj.GetNamespace(), obj.GetName(), err)
+				return nil, fmt.Errorf("convert %s %s/%s: %w", k.Kind, obj.GetNamespace(), obj.GetName(), err)
 			}
-			data["apiVersion"], data["kind"] = k.apiVersion, k.kind
+			data["apiVersion"], data["kind"] = k.GroupVersion().String(), k.Kind
 			asApplied(data)
 			out = append(out, Object{Object: manifest.Object{Data: data, File: Source}, UID: obj.GetUID(), ResourceVersion: obj.GetResourceVersion()})
 		}
 	}
 	order := map[string]int{}
-	for i, k := range kinds {
-		order[k.kind] = i
+	for i, k := range relatedkinds.All {
+		order[k.Kind] = i
 	}
 	sort.SliceStable(out, func(i, j int) bool {
 		a, b := &out[i].Object, &out[j].Object

@@ -9,7 +9,6 @@ import (
 	"context"
 	"fmt"
 	"runtime"
-	"strings"
 	"sync"
 
 	"github.com/fluxgate/fluxgate/manifest"
@@ -184,13 +183,9 @@ func (s *Summary) count(a policy.Action) {
 }
 
 func requestFor(obj *manifest.Object) policy.Request {
-	group, version := "", obj.APIVersion()
-	if i := strings.Index(version, "/"); i >= 0 {
-		group, version = version[:i], version[i+1:]
-	}
 	return policy.Request{
 		Operation: policy.OperationCreate,
-		Kind:      policy.GroupVersionKind{Group: group, Version: version, Kind: obj.Kind()},
+		Kind:      policy.KindOf(obj.APIVersion(), obj.Kind()),
 		Namespace: obj.Namespace(),
 		Name:      obj.Name(),
 		Object:    obj.Data,

@@ -145,7 +145,6 @@ func (r *MaintenanceGuardReconciler) remoteByIdentity(ctx context.Context, ref v
 			return nil, err
 		}
 		sa := types.NamespacedName{Namespace: cm.Namespace, Name: cfg.ServiceAccountName}
-		own := r.ServiceAccount
 		if cfg.ServiceAccountName == "" {
 			// As Flux uses its controller's identity: the guard's own.
 			if sa, err = r.ownServiceAccount(); err != nil {
@@ -160,7 +159,7 @@ func (r *MaintenanceGuardReconciler) remoteByIdentity(ctx context.Context, ref v
 		if err := workloadidentity.CheckAudiences(cfg.Audiences, hub); err != nil {
 			return nil, fmt.Errorf("the kubeConfig ConfigMap %s/%s: %w", cm.Namespace, cm.Name, err)
 		}
-		tokens := &workloadidentity.TokenSource{Client: directReads{Client: r.Client, reader: r.APIReader}, Config: cfg, Namespace: cm.Namespace, Own: own}
+		tokens := &workloadidentity.TokenSource{Client: directReads{Client: r.Client, reader: r.APIReader}, Config: cfg, Namespace: cm.Namespace, Own: r.ServiceAccount}
 		// The timeout: a remote API that stops answering must not hold a
 		// reconcile.
 		cl, err := client.New(workloadidentity.RESTConfig(cfg, tokens, remoteTimeout), client.Options{Scheme: r.Client.Scheme()})

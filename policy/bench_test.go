@@ -13,7 +13,7 @@ import (
 	"github.com/fluxgate/fluxgate/internal/testenv"
 )
 
-func readObjects(b *testing.B, path string) []map[string]any {
+func readObjects(b testing.TB, path string) []map[string]any {
 	b.Helper()
 	raw, err := os.ReadFile(path)
 	if err != nil {

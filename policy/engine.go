@@ -235,9 +235,7 @@ func (e *Engine) decide(phase string, in *Input, evaluate func(*evaluation, *Dec
 		}
 	}
 	e.misses.Add(1)
-	if err := ev.prepare(); err != nil {
-		return d, err
-	}
+	ev.prepare()
 	if err := evaluate(ev, d); err != nil {
 		return d, err
 	}
@@ -414,13 +412,12 @@ func (e *Engine) begin(in *Input) (*evaluation, *Decision) {
 // prepare renders what every query of the request shares, for the plan
 // evaluator; the Rego values OPA's interpreter needs are converted only
 // for a query that runs on it (see terms).
-func (ev *evaluation) prepare() error {
+func (ev *evaluation) prepare() {
 	in := ev.in
 	ev.shared = make(map[string]any, 6)
 	ev.shared["related"] = in.Related.native(in.Request.Kind.Kind, in.Request.Name)
 	ev.shared["context"] = contexts[in.Complete]
 	ev.shared["maintenance"] = in.Maintenance.native()
-	return nil
 }
 
 // contexts are input.context, by Input.Complete; shared, as the plan
@@ -494,7 +491,7 @@ func (ev *evaluation) lazyInput(request ast.Object, ps []*compiledPolicy) (ast.V
 }
 
 // run evaluates the query of phase over ps and returns its one result's
-// bindings; nil when ps has no rules of that phase.
+// bindings, which bind nothing when ps has no rules of that phase.
 func (ev *evaluation) run(ctx context.Context, ph phase, ps []*compiledPolicy, request *rendered) (bindings, error) {
 	q, err := ev.e.query(ctx, ph, ps)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/open-policy-agent/opa/v1/ast"
@@ -24,6 +25,16 @@ type GroupVersionKind struct {
 	Group   string `json:"group"`
 	Version string `json:"version"`
 	Kind    string `json:"kind"`
+}
+
+// KindOf returns the group, version and kind of an object of apiVersion
+// ("apps/v1", or "v1" for the core group) and kind.
+func KindOf(apiVersion, kind string) GroupVersionKind {
+	group, version, ok := strings.Cut(apiVersion, "/")
+	if !ok {
+		group, version = "", apiVersion
+	}
+	return GroupVersionKind{Group: group, Version: version, Kind: kind}
 }
 
 // UserInfo is the identity that sent the request.

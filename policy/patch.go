@@ -164,10 +164,10 @@ func arrayIndex(tok string, n int, adding bool) (int, error) {
 	return i, nil
 }
 
-// describePatch renders operations for people: "set spec.replicas to 2".
 // unescapePointer undoes the escapes of a JSON pointer's segments.
 var unescapePointer = strings.NewReplacer("~1", "/", "~0", "~")
 
+// describePatch renders operations for people: "set spec.replicas to 2".
 func describePatch(ops []PatchOp) string {
 	parts := make([]string, 0, len(ops))
 	for _, op := range ops {

@@ -26,8 +26,8 @@ func TestPlanEvaluatorMatchesInterpreterOnDamagedObjects(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	originals := readObjects(&testing.B{}, "testdata/bench/related.yaml")
-	dep := readObjects(&testing.B{}, "testdata/bench/deployment.yaml")[0]
+	originals := readObjects(t, "testdata/bench/related.yaml")
+	dep := readObjects(t, "testdata/bench/deployment.yaml")[0]
 	rng := rand.New(rand.NewPCG(12, 2026))
 	ctx := context.Background()
 	compared, decisions := 0, map[string]bool{}

@@ -2,10 +2,11 @@ package policy
 
 import (
 	"context"
-	"github.com/fluxgate/fluxgate/policy/planeval"
 	"os"
 	"testing"
 	"time"
+
+	"github.com/fluxgate/fluxgate/policy/planeval"
 )
 
 func mustRead(t *testing.T, path string) string {

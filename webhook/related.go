@@ -7,10 +7,6 @@ import (
 	"sync"
 	"sync/atomic"
 
-	appsv1 "k8s.io/api/apps/v1"
-	autoscalingv2 "k8s.io/api/autoscaling/v2"
-	corev1 "k8s.io/api/core/v1"
-	policyv1 "k8s.io/api/policy/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -18,14 +14,16 @@ import (
 	ctrlcache "sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/fluxgate/fluxgate/internal/relatedkinds"
 	"github.com/fluxgate/fluxgate/policy"
 )
 
 // CacheRelated is a RelatedSource that reads a controller-runtime cache:
-// the PodDisruptionBudgets (policy/v1), HorizontalPodAutoscalers
-// (autoscaling/v2), Services and PersistentVolumeClaims (v1),
-// Deployments, StatefulSets and DaemonSets (apps/v1) of the namespace. The Reader's scheme must know these types; the first
-// List of each starts its informer.
+// the objects of the namespace of every kind in relatedkinds.All
+// (Deployments, StatefulSets, DaemonSets, PodDisruptionBudgets,
+// HorizontalPodAutoscalers, Services and PersistentVolumeClaims). The
+// Reader's scheme must know these types; the first List of each starts
+// its informer.
 //
 // Converting objects for the policies is the expensive part, so each
 // object is converted once per (UID, resourceVersion), and a namespace
@@ -78,84 +76,13 @@ type memoObject struct {
 	object          map[string]any
 }
 
-// relatedList is one kind CacheRelated lists.
-type relatedList struct {
-	gvk   schema.GroupVersionKind
-	obj   client.Object // an empty object of the kind, for informers
-	list  func() client.ObjectList
-	items func(client.ObjectList) []client.Object
-}
-
-var relatedLists = []relatedList{
-	{
-		gvk:  policyv1.SchemeGroupVersion.WithKind("PodDisruptionBudget"),
-		obj:  &policyv1.PodDisruptionBudget{},
-		list: func() client.ObjectList { return &policyv1.PodDisruptionBudgetList{} },
-		items: func(l client.ObjectList) []client.Object {
-			return pointers(l.(*policyv1.PodDisruptionBudgetList).Items)
-		},
-	},
-	{
-		gvk:  autoscalingv2.SchemeGroupVersion.WithKind("HorizontalPodAutoscaler"),
-		obj:  &autoscalingv2.HorizontalPodAutoscaler{},
-		list: func() client.ObjectList { return &autoscalingv2.HorizontalPodAutoscalerList{} },
-		items: func(l client.ObjectList) []client.Object {
-			return pointers(l.(*autoscalingv2.HorizontalPodAutoscalerList).Items)
-		},
-	},
-	{
-		gvk:   appsv1.SchemeGroupVersion.WithKind("Deployment"),
-		obj:   &appsv1.Deployment{},
-		list:  func() client.ObjectList { return &appsv1.DeploymentList{} },
-		items: func(l client.ObjectList) []client.Object { return pointers(l.(*appsv1.DeploymentList).Items) },
-	},
-	{
-		gvk:   appsv1.SchemeGroupVersion.WithKind("StatefulSet"),
-		obj:   &appsv1.StatefulSet{},
-		list:  func() client.ObjectList { return &appsv1.StatefulSetList{} },
-		items: func(l client.ObjectList) []client.Object { return pointers(l.(*appsv1.StatefulSetList).Items) },
-	},
-	{
-		gvk:   corev1.SchemeGroupVersion.WithKind("Service"),
-		obj:   &corev1.Service{},
-		list:  func() client.ObjectList { return &corev1.ServiceList{} },
-		items: func(l client.ObjectList) []client.Object { return pointers(l.(*corev1.ServiceList).Items) },
-	},
-	{
-		gvk:  corev1.SchemeGroupVersion.WithKind("PersistentVolumeClaim"),
-		obj:  &corev1.PersistentVolumeClaim{},
-		list: func() client.ObjectList { return &corev1.PersistentVolumeClaimList{} },
-		items: func(l client.ObjectList) []client.Object {
-			return pointers(l.(*corev1.PersistentVolumeClaimList).Items)
-		},
-	},
-	{
-		gvk:   appsv1.SchemeGroupVersion.WithKind("DaemonSet"),
-		obj:   &appsv1.DaemonSet{},
-		list:  func() client.ObjectList { return &appsv1.DaemonSetList{} },
-		items: func(l client.ObjectList) []client.Object { return pointers(l.(*appsv1.DaemonSetList).Items) },
-	},
-}
-
 // RelatedObjects returns an empty object of each kind CacheRelated lists,
 // so that a manager can start their informers with its cache rather than
 // on the first admission request.
 func RelatedObjects() []client.Object {
-	out := make([]client.Object, len(relatedLists))
-	for i, rl := range relatedLists {
-		out[i] = rl.obj.DeepCopyObject().(client.Object)
-	}
-	return out
-}
-
-// pointers returns the addresses of items as client.Objects.
-func pointers[T any, PT interface {
-	*T
-	client.Object
-}](items []T) []client.Object {
-	out := make([]client.Object, len(items))
-	for i := range items {
-		out[i] = PT(&items[i])
+	out := make([]client.Object, len(relatedkinds.All))
+	for i, k := range relatedkinds.All {
+		out[i] = k.New()
 	}
 	return out
 }
@@ -172,13 +99,13 @@ func (c *CacheRelated) WatchChanges(ctx context.Context, informers ctrlcache.Inf
 		UpdateFunc: func(_, obj any) { c.changed(obj) },
 		DeleteFunc: c.changed,
 	}
-	for _, rl := range relatedLists {
-		inf, err := informers.GetInformer(ctx, rl.obj.DeepCopyObject().(client.Object))
+	for _, k := range relatedkinds.All {
+		inf, err := informers.GetInformer(ctx, k.New())
 		if err != nil {
-			return fmt.Errorf("watch %s for related objects: %w", rl.gvk.Kind, err)
+			return fmt.Errorf("watch %s for related objects: %w", k.Kind, err)
 		}
 		if _, err := inf.AddEventHandler(handler); err != nil {
-			return fmt.Errorf("watch %s for related objects: %w", rl.gvk.Kind, err)
+			return fmt.Errorf("watch %s for related objects: %w", k.Kind, err)
 		}
 	}
 	c.watching.Store(true)
@@ -227,15 +154,15 @@ func (c *CacheRelated) Related(ctx context.Context, namespace string) (*policy.R
 	}
 	c.lists.Add(1)
 	var all []listed
-	for _, rl := range relatedLists {
-		l := rl.list()
+	for _, k := range relatedkinds.All {
+		l := k.NewList()
 		// The objects are only read, never modified, so the cache may hand
 		// out its own copies.
 		if err := c.Reader.List(ctx, l, client.InNamespace(namespace), client.UnsafeDisableDeepCopy); err != nil {
-			return nil, fmt.Errorf("list %s in namespace %s: %w", rl.gvk.Kind, namespace, err)
+			return nil, fmt.Errorf("list %s in namespace %s: %w", k.Kind, namespace, err)
 		}
-		for _, o := range rl.items(l) {
-			all = append(all, listed{gvk: rl.gvk, obj: o})
+		for _, o := range k.Items(l) {
+			all = append(all, listed{gvk: k.GroupVersionKind, obj: o})
 		}
 	}
 

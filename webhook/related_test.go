@@ -18,8 +18,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
-
-	"github.com/fluxgate/fluxgate/policy"
 )
 
 func typedDeployment(ns, name string, replicas int32) *appsv1.Deployment {
@@ -203,39 +201,5 @@ func TestValidatorWithCacheRelated(t *testing.T) {
 	resp = v.Handle(context.Background(), request(t, admissionv1.Update, set(clone(t, web), "spec.replicas", 2), web))
 	if resp.Allowed || !strings.Contains(resp.Result.Message, "PodDisruptionBudget shop/web-blocking (spec.minAvailable: 2) allows no disruption") {
 		t.Errorf("scale-down to 2: allowed %v, result %+v", resp.Allowed, resp.Result)
-	}
-}
-
-// CacheRelated lists exactly the kinds the policies read as related
-// objects.
-func TestCacheRelatedListsEveryRelatedKind(t *testing.T) {
-	listed := map[string]bool{}
-	for _, rl := range relatedLists {
-		listed[rl.gvk.Kind] = true
-	}
-	for kind := range policy.RelatedKinds {
-		if !listed[kind] {
-			t.Errorf("policy.RelatedKinds has %s, which CacheRelated never lists", kind)
-		}
-	}
-	for kind := range listed {
-		if _, ok := policy.RelatedKinds[kind]; !ok {
-			t.Errorf("CacheRelated lists %s, which no policy reads", kind)
-		}
-	}
-}
-
-// RelatedObjects names the kinds CacheRelated lists, in the same order.
-func TestRelatedObjectsMatchTheLists(t *testing.T) {
-	objs := RelatedObjects()
-	if len(objs) != len(relatedLists) {
-		t.Fatalf("%d objects for %d lists", len(objs), len(relatedLists))
-	}
-	scheme := clientgoscheme.Scheme
-	for i, obj := range objs {
-		gvks, _, err := scheme.ObjectKinds(obj)
-		if err != nil || len(gvks) == 0 || gvks[0] != relatedLists[i].gvk {
-			t.Errorf("object %d is %v (%v), want %s", i, gvks, err, relatedLists[i].gvk)
-		}
 	}
 }

@@ -95,47 +95,58 @@ func (p *Program) konst(v any) operand {
 
 type block struct{ instrs []instr }
 
+// compiler compiles the functions of a plan, and the plan, one after
+// another into its program.
+type compiler struct {
+	p *Program
+	// capacity holds, while a function compiles, the inserts that follow
+	// the making of each object local (see compileBlock); frameSize the
+	// local slots it uses so far.
+	capacity  map[ir.Local]int32
+	frameSize int
+}
+
 func local(l ir.Local) operand { return operand(l) }
 
 // startFrame starts compiling a function (or the plan) whose frame holds
 // at least the locals given.
-func (p *Program) startFrame(locals []ir.Local) {
-	p.capacity, p.frameSize = map[ir.Local]int32{}, 0
+func (c *compiler) startFrame(locals []ir.Local) {
+	c.capacity, c.frameSize = map[ir.Local]int32{}, 0
 	for _, l := range locals {
-		p.slot(int32(l))
+		c.slot(int32(l))
 	}
 }
 
 // slot counts local l in the frame being compiled.
-func (p *Program) slot(l int32) {
-	p.frameSize = max(p.frameSize, int(l)+1)
+func (c *compiler) slot(l int32) {
+	c.frameSize = max(c.frameSize, int(l)+1)
 }
 
 // slots counts the locals an instruction names.
-func (p *Program) slots(in *instr) {
-	p.slot(in.target)
+func (c *compiler) slots(in *instr) {
+	c.slot(in.target)
 	for _, o := range []operand{in.a, in.b} {
-		p.slot(int32(o))
+		c.slot(int32(o))
 	}
 	if in.call != nil {
 		for _, o := range in.call.args {
-			p.slot(int32(o))
+			c.slot(int32(o))
 		}
 	}
 	if in.rare != nil {
-		p.slot(in.rare.key)
-		p.slot(in.rare.value)
+		c.slot(in.rare.key)
+		c.slot(in.rare.value)
 		for _, o := range in.rare.dynArgs {
-			p.slot(int32(o))
+			c.slot(int32(o))
 		}
 	}
 }
 
 // compileBlocks compiles blocks of the plan or of a function.
-func (p *Program) compileBlocks(bs []*ir.Block) ([]*block, error) {
+func (c *compiler) compileBlocks(bs []*ir.Block) ([]*block, error) {
 	out := make([]*block, len(bs))
 	for i, b := range bs {
-		cb, err := p.compileBlock(b)
+		cb, err := c.compileBlock(b)
 		if err != nil {
 			return nil, err
 		}
@@ -144,46 +155,46 @@ func (p *Program) compileBlocks(bs []*ir.Block) ([]*block, error) {
 	return out, nil
 }
 
-func (p *Program) operand(o ir.Operand) operand {
+func (c *compiler) operand(o ir.Operand) operand {
 	switch v := o.Value.(type) {
 	case ir.Local:
 		return local(v)
 	case ir.StringIndex:
-		return p.stringOps[v]
+		return c.p.stringOps[v]
 	case ir.Bool:
 		if v {
-			return p.trueOp
+			return c.p.trueOp
 		}
-		return p.falseOp
+		return c.p.falseOp
 	}
 	// An operand the planner does not make: undefined.
 	return ^operand(0)
 }
 
-func (p *Program) compileBlock(b *ir.Block) (*block, error) {
+func (c *compiler) compileBlock(b *ir.Block) (*block, error) {
 	out := &block{instrs: make([]instr, 0, len(b.Stmts))}
 	for i, s := range b.Stmts {
 		in := instr{}
 		switch s := s.(type) {
 		case *ir.DotStmt:
-			in = instr{op: opDot, a: p.operand(s.Source), b: p.operand(s.Key), target: int32(s.Target)}
+			in = instr{op: opDot, a: c.operand(s.Source), b: c.operand(s.Key), target: int32(s.Target)}
 		case *ir.AssignVarStmt:
-			in = instr{op: opAssign, a: p.operand(s.Source), target: int32(s.Target)}
+			in = instr{op: opAssign, a: c.operand(s.Source), target: int32(s.Target)}
 		case *ir.AssignVarOnceStmt:
-			in = instr{op: opAssignOnce, a: p.operand(s.Source), target: int32(s.Target), rare: &rareFields{loc: s.Location}}
+			in = instr{op: opAssignOnce, a: c.operand(s.Source), target: int32(s.Target), rare: &rareFields{loc: s.Location}}
 		case *ir.CallStmt:
 			in = instr{target: int32(s.Result), call: &callInfo{args: make([]operand, len(s.Args))}}
 			for i, a := range s.Args {
-				in.call.args[i] = p.operand(a)
+				in.call.args[i] = c.operand(a)
 			}
-			if f, ok := p.funcs[s.Func]; ok {
+			if f, ok := c.p.funcs[s.Func]; ok {
 				in.op, in.call.fn = opCallFunc, f
 				if len(in.call.args) > len(f.params) {
 					in.call.args = in.call.args[:len(f.params)]
 				}
 				break
 			}
-			b, err := p.builtin(s.Func)
+			b, err := c.p.builtin(s.Func)
 			if err != nil {
 				return nil, err
 			}
@@ -191,15 +202,15 @@ func (p *Program) compileBlock(b *ir.Block) (*block, error) {
 		case *ir.CallDynamicStmt:
 			in = instr{op: opCallDynamic, target: int32(s.Result), call: &callInfo{args: make([]operand, len(s.Path))}, rare: &rareFields{dynArgs: make([]operand, len(s.Args))}}
 			for i, o := range s.Path {
-				in.call.args[i] = p.operand(o)
+				in.call.args[i] = c.operand(o)
 			}
 			for i, l := range s.Args {
 				in.rare.dynArgs[i] = local(l)
 			}
 		case *ir.NotEqualStmt:
-			in = instr{op: opNotEqual, a: p.operand(s.A), b: p.operand(s.B)}
+			in = instr{op: opNotEqual, a: c.operand(s.A), b: c.operand(s.B)}
 		case *ir.EqualStmt:
-			in = instr{op: opEqual, a: p.operand(s.A), b: p.operand(s.B)}
+			in = instr{op: opEqual, a: c.operand(s.A), b: c.operand(s.B)}
 		case *ir.IsDefinedStmt:
 			in = instr{op: opIsDefined, target: int32(s.Source)}
 		case *ir.IsUndefinedStmt:
@@ -209,7 +220,7 @@ func (p *Program) compileBlock(b *ir.Block) (*block, error) {
 		case *ir.ReturnLocalStmt:
 			in = instr{op: opReturn}
 		case *ir.BlockStmt:
-			bs, err := p.compileBlocks(s.Blocks)
+			bs, err := c.compileBlocks(s.Blocks)
 			if err != nil {
 				return nil, err
 			}
@@ -217,34 +228,34 @@ func (p *Program) compileBlock(b *ir.Block) (*block, error) {
 		case *ir.BreakStmt:
 			in = instr{op: opBreak, n: int32(s.Index)}
 		case *ir.ScanStmt:
-			body, err := p.compileBlock(s.Block)
+			body, err := c.compileBlock(s.Block)
 			if err != nil {
 				return nil, err
 			}
 			in = instr{op: opScan, a: local(s.Source), rare: &rareFields{key: int32(s.Key), value: int32(s.Value)}, blocks: []*block{body}}
 		case *ir.NotStmt:
-			body, err := p.compileBlock(s.Block)
+			body, err := c.compileBlock(s.Block)
 			if err != nil {
 				return nil, err
 			}
 			in = instr{op: opNot, blocks: []*block{body}}
 		case *ir.WithStmt:
-			body, err := p.compileBlock(s.Block)
+			body, err := c.compileBlock(s.Block)
 			if err != nil {
 				return nil, err
 			}
-			in = instr{op: opWith, target: int32(s.Local), a: p.operand(s.Value), blocks: []*block{body}, rare: &rareFields{}}
+			in = instr{op: opWith, target: int32(s.Local), a: c.operand(s.Value), blocks: []*block{body}, rare: &rareFields{}}
 			for _, idx := range s.Path {
-				in.rare.path = append(in.rare.path, p.strings[idx].(string))
+				in.rare.path = append(in.rare.path, c.p.strings[idx].(string))
 			}
 		case *ir.ArrayAppendStmt:
-			in = instr{op: opArrayAppend, a: p.operand(s.Value), target: int32(s.Array)}
+			in = instr{op: opArrayAppend, a: c.operand(s.Value), target: int32(s.Array)}
 		case *ir.SetAddStmt:
-			in = instr{op: opSetAdd, a: p.operand(s.Value), target: int32(s.Set)}
+			in = instr{op: opSetAdd, a: c.operand(s.Value), target: int32(s.Set)}
 		case *ir.ObjectInsertStmt:
-			in = instr{op: opObjectInsert, a: p.operand(s.Key), b: p.operand(s.Value), target: int32(s.Object), n: p.capacity[s.Object]}
+			in = instr{op: opObjectInsert, a: c.operand(s.Key), b: c.operand(s.Value), target: int32(s.Object), n: c.capacity[s.Object]}
 		case *ir.ObjectInsertOnceStmt:
-			in = instr{op: opObjectInsertOnce, a: p.operand(s.Key), b: p.operand(s.Value), target: int32(s.Object), n: p.capacity[s.Object], rare: &rareFields{loc: s.Location}}
+			in = instr{op: opObjectInsertOnce, a: c.operand(s.Key), b: c.operand(s.Value), target: int32(s.Object), n: c.capacity[s.Object], rare: &rareFields{loc: s.Location}}
 		case *ir.ObjectMergeStmt:
 			in = instr{op: opObjectMerge, a: local(s.A), b: local(s.B), target: int32(s.Target)}
 		case *ir.MakeArrayStmt:
@@ -252,26 +263,26 @@ func (p *Program) compileBlock(b *ir.Block) (*block, error) {
 		case *ir.MakeObjectStmt:
 			// The object is made at its first insert, with room for the
 			// inserts that follow in this block.
-			p.capacity[s.Target] = insertsInto(b.Stmts[i+1:], s.Target)
+			c.capacity[s.Target] = insertsInto(b.Stmts[i+1:], s.Target)
 			in = instr{op: opMakeObject, target: int32(s.Target)}
 		case *ir.MakeSetStmt:
 			in = instr{op: opMakeSet, target: int32(s.Target)}
 		case *ir.MakeNullStmt:
-			in = instr{op: opConst, a: p.konst(null{}), target: int32(s.Target)}
+			in = instr{op: opConst, a: c.p.konst(null{}), target: int32(s.Target)}
 		case *ir.MakeNumberIntStmt:
-			in = instr{op: opConst, a: p.konst(box(float64(s.Value))), target: int32(s.Target)}
+			in = instr{op: opConst, a: c.p.konst(box(float64(s.Value))), target: int32(s.Target)}
 		case *ir.MakeNumberRefStmt:
-			in = instr{op: opConst, a: p.konst(p.numbers[s.Index]), target: int32(s.Target)}
+			in = instr{op: opConst, a: c.p.konst(c.p.numbers[s.Index]), target: int32(s.Target)}
 		case *ir.AssignIntStmt:
-			in = instr{op: opConst, a: p.konst(box(float64(s.Value))), target: int32(s.Target)}
+			in = instr{op: opConst, a: c.p.konst(box(float64(s.Value))), target: int32(s.Target)}
 		case *ir.IsArrayStmt:
-			in = instr{op: opIsArray, a: p.operand(s.Source)}
+			in = instr{op: opIsArray, a: c.operand(s.Source)}
 		case *ir.IsObjectStmt:
-			in = instr{op: opIsObject, a: p.operand(s.Source)}
+			in = instr{op: opIsObject, a: c.operand(s.Source)}
 		case *ir.IsSetStmt:
-			in = instr{op: opIsSet, a: p.operand(s.Source)}
+			in = instr{op: opIsSet, a: c.operand(s.Source)}
 		case *ir.LenStmt:
-			in = instr{op: opLen, a: p.operand(s.Source), target: int32(s.Target)}
+			in = instr{op: opLen, a: c.operand(s.Source), target: int32(s.Target)}
 		case *ir.ResultSetAddStmt:
 			in = instr{op: opResultAdd, target: int32(s.Value)}
 		case *ir.NopStmt:
@@ -279,7 +290,7 @@ func (p *Program) compileBlock(b *ir.Block) (*block, error) {
 		default:
 			return nil, fmt.Errorf("statement %T is not supported", s)
 		}
-		p.slots(&in)
+		c.slots(&in)
 		out.instrs = append(out.instrs, in)
 	}
 	return out, nil

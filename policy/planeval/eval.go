@@ -5,6 +5,7 @@ package planeval
 import (
 	"context"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"strings"
@@ -90,7 +91,6 @@ func (ev *evaluator) block(locals []any, b *block) (int, error) {
 			locals[in.target] = v
 		case opCallFunc:
 			f := in.call.fn
-			var v any
 			if f.memo {
 				if m, ok := ev.memoGet(f.index); ok {
 					if m == nil {
@@ -220,15 +220,15 @@ func (ev *evaluator) block(locals []any, b *block) (int, error) {
 			if !ok {
 				return 0, fmt.Errorf("object insert into %T", locals[in.target])
 			}
-			k, v := get(locals, k, in.a), get(locals, k, in.b)
-			if cur, ok := obj.get(k); ok && !equal(cur, v) {
+			key, val := get(locals, k, in.a), get(locals, k, in.b)
+			if cur, ok := obj.get(key); ok && !equal(cur, val) {
 				return 0, ev.conflict(in.rare.loc, "object keys must be unique")
 			}
 			if obj == emptyObject {
 				obj = newObjectCap(int(in.n))
 				locals[in.target] = obj
 			}
-			obj.insert(k, v)
+			obj.insert(key, val)
 		case opObjectMerge:
 			merged, ok := mergeObjects(get(locals, k, in.a), get(locals, k, in.b))
 			if !ok {
@@ -391,30 +391,26 @@ func (ev *evaluator) with(locals []any, in *instr) (int, error) {
 // upsert returns a copy of doc (an object, or a new one) with value at
 // path, copying each object along the path; doc is left as it was.
 func upsert(doc any, path []string, value any) any {
-	out := map[string]any{}
-	switch d := doc.(type) {
-	case map[string]any:
-		for k, v := range d {
-			out[k] = v
-		}
-	case *object:
-		o := newObject()
+	if d, ok := doc.(*object); ok {
+		o := newObjectCap(len(d.items) + 1)
 		for _, it := range d.items {
 			o.insert(it.key, it.val)
 		}
-		if len(path) == 1 {
-			o.insert(path[0], value)
-		} else {
+		if len(path) > 1 {
 			cur, _ := o.get(path[0])
-			o.insert(path[0], upsert(cur, path[1:], value))
+			value = upsert(cur, path[1:], value)
 		}
+		o.insert(path[0], value)
 		return o
 	}
-	if len(path) == 1 {
-		out[path[0]] = value
-	} else {
-		out[path[0]] = upsert(out[path[0]], path[1:], value)
+	out := map[string]any{}
+	if d, ok := doc.(map[string]any); ok {
+		maps.Copy(out, d)
 	}
+	if len(path) > 1 {
+		value = upsert(out[path[0]], path[1:], value)
+	}
+	out[path[0]] = value
 	return out
 }
 

@@ -61,15 +61,10 @@ type Program struct {
 	konsts          []any
 	stringOps       []operand
 	trueOp, falseOp operand
-	// capacity holds, while a function compiles, the inserts that follow
-	// the making of each object local (see compileBlock); frameSize the
-	// local slots it uses so far.
-	capacity  map[ir.Local]int32
-	frameSize int
-	builtins  map[string]*builtin
-	extra     map[string]*topdown.Builtin
-	files     []string
-	nfuncs    int
+	builtins        map[string]*builtin
+	extra           map[string]*topdown.Builtin
+	files           []string
+	nfuncs          int
 	// evaluators pools evaluation state (see evaluator).
 	evaluators sync.Pool
 }
@@ -164,22 +159,22 @@ func newProgram(pol *ir.Policy, extra map[string]*topdown.Builtin) (*Program, er
 		}
 	}
 	p.nfuncs = len(funcs)
+	c := &compiler{p: p}
 	for _, fn := range funcs {
 		f := p.funcs[fn.Name]
-		p.startFrame(append([]ir.Local{fn.Return}, fn.Params...))
-		blocks, err := p.compileBlocks(fn.Blocks)
+		c.startFrame(append([]ir.Local{fn.Return}, fn.Params...))
+		blocks, err := c.compileBlocks(fn.Blocks)
 		if err != nil {
 			return nil, fmt.Errorf("function %s: %w", fn.Name, err)
 		}
-		f.blocks, f.size = blocks, p.frameSize
+		f.blocks, f.size = blocks, c.frameSize
 	}
-	p.startFrame([]ir.Local{ir.Input, ir.Data})
-	blocks, err := p.compileBlocks(plan.Blocks)
+	c.startFrame([]ir.Local{ir.Input, ir.Data})
+	blocks, err := c.compileBlocks(plan.Blocks)
 	if err != nil {
 		return nil, err
 	}
-	p.plan, p.planSize = blocks, p.frameSize
-	p.capacity = nil
+	p.plan, p.planSize = blocks, c.frameSize
 	return p, nil
 }
 

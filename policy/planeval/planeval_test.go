@@ -102,7 +102,10 @@ r := d`},
 a := x if { x := inner with input as {"n": 7} }
 b := x if { x := inner with input.n as 9 }
 c := inner
-r := [a, b, c]`},
+deep := input.obj.c.d
+e := x if { x := deep with input.obj.c.d as "replaced" }
+f := x if { x := deep with input.nope.deeper as 1 }
+r := [a, b, c, e, f, input.obj.c.d]`},
 		{"numbers", `r := [1 == 1.0, input.n + 1, input.f * 2, 7 / 2, 6 / 3, 1 / 3, 0.1 + 0.2, input.big + 0, floor(input.f), ceil(input.f), abs(-4), count(input.s), -0 == 0, 10 % 4, sum([1, 2, 3]), sum([0.5, 1]), max([1, "a", null]), min({3, 1, 2}), 4503599627370496 * 3, 9007199254740991 + 2, input.big - 1, input.big > 9007199254740992, {input.big, 9007199254740992}]`},
 		{"comparisons across types", `r := [null < false, false < 0, 0 < "", "" < [], [] < {}, {} < set(), [1, 2] < [1, 3], [1] < [1, 0], {"a": 1} < {"a": 2}, {"a": 1} < {"b": 0}]`},
 		{"equality of containers", `r := [input.labels == {"tier": "front", "app": "web"}, input.arr[5] == [2, 1], {1, 2} == {2, 1}, input.obj != input.labels]`},

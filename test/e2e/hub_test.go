@@ -137,17 +137,7 @@ func TestHubPausesOneCluster(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	publish := func(t *testing.T, version string) string {
-		t.Helper()
-		rev, err := e.Repo.CommitOverlay(hubFiles(version), "hub: "+version)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := e.Source.Publish(ctx, e.Client, source.Namespace, source.Name, rev); err != nil {
-			t.Fatal(err)
-		}
-		return rev
-	}
+	publish := publisher(ctx, e, source, "hub", hubFiles)
 
 	rev1 := publish(t, "1.0.0")
 	if err := e.WaitKustomizations(ctx, []types.NamespacedName{app, other, local}, 2*time.Minute, applied(rev1)); err != nil {
@@ -230,6 +220,23 @@ func TestHubPausesOneCluster(t *testing.T) {
 
 // applied is true of a Kustomization that is not suspended and has
 // applied rev.
+// publisher returns a function that commits files(version) over the
+// repository, with a message naming what and the version, publishes the
+// commit as the source and returns its revision.
+func publisher(ctx context.Context, e *scenario.Env, source types.NamespacedName, what string, files func(version string) map[string]string) func(t *testing.T, version string) string {
+	return func(t *testing.T, version string) string {
+		t.Helper()
+		rev, err := e.Repo.CommitOverlay(files(version), what+": "+version)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.Source.Publish(ctx, e.Client, source.Namespace, source.Name, rev); err != nil {
+			t.Fatal(err)
+		}
+		return rev
+	}
+}
+
 func applied(rev string) func(scenario.KustomizationState) bool {
 	return func(st scenario.KustomizationState) bool {
 		return !st.Suspended && st.Ready == "True" && st.LastAppliedRevision == rev
@@ -392,12 +399,22 @@ func checkMarkers(ctx context.Context, t *testing.T, e *scenario.Env, version st
 	}
 }
 
-// cleanupHub removes what the scenario put in hubNamespace, leaving the
-// namespace (fluxgate's Role to read its Secrets lives there): the
-// Kustomizations first, which prune what they applied (in the workload
-// cluster through its Secret), then the source and the Secrets.
+// cleanupHub removes what the scenario put in hubNamespace (see
+// cleanupHubScenario): its three Kustomizations, its source and the
+// kubeconfig Secrets.
 func cleanupHub(ctx context.Context, e *scenario.Env) error {
-	for _, name := range []string{"workload", "other-cluster", "local"} {
+	return cleanupHubScenario(ctx, e, []string{"workload", "other-cluster", "local"}, hubArtifact,
+		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: hubNamespace, Name: workloadSecret}},
+		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: hubNamespace, Name: hubSecret}})
+}
+
+// cleanupHubScenario removes what a hub scenario put in hubNamespace,
+// leaving the namespace (fluxgate's Roles to read its Secrets and
+// ConfigMaps live there): the Kustomizations first, which prune what they
+// applied (in the workload cluster too), then, once they are gone, the
+// source artifact and the rest.
+func cleanupHubScenario(ctx context.Context, e *scenario.Env, kustomizations []string, artifact string, rest ...client.Object) error {
+	for _, name := range kustomizations {
 		ks := scenario.NewKustomization()
 		ks.SetNamespace(hubNamespace)
 		ks.SetName(name)
@@ -406,14 +423,11 @@ func cleanupHub(ctx context.Context, e *scenario.Env) error {
 		}
 	}
 	if err := scenario.Poll(ctx, 2*time.Minute, func(ctx context.Context) error {
-		l := &unstructured.UnstructuredList{}
-		l.SetAPIVersion("kustomize.toolkit.fluxcd.io/v1")
-		l.SetKind("KustomizationList")
-		if err := e.Client.List(ctx, l, client.InNamespace(hubNamespace)); err != nil {
-			return err
-		}
-		if len(l.Items) > 0 {
-			return fmt.Errorf("%d Kustomizations left in %s", len(l.Items), hubNamespace)
+		for _, name := range kustomizations {
+			key := types.NamespacedName{Namespace: hubNamespace, Name: name}
+			if err := e.Client.Get(ctx, key, scenario.NewKustomization()); !apierrors.IsNotFound(err) {
+				return fmt.Errorf("Kustomization %s still there: %v", key, err)
+			}
 		}
 		return nil
 	}); err != nil {
@@ -422,13 +436,9 @@ func cleanupHub(ctx context.Context, e *scenario.Env) error {
 	art := &unstructured.Unstructured{}
 	art.SetGroupVersionKind(gitsource.ExternalArtifactGVK)
 	art.SetNamespace(hubNamespace)
-	art.SetName(hubArtifact)
-	if err := client.IgnoreNotFound(e.Client.Delete(ctx, art)); err != nil {
-		return err
-	}
-	for _, name := range []string{workloadSecret, hubSecret} {
-		s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: hubNamespace, Name: name}}
-		if err := e.Client.Delete(ctx, s); err != nil && !apierrors.IsNotFound(err) {
+	art.SetName(artifact)
+	for _, obj := range append([]client.Object{art}, rest...) {
+		if err := client.IgnoreNotFound(e.Client.Delete(ctx, obj)); err != nil {
 			return err
 		}
 	}

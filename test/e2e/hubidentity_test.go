@@ -10,15 +10,11 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/fluxgate/fluxgate/internal/testenv"
 	"github.com/fluxgate/fluxgate/test/e2e/cluster"
-	"github.com/fluxgate/fluxgate/test/e2e/gitsource"
 	"github.com/fluxgate/fluxgate/test/e2e/scenario"
 )
 
@@ -115,20 +111,12 @@ func TestHubPausesOneClusterByWorkloadIdentity(t *testing.T) {
 	if err := e.Client.Create(ctx, ks); err != nil {
 		t.Fatal(err)
 	}
-	publish := func(t *testing.T, version string) string {
-		t.Helper()
-		rev, err := e.Repo.CommitOverlay(map[string]string{
+	publish := publisher(ctx, e, source, "hub-identity", func(version string) map[string]string {
+		return map[string]string{
 			"hub-identity/namespace.yaml": fmt.Sprintf("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: %s\n", identityAppNS),
 			"hub-identity/web.yaml":       scenario.AppManifest(identityAppNS, scenario.App{Name: workloadApp, Replicas: 2}, version),
-		}, "hub-identity: "+version)
-		if err != nil {
-			t.Fatal(err)
 		}
-		if _, err := e.Source.Publish(ctx, e.Client, source.Namespace, source.Name, rev); err != nil {
-			t.Fatal(err)
-		}
-		return rev
-	}
+	})
 
 	// Flux reaches the workload cluster through the ConfigMap.
 	rev1 := publish(t, "1.0.0")
@@ -156,36 +144,11 @@ func TestHubPausesOneClusterByWorkloadIdentity(t *testing.T) {
 	}
 }
 
-// cleanupHubIdentity removes what the scenario put in hubNamespace: the
-// Kustomization first, which prunes what it applied in the workload
-// cluster through the ConfigMap, then the source, the ConfigMap and the
-// ServiceAccount.
+// cleanupHubIdentity removes what the scenario put in hubNamespace (see
+// cleanupHubScenario): its Kustomization, its source, the ConfigMap and
+// the ServiceAccount.
 func cleanupHubIdentity(ctx context.Context, e *scenario.Env) error {
-	ks := scenario.NewKustomization()
-	ks.SetNamespace(hubNamespace)
-	ks.SetName(identityKS)
-	if err := client.IgnoreNotFound(e.Client.Delete(ctx, ks)); err != nil {
-		return err
-	}
-	if err := scenario.Poll(ctx, 2*time.Minute, func(ctx context.Context) error {
-		if err := e.Client.Get(ctx, client.ObjectKeyFromObject(ks), scenario.NewKustomization()); !apierrors.IsNotFound(err) {
-			return fmt.Errorf("Kustomization %s/%s still there: %v", hubNamespace, identityKS, err)
-		}
-		return nil
-	}); err != nil {
-		return err
-	}
-	art := &unstructured.Unstructured{}
-	art.SetGroupVersionKind(gitsource.ExternalArtifactGVK)
-	art.SetNamespace(hubNamespace)
-	art.SetName(identityArtifact)
-	for _, obj := range []client.Object{art,
+	return cleanupHubScenario(ctx, e, []string{identityKS}, identityArtifact,
 		&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: hubNamespace, Name: identityConfigMap}},
-		&corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: hubNamespace, Name: identityDeployer}},
-	} {
-		if err := client.IgnoreNotFound(e.Client.Delete(ctx, obj)); err != nil {
-			return err
-		}
-	}
-	return nil
+		&corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: hubNamespace, Name: identityDeployer}})
 }

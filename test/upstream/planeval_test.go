@@ -89,16 +89,9 @@ func TestPlanEvaluatorMatchesInterpreter(t *testing.T) {
 }
 
 func request(obj *manifest.Object, op policy.Operation) policy.Request {
-	group, version := "", obj.APIVersion()
-	for i := range version {
-		if version[i] == '/' {
-			group, version = version[:i], version[i+1:]
-			break
-		}
-	}
 	r := policy.Request{
 		Operation: op,
-		Kind:      policy.GroupVersionKind{Group: group, Version: version, Kind: obj.Kind()},
+		Kind:      policy.KindOf(obj.APIVersion(), obj.Kind()),
 		Namespace: obj.Namespace(),
 		Name:      obj.Name(),
 		UserInfo:  policy.UserInfo{Username: "system:serviceaccount:flux-system:kustomize-controller"},
